@@ -1,0 +1,84 @@
+import OpenAI from 'openai';
+import { ApplicationFailure } from '@temporalio/common';
+import { MODEL_RATE_LIMITED, MODEL_REJECTED, MODEL_UNAVAILABLE } from '../workflows/types';
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+export interface ChatResult {
+  reply: string;
+  promptTokens: number;
+  completionTokens: number;
+  model: string;
+}
+
+export interface ModelServerOptions {
+  baseURL: string;
+  apiKey?: string;
+  timeoutMs: number;
+}
+
+/** A model server's Retry-After is honoured up to this; beyond it the workflow's backoff takes over. */
+const MAX_RETRY_AFTER_MS = 10 * 60 * 1000;
+
+/**
+ * OpenAI-compatible Chat Completions (OpenAI, Ollama, vLLM, …). The SDK's own retries are off:
+ * Temporal retries the activity durably, and this function only says whether a failure is worth it.
+ */
+export function createModelServer(options: ModelServerOptions) {
+  const client = new OpenAI({
+    baseURL: options.baseURL,
+    apiKey: options.apiKey ?? 'unused',
+    maxRetries: 0,
+    timeout: options.timeoutMs,
+  });
+
+  return async function complete(model: string, messages: ChatMessage[], signal?: AbortSignal): Promise<ChatResult> {
+    try {
+      const res = await client.chat.completions.create({ model, messages }, { signal });
+      return {
+        reply: res.choices[0]?.message?.content ?? '',
+        promptTokens: res.usage?.prompt_tokens ?? 0,
+        completionTokens: res.usage?.completion_tokens ?? 0,
+        model: res.model || model,
+      };
+    } catch (err) {
+      throw toFailure(err);
+    }
+  };
+}
+
+/** 4xx other than 408/429 is permanent; 429 retries after Retry-After; anything else retries with backoff. */
+export function toFailure(err: unknown): Error {
+  if (!(err instanceof OpenAI.APIError) || err instanceof OpenAI.APIUserAbortError) return err as Error;
+  const status = err.status;
+  if (status === undefined) {
+    return ApplicationFailure.retryable(`Model server unreachable: ${err.message}`, MODEL_UNAVAILABLE);
+  }
+  if (status === 429) {
+    const retryAfterMs = parseRetryAfter(err.headers);
+    return ApplicationFailure.create({
+      type: MODEL_RATE_LIMITED,
+      message: `Model server rate limited the request (429)`,
+      nextRetryDelay: retryAfterMs,
+    });
+  }
+  if (status >= 400 && status < 500 && status !== 408) {
+    return ApplicationFailure.nonRetryable(`Model server rejected the request (${status}): ${err.message}`, MODEL_REJECTED);
+  }
+  return ApplicationFailure.retryable(`Model server failed (${status}): ${err.message}`, MODEL_UNAVAILABLE);
+}
+
+/** Retry-After as seconds or an HTTP date, or the `retry-after-ms` extension; undefined when absent. */
+export function parseRetryAfter(headers: Headers | undefined, now = Date.now()): number | undefined {
+  const ms = Number(headers?.get('retry-after-ms'));
+  if (Number.isFinite(ms) && ms > 0) return Math.min(ms, MAX_RETRY_AFTER_MS);
+  const value = headers?.get('retry-after');
+  if (!value) return undefined;
+  const seconds = Number(value);
+  const delay = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(value) - now;
+  if (!Number.isFinite(delay) || delay <= 0) return undefined;
+  return Math.min(delay, MAX_RETRY_AFTER_MS);
+}

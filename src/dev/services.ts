@@ -1,0 +1,137 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { Redis } from 'ioredis';
+import { DEV_SERVER_SEARCH_ATTRIBUTES, ACCOUNT_ID, EMPLOYEE_ID, EVENT_STATUS, EVENT_TYPE } from '../../workflows/search-attributes';
+import { TEMPORAL_CLI_VERSION } from './temporal-cli';
+
+export interface RunningService {
+  address: string;
+  /** The child process, when we spawned it (absent for the SDK's downloaded server). */
+  process?: ChildProcess;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** A free TCP port on loopback, for servers started by tests and the dev stack. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Polls until `probe` resolves, or fails after the deadline with the last error. */
+export async function waitFor(what: string, probe: () => Promise<unknown>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      await probe();
+      return;
+    } catch (err) {
+      last = err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  throw new Error(`${what} not ready after ${timeoutMs} ms: ${(last as Error)?.message ?? last}`);
+}
+
+function stopper(child: ChildProcess) {
+  return (signal: NodeJS.Signals = 'SIGTERM') =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill(signal);
+    });
+}
+
+export interface TemporalDevServerOptions {
+  cli?: string;
+  port: number;
+  uiPort?: number;
+  /** SQLite file: workflows survive a restart of the server. */
+  dbFile?: string;
+  logFile?: string;
+}
+
+/**
+ * `temporal server start-dev` on loopback with our search attributes registered. Without a CLI
+ * binary, the SDK downloads and runs the pinned one (needs internet).
+ */
+export async function startTemporalDevServer(opts: TemporalDevServerOptions): Promise<RunningService> {
+  const address = `127.0.0.1:${opts.port}`;
+  if (!opts.cli) return startDownloadedServer(opts);
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(opts.port), '--log-level', 'warn'];
+  args.push(...(opts.uiPort ? ['--ui-port', String(opts.uiPort)] : ['--headless']));
+  if (opts.dbFile) args.push('--db-filename', opts.dbFile, '--sqlite-pragma', 'journal_mode=wal');
+  for (const attribute of DEV_SERVER_SEARCH_ATTRIBUTES) args.push('--search-attribute', attribute);
+  const out = opts.logFile ? fs.openSync(opts.logFile, 'a') : 'ignore';
+  const child = spawn(opts.cli, args, { stdio: ['ignore', out, out] });
+  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`temporal exited with ${code}`))));
+  exited.catch(() => undefined);
+  await Promise.race([exited, waitFor(`Temporal at ${address}`, () => probeTemporal(address))]);
+  return { address, process: child, stop: stopper(child) };
+}
+
+async function probeTemporal(address: string): Promise<void> {
+  const connection = await Connection.connect({ address, connectTimeout: 1_000 });
+  try {
+    await connection.withDeadline(Date.now() + 1_000, () => connection.healthService.check({}));
+  } finally {
+    await connection.close();
+  }
+}
+
+async function startDownloadedServer(opts: TemporalDevServerOptions): Promise<RunningService> {
+  const { TestWorkflowEnvironment } = await import('@temporalio/testing');
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'cached-download', version: TEMPORAL_CLI_VERSION },
+      ip: '127.0.0.1',
+      port: opts.port,
+      ...(opts.uiPort ? { ui: true, uiPort: opts.uiPort } : {}),
+      dbFilename: opts.dbFile,
+      searchAttributes: [ACCOUNT_ID, EMPLOYEE_ID, EVENT_TYPE, EVENT_STATUS],
+      extraArgs: ['--sqlite-pragma', 'journal_mode=wal'],
+    },
+  });
+  return { address: `127.0.0.1:${opts.port}`, stop: () => env.teardown() };
+}
+
+export interface RedisServerOptions {
+  port: number;
+  dir: string;
+  /** `always` fsyncs each write: what fault drills need to prove nothing is lost on a crash. */
+  appendfsync?: 'always' | 'everysec';
+  logFile?: string;
+}
+
+/** `redis-server` on loopback with AOF persistence in `dir`. */
+export async function startRedisServer(opts: RedisServerOptions): Promise<RunningService> {
+  fs.mkdirSync(opts.dir, { recursive: true });
+  const args = ['--port', String(opts.port), '--bind', '127.0.0.1', '--dir', path.resolve(opts.dir), '--appendonly', 'yes', '--appendfsync', opts.appendfsync ?? 'everysec', '--save', ''];
+  if (opts.logFile) args.push('--logfile', path.resolve(opts.logFile));
+  const child = spawn('redis-server', args, { stdio: 'ignore' });
+  const url = `redis://127.0.0.1:${opts.port}`;
+  await waitFor(`Redis at ${url}`, () => pingRedis(url), 20_000);
+  return { address: url, process: child, stop: stopper(child) };
+}
+
+/** Resolves when a Redis at `url` answers PING. */
+export async function pingRedis(url: string): Promise<void> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1_000 });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    await redis.ping();
+  } finally {
+    redis.disconnect();
+  }
+}

@@ -1,0 +1,95 @@
+import { randomUUID } from 'node:crypto';
+import Koa from 'koa';
+import Router from '@koa/router';
+import type { Logger } from '../logger';
+import type { AccountStore } from '../stores/account-store';
+import type { EventIngest } from '../ingest';
+import type { AccountRateLimiter } from './rate-limit';
+import { toErrorBody } from './errors';
+import { webhookRoutes } from './webhook-route';
+
+export interface AppDeps {
+  accounts: AccountStore;
+  ingest: EventIngest;
+  rateLimiter: AccountRateLimiter;
+  logger: Logger;
+  /** A body that has not fully arrived by then gets a 408, so a stalled client holds nothing for long. */
+  bodyTimeoutMs: number;
+  /** Readiness probe: resolves when Redis and Temporal answer. */
+  ready?: () => Promise<void>;
+}
+
+export interface AppState {
+  requestId: string;
+  log: Logger;
+  [key: string]: any;
+}
+
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Builds the HTTP app; it never listens, so tests drive `app.callback()` directly. */
+export function createApp(deps: AppDeps): Koa<AppState> {
+  const app = new Koa<AppState>();
+  app.use(requestContext(deps.logger));
+  app.use(errorResponses());
+
+  const router = new Router<AppState>();
+  router.get('/healthz', (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
+  router.get('/readyz', async (ctx) => {
+    try {
+      await deps.ready?.();
+      ctx.body = { status: 'ready' };
+    } catch (err) {
+      ctx.status = 503;
+      ctx.body = { status: 'unavailable', reason: (err as Error).message };
+    }
+  });
+  webhookRoutes(router, deps);
+  app.use(router.routes());
+  app.use(router.allowedMethods({ throw: true }));
+  app.use((ctx) => ctx.throw(404, `No route for ${ctx.method} ${ctx.path}.`));
+
+  // The one place 5xx errors are logged; 4xx are the caller's business and only counted in the access log.
+  app.on('error', (err, ctx) => {
+    const log: Logger = ctx?.state?.log ?? deps.logger;
+    log.error({ err, cause: err?.cause }, 'request failed');
+  });
+  return app;
+}
+
+/** Request id (kept from X-Request-Id when sane), a child logger per request, one access-log line. */
+function requestContext(logger: Logger): Koa.Middleware<AppState> {
+  return async (ctx, next) => {
+    const incoming = ctx.get('X-Request-Id');
+    ctx.state.requestId = SANE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    ctx.state.log = logger.child({ request_id: ctx.state.requestId });
+    ctx.set('X-Request-Id', ctx.state.requestId);
+    const started = process.hrtime.bigint();
+    try {
+      await next();
+    } finally {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      ctx.state.log.info({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10 }, 'request');
+    }
+  };
+}
+
+/** Turns every thrown error into `{ error: { code, message }, request_id }`. */
+function errorResponses(): Koa.Middleware<AppState> {
+  return async (ctx, next) => {
+    try {
+      await next();
+    } catch (err) {
+      const body = toErrorBody(err);
+      ctx.status = body.status;
+      if (body.headers) ctx.set(body.headers);
+      ctx.body = {
+        error: { code: body.code, message: body.message, ...(body.field ? { field: body.field } : {}) },
+        request_id: ctx.state.requestId,
+      };
+      if (body.status >= 500) ctx.app.emit('error', err, ctx);
+    }
+  };
+}

@@ -1,0 +1,41 @@
+import type { Middleware } from 'koa';
+import type { Account, AccountStore } from '../stores/account-store';
+import { apiError, upstream } from './errors';
+import type { AppState } from './app';
+
+const BEARER = /^Bearer[ ]+(\S+)\s*$/i;
+
+function unauthorized(code: 'MISSING_API_KEY' | 'INVALID_API_KEY', message: string) {
+  return apiError(401, code, message, { headers: { 'WWW-Authenticate': 'Bearer' } });
+}
+
+/** 401 unless the request carries a live API key; puts the account on `ctx.state`. */
+export function authenticate(accounts: AccountStore): Middleware<AppState> {
+  return async (ctx, next) => {
+    const header = ctx.get('Authorization');
+    if (!header) throw unauthorized('MISSING_API_KEY', 'Missing API key. Send the header "Authorization: Bearer sk-…".');
+    const match = BEARER.exec(header);
+    if (!match) throw unauthorized('INVALID_API_KEY', 'Authorization must use the Bearer scheme: "Authorization: Bearer sk-…".');
+    const ref = await upstream('redis', () => accounts.authenticate(match[1]));
+    const account = ref && (await upstream('redis', () => accounts.getAccount(ref.accountId)));
+    if (!ref || !account) throw unauthorized('INVALID_API_KEY', 'Invalid or revoked API key. Create a new key and try again.');
+    ctx.state.account = account;
+    ctx.state.keyId = ref.keyId;
+    ctx.state.log = ctx.state.log.child({ account_id: account.id, key_id: ref.keyId });
+    await next();
+  };
+}
+
+/** 403 unless the account may use the webhook channel; the message says which condition failed. */
+export function requireWebhookChannel(): Middleware<AppState> {
+  return async (ctx, next) => {
+    const account: Account = ctx.state.account;
+    if (!account.webhookEnabled) {
+      throw apiError(403, 'CHANNEL_DISABLED', 'The Webhook channel is disabled for this account. Enable it under Settings, Technical, Communications (CLI: sistava channel enable webhook --account ID).');
+    }
+    if (!account.emailVerified) {
+      throw apiError(403, 'EMAIL_NOT_VERIFIED', "The account's email address is not verified. Verify it, then retry.");
+    }
+    await next();
+  };
+}

@@ -1,0 +1,92 @@
+import createHttpError, { HttpError } from 'http-errors';
+
+/**
+ * Error codes callers can branch on. The message says what to fix; the code never changes meaning.
+ */
+export type ErrorCode =
+  | 'MISSING_API_KEY'
+  | 'INVALID_API_KEY'
+  | 'CHANNEL_DISABLED'
+  | 'EMAIL_NOT_VERIFIED'
+  | 'RATE_LIMITED'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'MALFORMED_JSON'
+  | 'INVALID_REQUEST'
+  | 'INVALID_IDEMPOTENCY_KEY'
+  | 'EMPLOYEE_NOT_FOUND'
+  | 'NOT_FOUND'
+  | 'METHOD_NOT_ALLOWED'
+  | 'REQUEST_TIMEOUT'
+  | 'UPSTREAM_UNAVAILABLE'
+  | 'INTERNAL';
+
+/** A typed HTTP error: handlers throw it, one middleware turns it into the JSON body. */
+export function apiError(
+  status: number,
+  code: ErrorCode,
+  message: string,
+  extra: { headers?: Record<string, string>; field?: string; cause?: unknown } = {},
+): HttpError {
+  return createHttpError(status, message, { code, ...extra, expose: status < 500 || status === 502 });
+}
+
+/**
+ * Redis or Temporal did not answer: nothing was accepted, so the caller may retry with the same
+ * Idempotency-Key. 502 is the product contract's "infrastructure error".
+ */
+export function upstreamUnavailable(what: 'redis' | 'temporal', cause: unknown): HttpError {
+  const name = what === 'redis' ? 'the event store' : 'the workflow engine';
+  return apiError(502, 'UPSTREAM_UNAVAILABLE', `Could not reach ${name}; nothing was accepted. Retry later, with the same Idempotency-Key if you sent one.`, { cause });
+}
+
+/** Runs a call to Redis or Temporal and turns any failure into a 502 that tells the caller to retry. */
+export async function upstream<T>(what: 'redis' | 'temporal', call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (err instanceof HttpError) throw err;
+    throw upstreamUnavailable(what, err);
+  }
+}
+
+/** Errors raised by body parsing (raw-body / co-body), mapped by their stable `type`. */
+const BODY_ERRORS: Record<string, { status: number; code: ErrorCode; message: string }> = {
+  'entity.too.large': { status: 413, code: 'PAYLOAD_TOO_LARGE', message: 'Request body exceeds 65536 bytes (64 KB). Send a shorter payload.' },
+  'entity.parse.failed': { status: 400, code: 'MALFORMED_JSON', message: 'Request body is not valid JSON. Send a JSON object.' },
+  'entity.verify.failed': { status: 400, code: 'MALFORMED_JSON', message: 'Request body is not valid JSON. Send a JSON object.' },
+  'encoding.unsupported': { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Unsupported Content-Encoding. Send the body uncompressed.' },
+  'charset.unsupported': { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Unsupported charset. Send UTF-8 JSON.' },
+  'request.size.invalid': { status: 400, code: 'INVALID_REQUEST', message: 'Request body length does not match Content-Length.' },
+  'request.aborted': { status: 400, code: 'INVALID_REQUEST', message: 'Request body was aborted before it was complete.' },
+};
+
+export interface ErrorBody {
+  status: number;
+  code: ErrorCode;
+  message: string;
+  field?: string;
+  headers?: Record<string, string>;
+}
+
+/** Maps anything thrown to the response; unknown errors become a 500 that hides its details. */
+export function toErrorBody(err: unknown): ErrorBody {
+  const e = err as { status?: number; statusCode?: number; type?: string; code?: unknown; expose?: boolean; message?: string; field?: string; headers?: Record<string, string> };
+  const mapped = e?.type ? BODY_ERRORS[e.type] : undefined;
+  if (mapped) return mapped;
+  const status = e?.status ?? e?.statusCode;
+  if (err instanceof HttpError && status && e.expose) {
+    const code = typeof e.code === 'string' ? (e.code as ErrorCode) : defaultCode(status);
+    return { status, code, message: e.message ?? 'Request failed', field: e.field, headers: e.headers };
+  }
+  return { status: 500, code: 'INTERNAL', message: 'Internal error. It has been logged; retry later.' };
+}
+
+function defaultCode(status: number): ErrorCode {
+  if (status === 404) return 'NOT_FOUND';
+  if (status === 405 || status === 501) return 'METHOD_NOT_ALLOWED';
+  if (status === 408) return 'REQUEST_TIMEOUT';
+  if (status === 413) return 'PAYLOAD_TOO_LARGE';
+  if (status === 415) return 'UNSUPPORTED_MEDIA_TYPE';
+  return 'INVALID_REQUEST';
+}

@@ -1,0 +1,90 @@
+import type Router from '@koa/router';
+import type { Middleware } from 'koa';
+import { koaBody } from 'koa-body';
+import type { AppDeps, AppState } from './app';
+import { authenticate, requireWebhookChannel } from './auth';
+import { apiError, upstream } from './errors';
+import { rateLimitHeaders } from './rate-limit';
+import { MAX_BODY_BYTES, parseIdempotencyKey, parseWebhookRequest } from './webhook-request';
+
+const WEBHOOK_PATHS = ['/api/webhook', '/api/webhook/'];
+
+/**
+ * POST /api/webhook/: checks run in the documented order (401, 403, 429, 413, 415, 400, 404),
+ * then the idempotency check, then the workflow start; 202 only once Temporal acknowledged it.
+ */
+export function webhookRoutes(router: Router<AppState>, deps: AppDeps): void {
+  router.post(
+    WEBHOOK_PATHS,
+    authenticate(deps.accounts),
+    requireWebhookChannel(),
+    rateLimit(deps),
+    jsonBody(deps.bodyTimeoutMs),
+    async (ctx) => {
+      const request = parseWebhookRequest(ctx.request.body);
+      const idempotencyKey = parseIdempotencyKey(ctx.req.headers['idempotency-key']);
+      const employee = await upstream('redis', () => deps.accounts.getEmployee(request.employee_id));
+      // Another account's employee gets the same answer as a missing one: ids are not an oracle.
+      if (!employee || employee.accountId !== ctx.state.account.id) {
+        throw apiError(404, 'EMPLOYEE_NOT_FOUND', `No employee ${request.employee_id} in this account. Check employee_id.`, { field: 'employee_id' });
+      }
+      const result = await deps.ingest.accept({
+        accountId: ctx.state.account.id,
+        employeeId: employee.id,
+        payload: request.payload,
+        event: request.event,
+        idempotencyKey,
+        requestId: ctx.state.requestId,
+      });
+      ctx.state.log.info({ message_id: result.messageId, status: result.status, workflow_id: result.workflowId }, 'webhook event');
+      ctx.status = result.status === 'accepted' ? 202 : 200;
+      if (result.status === 'accepted') ctx.set('Location', `/api/webhook/${result.messageId}`);
+      ctx.body = { message_id: result.messageId, employee_id: result.employeeId, status: result.status };
+    },
+  );
+}
+
+function rateLimit(deps: AppDeps): Middleware<AppState> {
+  return async (ctx, next) => {
+    const account = ctx.state.account;
+    const decision = await deps.rateLimiter.consume(account.id, account.rateLimitPerMinute);
+    ctx.set(rateLimitHeaders(decision));
+    await next();
+  };
+}
+
+/**
+ * 413 for a declared length over the limit before reading a byte; 415 unless JSON; then koa-body
+ * reads at most MAX_BODY_BYTES (a chunked body is cut off there) within the body timeout.
+ */
+function jsonBody(timeoutMs: number): Middleware<AppState> {
+  const parse = koaBody({ json: true, jsonLimit: MAX_BODY_BYTES, jsonStrict: true, urlencoded: false, text: false, multipart: false, encoding: 'utf-8' });
+  return async (ctx, next) => {
+    const declared = Number(ctx.get('Content-Length') || 0);
+    if (declared > MAX_BODY_BYTES) {
+      ctx.set('Connection', 'close');
+      throw apiError(413, 'PAYLOAD_TOO_LARGE', `Request body is ${declared} bytes; the limit is ${MAX_BODY_BYTES} bytes (64 KB).`);
+    }
+    if (!(ctx.request.length > 0) && !ctx.get('Transfer-Encoding')) {
+      throw apiError(400, 'INVALID_REQUEST', 'Request body is empty. Send a JSON object with employee_id and payload.');
+    }
+    if (!ctx.is('application/json', '+json')) {
+      throw apiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the body as JSON with "Content-Type: application/json".');
+    }
+    // Failing the request stream makes raw-body stop reading and reject with our 408.
+    const timer = setTimeout(() => {
+      ctx.set('Connection', 'close');
+      ctx.req.emit('error', apiError(408, 'REQUEST_TIMEOUT', `Request body did not arrive within ${timeoutMs} ms.`));
+    }, timeoutMs);
+    try {
+      await parse(ctx, async () => undefined);
+    } catch (err) {
+      // The rest of an oversized or stalled body is never read, so the connection cannot be reused.
+      ctx.set('Connection', 'close');
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+    await next();
+  };
+}

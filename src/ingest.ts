@@ -1,0 +1,143 @@
+import { randomUUID } from 'node:crypto';
+import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import type { Redis } from 'ioredis';
+import { keys } from './stores/keys';
+import { eventWorkflowId, sha256Hex } from './workflow-id';
+import { formatWebhookMessage } from './format-message';
+import { WORKFLOW_TYPE, type WebhookEventInput } from '../workflows/types';
+import { ACCOUNT_ID, EMPLOYEE_ID, EVENT_STATUS, EVENT_TYPE } from '../workflows/search-attributes';
+import { upstream } from './http/errors';
+import type { Logger } from './logger';
+
+export interface IngestRequest {
+  accountId: string;
+  employeeId: string;
+  payload: string;
+  event?: string;
+  idempotencyKey?: string;
+  requestId: string;
+}
+
+export interface IngestResult {
+  status: 'accepted' | 'duplicate';
+  messageId: string;
+  employeeId: string;
+  workflowId: string;
+}
+
+export interface IngestOptions {
+  taskQueue: string;
+  /** How long an Idempotency-Key stays a duplicate after its first acceptance. */
+  idempotencyWindowMs: number;
+  /** gRPC deadline for the start call, so an unreachable Temporal answers a 502 in bounded time. */
+  startTimeoutMs?: number;
+}
+
+interface Remembered {
+  messageId: string;
+  employeeId: string;
+}
+
+const SUMMARY_LENGTH = 200;
+
+/**
+ * Accepts an event: the Idempotency-Key window in Redis answers repeats cheaply, and Temporal's
+ * workflow-id uniqueness is the guard that holds when Redis has forgotten. The event workflow stays
+ * open until the window ends, so a start within the window always meets a running workflow.
+ */
+export class EventIngest {
+  constructor(
+    private readonly client: Client,
+    private readonly connection: Connection,
+    private readonly redis: Redis,
+    private readonly options: IngestOptions,
+    private readonly logger: Logger,
+  ) {}
+
+  async accept(req: IngestRequest): Promise<IngestResult> {
+    const windowKey = req.idempotencyKey ? keys.idempotency(req.accountId, sha256Hex(req.idempotencyKey)) : undefined;
+    if (windowKey) {
+      const seen = await upstream('redis', () => this.redis.get(windowKey));
+      if (seen) return this.duplicate(JSON.parse(seen) as Remembered, eventWorkflowId(req.accountId, '', req.idempotencyKey));
+    }
+
+    const messageId = randomUUID();
+    const workflowId = eventWorkflowId(req.accountId, messageId, req.idempotencyKey);
+    const receivedAt = Date.now();
+    const input: WebhookEventInput = {
+      messageId,
+      accountId: req.accountId,
+      employeeId: req.employeeId,
+      event: req.event,
+      payload: req.payload,
+      idempotencyKey: req.idempotencyKey,
+      requestId: req.requestId,
+      receivedAt,
+      dedupUntil: req.idempotencyKey ? receivedAt + this.options.idempotencyWindowMs : undefined,
+    };
+    try {
+      await this.start(workflowId, input);
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      const original = await this.describeOriginal(workflowId);
+      if (windowKey) await this.remember(windowKey, original);
+      return this.duplicate(original, workflowId);
+    }
+    if (windowKey) await this.remember(windowKey, { messageId, employeeId: req.employeeId });
+    return { status: 'accepted', messageId, employeeId: req.employeeId, workflowId };
+  }
+
+  private start(workflowId: string, input: WebhookEventInput) {
+    const deadline = Date.now() + (this.options.startTimeoutMs ?? 5_000);
+    return upstream('temporal', () =>
+      this.connection.withDeadline(deadline, () =>
+        this.client.workflow.start(WORKFLOW_TYPE, {
+          taskQueue: this.options.taskQueue,
+          workflowId,
+          args: [input],
+          // A closed run may be followed by a new one (the window is over); a running one never.
+          workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+          workflowIdConflictPolicy: 'FAIL',
+          staticSummary: truncate(formatWebhookMessage(input.payload, input.event), SUMMARY_LENGTH),
+          memo: {
+            messageId: input.messageId,
+            employeeId: input.employeeId,
+            requestId: input.requestId,
+            idempotencyKey: input.idempotencyKey ?? null,
+            receivedAt: new Date(input.receivedAt).toISOString(),
+          },
+          typedSearchAttributes: [
+            { key: ACCOUNT_ID, value: input.accountId },
+            { key: EMPLOYEE_ID, value: input.employeeId },
+            { key: EVENT_TYPE, value: input.event ?? '' },
+            { key: EVENT_STATUS, value: 'accepted' },
+          ],
+        }),
+      ),
+    );
+  }
+
+  /** The running workflow for this key carries the original message id in its memo. */
+  private async describeOriginal(workflowId: string): Promise<Remembered> {
+    const description = await upstream('temporal', () => this.client.workflow.getHandle(workflowId).describe());
+    const memo = (description.memo ?? {}) as Partial<Remembered>;
+    return { messageId: String(memo.messageId), employeeId: String(memo.employeeId) };
+  }
+
+  /** Caching the window is an optimisation: if Redis fails here, the running workflow still guards. */
+  private async remember(windowKey: string, value: Remembered): Promise<void> {
+    try {
+      await this.redis.set(windowKey, JSON.stringify(value), 'PX', this.options.idempotencyWindowMs, 'NX');
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'could not cache idempotency window; Temporal still guards it');
+    }
+  }
+
+  private duplicate(original: Remembered, workflowId: string): IngestResult {
+    return { status: 'duplicate', messageId: original.messageId, employeeId: original.employeeId, workflowId };
+  }
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}

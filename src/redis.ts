@@ -1,0 +1,27 @@
+import { Redis } from 'ioredis';
+
+export interface RedisOptions {
+  /**
+   * For request paths: fail a command at once while disconnected, so a caller gets a 502 in
+   * milliseconds instead of waiting on a queue. Activities keep the queue: Temporal retries them anyway.
+   */
+  failFast?: boolean;
+  name?: string;
+}
+
+/** Connects and waits until Redis answers. */
+export async function connectRedis(url: string, options: RedisOptions = {}): Promise<Redis> {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    connectionName: options.name,
+    enableOfflineQueue: !options.failFast,
+    maxRetriesPerRequest: options.failFast ? 1 : 3,
+    connectTimeout: 5_000,
+    // Reconnect forever with a capped backoff: Redis restarts must heal without a process restart.
+    retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2_000),
+  });
+  // Connection errors surface on commands; the event only needs a listener so it never crashes the process.
+  redis.on('error', () => undefined);
+  await redis.connect();
+  return redis;
+}

@@ -1,0 +1,18 @@
+/** Redis key layout, in one place. Per-account keys share a hash tag so they live in one cluster slot. */
+export const keys = {
+  account: (id: string) => `sv:account:${id}`,
+  accountByEmail: (email: string) => `sv:account-email:${email.toLowerCase()}`,
+  accountKeys: (id: string) => `sv:{${id}}:keys`,
+  accountEmployees: (id: string) => `sv:{${id}}:employees`,
+  balance: (id: string) => `sv:{${id}}:balance`,
+  ledger: (id: string) => `sv:{${id}}:ledger`,
+  charge: (id: string, messageId: string) => `sv:{${id}}:charge:${messageId}`,
+  employee: (id: string) => `sv:employee:${id}`,
+  inbox: (employeeId: string) => `sv:{emp-${employeeId}}:inbox`,
+  memory: (employeeId: string) => `sv:{emp-${employeeId}}:memory`,
+  outcome: (employeeId: string, messageId: string) => `sv:{emp-${employeeId}}:outcome:${messageId}`,
+  apiKey: (hash: string) => `sv:apikey:${hash}`,
+  keyRecord: (keyId: string) => `sv:key:${keyId}`,
+  idempotency: (accountId: string, keyHash: string) => `sv:{${accountId}}:idem:${keyHash}`,
+  rateLimitPrefix: 'sv:rl',
+};

@@ -1,0 +1,39 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { freePort, startRedisServer, startTemporalDevServer } from '../../src/dev/services';
+import { findTemporalCli } from '../../src/dev/temporal-cli';
+
+/**
+ * Once per run: a real redis-server and a real Temporal dev server on free ports, and one workflow
+ * bundle that every worker of every test file loads. Test files read the addresses from the env.
+ */
+export default async function globalSetup(): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sistava-test-'));
+  const [redisPort, temporalPort] = [await freePort(), await freePort()];
+  const [redis, temporal, bundle] = await Promise.all([
+    startRedisServer({ port: redisPort, dir: path.join(dir, 'redis'), appendfsync: 'always', logFile: path.join(dir, 'redis.log') }),
+    startTemporalDevServer({ cli: findTemporalCli(), port: temporalPort, dbFile: path.join(dir, 'temporal.db'), logFile: path.join(dir, 'temporal.log') }),
+    bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger }),
+  ]);
+  const bundlePath = path.join(dir, 'workflow-bundle.js');
+  fs.writeFileSync(bundlePath, bundle.code);
+  Object.assign(process.env, {
+    TEST_DIR: dir,
+    TEST_REDIS_URL: redis.address,
+    TEST_REDIS_PORT: String(redisPort),
+    TEST_TEMPORAL_ADDRESS: temporal.address,
+    WORKFLOW_BUNDLE_PATH: bundlePath,
+  });
+  (globalThis as any).__SISTAVA_STACK__ = { redis, temporal, dir };
+}
+
+const quietLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: (message: string) => process.stderr.write(`${message}\n`),
+};

@@ -1,0 +1,1 @@
+export { processWebhookEvent, statusQuery } from './process-webhook-event';
