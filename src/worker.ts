@@ -2,12 +2,14 @@ import { NativeConnection } from '@temporalio/worker';
 import { loadConfigOrExit, temporalAddress } from './config';
 import { createWorker } from './create-worker';
 import { createLogger } from './logger';
+import { installTemporalRuntime } from './temporal-runtime';
 import { connectRedis } from './redis';
 
 /** Runs one worker until SIGINT/SIGTERM; the SDK then drains running activities (shutdownGraceTime). */
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger(config, 'worker');
+  installTemporalRuntime(logger);
   const redis = await connectRedis(config.REDIS_URL, { name: 'sistava-worker' });
   const connection = await NativeConnection.connect({ address: temporalAddress(config) });
   const worker = await createWorker(config, connection, redis);

@@ -8,6 +8,7 @@ import { buildApi } from '../../src/api';
 import { parseConfig, type Config } from '../../src/config';
 import { createWorker } from '../../src/create-worker';
 import { createLogger } from '../../src/logger';
+import { installTemporalRuntime } from '../../src/temporal-runtime';
 import { connectRedis } from '../../src/redis';
 import { AccountStore } from '../../src/stores/account-store';
 import { EmployeeMemory } from '../../src/stores/employee-memory';
@@ -55,6 +56,7 @@ export interface Seeded {
 /** Real Redis, real Temporal, the real app over real HTTP (supertest on an ephemeral port). */
 export async function createHarness(overrides: Record<string, string | undefined> = {}, opts: { worker?: boolean } = {}): Promise<Harness> {
   const config = testConfig(overrides);
+  installTemporalRuntime(createLogger({ LOG_LEVEL: 'error', LOG_PRETTY: false }, 'test-sdk'), 'ERROR');
   const redis = await connectRedis(config.REDIS_URL, { failFast: true });
   const workerRedis = await connectRedis(config.REDIS_URL);
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS! });

@@ -1,0 +1,26 @@
+import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
+import type { Logger } from './logger';
+
+const PINO_LEVEL: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
+  TRACE: 'trace',
+  DEBUG: 'debug',
+  INFO: 'info',
+  WARN: 'warn',
+  ERROR: 'error',
+};
+
+let installed = false;
+
+/**
+ * Routes the Temporal SDK's own logs through pino (once per process, before any worker exists).
+ * The SDK logs every worker state change at INFO; WARN keeps the useful part.
+ */
+export function installTemporalRuntime(logger: Logger, level: LogLevel = 'WARN'): void {
+  if (installed) return;
+  installed = true;
+  Runtime.install({
+    logger: new DefaultLogger(level, (entry) => {
+      logger[PINO_LEVEL[entry.level]]({ ...entry.meta, sdk: true }, entry.message);
+    }),
+  });
+}
