@@ -11,7 +11,7 @@ export function createLogger(config: Pick<Config, 'LOG_LEVEL' | 'LOG_PRETTY'>, n
     // Belt and braces: even a careless log call never prints a credential.
     redact: { paths: ['authorization', '*.authorization', 'req.headers.authorization', 'key', '*.key'], censor: '[redacted]' },
     ...(config.LOG_PRETTY
-      ? { transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss', ignore: 'pid,hostname' } } }
+      ? { transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss', ignore: 'pid,hostname', singleLine: true } } }
       : {}),
   });
 }
