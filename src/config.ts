@@ -48,7 +48,9 @@ export type Config = z.infer<typeof Config>;
 
 /** Parses the environment; throws a readable error naming each bad variable. */
 export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const result = Config.safeParse(env);
+  // An empty variable (as in a copied .env.example) means "use the default".
+  const set = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = Config.safeParse(set);
   if (!result.success) {
     const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
