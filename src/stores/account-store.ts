@@ -144,6 +144,16 @@ export class AccountStore {
     };
   }
 
+  /** An account's employees, oldest first. */
+  async listEmployees(accountId: string): Promise<Employee[]> {
+    await this.requireAccount(accountId);
+    const ids = await this.redis.smembers(keys.accountEmployees(accountId));
+    const employees = await Promise.all(ids.map((id) => this.getEmployee(id)));
+    return employees
+      .filter((e): e is Employee => e !== undefined)
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
   async deleteEmployee(id: string): Promise<void> {
     const employee = await this.getEmployee(id);
     if (!employee) throw new NotFoundError('employee', id);
