@@ -22,6 +22,12 @@ export async function connectRedis(url: string, options: RedisOptions = {}): Pro
   });
   // Connection errors surface on commands; the event only needs a listener so it never crashes the process.
   redis.on('error', () => undefined);
-  await redis.connect();
+  try {
+    await redis.connect();
+  } catch (err) {
+    // Otherwise the client would keep reconnecting in the background, holding the process open.
+    redis.disconnect();
+    throw err;
+  }
   return redis;
 }
