@@ -5,7 +5,7 @@ import type { Logger } from '../logger';
 import type { AccountStore } from '../stores/account-store';
 import type { EventIngest } from '../ingest';
 import type { AccountRateLimiter } from './rate-limit';
-import { toErrorBody } from './errors';
+import { apiError, toErrorBody } from './errors';
 import { webhookRoutes } from './webhook-route';
 
 export interface AppDeps {
@@ -32,6 +32,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const app = new Koa<AppState>();
   app.use(requestContext(deps.logger));
   app.use(errorResponses());
+  app.use(unmatched());
 
   const router = new Router<AppState>();
   router.get('/healthz', (ctx) => {
@@ -48,8 +49,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   });
   webhookRoutes(router, deps);
   app.use(router.routes());
-  app.use(router.allowedMethods({ throw: true }));
-  app.use((ctx) => ctx.throw(404, `No route for ${ctx.method} ${ctx.path}.`));
+  app.use(router.allowedMethods());
 
   // The one place 5xx errors are logged; 4xx are the caller's business and only counted in the access log.
   app.on('error', (err, ctx) => {
@@ -72,6 +72,25 @@ function requestContext(logger: Logger): Koa.Middleware<AppState> {
     } finally {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       ctx.state.log.info({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10 }, 'request');
+    }
+  };
+}
+
+/**
+ * What no route answered becomes a JSON error. It runs after the router's `allowedMethods`, which
+ * only acts once everything downstream has returned: a 404 thrown below it would hide every 405.
+ * A method the router does not implement (501 there) is a 405 on a known path: the caller's error.
+ */
+function unmatched(): Koa.Middleware<AppState> {
+  return async (ctx, next) => {
+    await next();
+    if (ctx.body !== undefined && ctx.body !== null) return;
+    const allow = ctx.response.get('Allow');
+    if ((ctx.status === 405 || ctx.status === 501) && allow) {
+      throw apiError(405, 'METHOD_NOT_ALLOWED', `${ctx.method} is not allowed on ${ctx.path}; use ${allow}.`, { headers: { Allow: allow } });
+    }
+    if (ctx.status === 404 || ctx.status === 405 || ctx.status === 501) {
+      throw apiError(404, 'NOT_FOUND', `No route for ${ctx.method} ${ctx.path}.`);
     }
   };
 }
