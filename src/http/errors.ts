@@ -61,6 +61,27 @@ const BODY_ERRORS: Record<string, { status: number; code: ErrorCode; message: st
   'request.aborted': { status: 400, code: 'INVALID_REQUEST', message: 'Request body was aborted before it was complete.' },
 };
 
+/**
+ * co-body and inflation throw some failures as plain errors without a `type`: a JSON syntax error
+ * (a SyntaxError with status 400), an unknown Content-Encoding (status 415), and a compressed body
+ * that does not inflate (a zlib error, which koa-body may rewrap, so it is told apart by the request
+ * being compressed, not by its shape). Only the body parser may call this: elsewhere a SyntaxError is our bug.
+ */
+export function fromBodyParser(err: unknown, contentEncoding: string): unknown {
+  const e = err as { type?: string; status?: unknown };
+  if (err instanceof HttpError || e?.type) return err;
+  const known = (type: string) => {
+    const { status, code, message } = BODY_ERRORS[type];
+    return apiError(status, code, message, { cause: err });
+  };
+  if (err instanceof SyntaxError) return known('entity.parse.failed');
+  if (e?.status === 415) return known('encoding.unsupported');
+  if (contentEncoding && contentEncoding.toLowerCase() !== 'identity') {
+    return apiError(400, 'INVALID_REQUEST', `Request body is not valid ${contentEncoding}. Send it uncompressed, or compressed as declared.`, { cause: err });
+  }
+  return err;
+}
+
 export interface ErrorBody {
   status: number;
   code: ErrorCode;

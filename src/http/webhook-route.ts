@@ -3,11 +3,13 @@ import type { Middleware } from 'koa';
 import { koaBody } from 'koa-body';
 import type { AppDeps, AppState } from './app';
 import { authenticate, requireWebhookChannel } from './auth';
-import { apiError, upstream } from './errors';
+import { apiError, fromBodyParser, upstream } from './errors';
 import { rateLimitHeaders } from './rate-limit';
 import { MAX_BODY_BYTES, parseIdempotencyKey, parseWebhookRequest } from './webhook-request';
 
 const WEBHOOK_PATHS = ['/api/webhook', '/api/webhook/'];
+const JSON_TYPES = ['application/json', '+json'];
+const UTF8 = /^(utf-?8|us-ascii)$/i;
 
 /**
  * POST /api/webhook/: checks run in the documented order (401, 403, 429, 413, 415, 400, 404),
@@ -58,7 +60,8 @@ function rateLimit(deps: AppDeps): Middleware<AppState> {
  * reads at most MAX_BODY_BYTES (a chunked body is cut off there) within the body timeout.
  */
 function jsonBody(timeoutMs: number): Middleware<AppState> {
-  const parse = koaBody({ json: true, jsonLimit: MAX_BODY_BYTES, jsonStrict: true, urlencoded: false, text: false, multipart: false, encoding: 'utf-8' });
+  // The same media types pass the 415 check and get parsed; koa-body's own list misses most `+json` types.
+  const parse = koaBody({ json: true, jsonTypes: JSON_TYPES, jsonLimit: MAX_BODY_BYTES, jsonStrict: true, urlencoded: false, text: false, multipart: false, encoding: 'utf-8' });
   return async (ctx, next) => {
     const declared = Number(ctx.get('Content-Length') || 0);
     if (declared > MAX_BODY_BYTES) {
@@ -68,8 +71,12 @@ function jsonBody(timeoutMs: number): Middleware<AppState> {
     if (!(ctx.request.length > 0) && !ctx.get('Transfer-Encoding')) {
       throw apiError(400, 'INVALID_REQUEST', 'Request body is empty. Send a JSON object with employee_id and payload.');
     }
-    if (!ctx.is('application/json', '+json')) {
+    if (!ctx.is(JSON_TYPES)) {
       throw apiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the body as JSON with "Content-Type: application/json".');
+    }
+    // The body is always decoded as UTF-8 (RFC 8259); another declared charset would be garbled silently.
+    if (ctx.request.charset && !UTF8.test(ctx.request.charset)) {
+      throw apiError(415, 'UNSUPPORTED_MEDIA_TYPE', `Unsupported charset ${ctx.request.charset}. Send UTF-8 JSON.`);
     }
     // Failing the request stream makes raw-body stop reading and reject with our 408.
     const timer = setTimeout(() => {
@@ -81,7 +88,7 @@ function jsonBody(timeoutMs: number): Middleware<AppState> {
     } catch (err) {
       // The rest of an oversized or stalled body is never read, so the connection cannot be reused.
       ctx.set('Connection', 'close');
-      throw err;
+      throw fromBodyParser(err, ctx.get('Content-Encoding'));
     } finally {
       clearTimeout(timer);
     }
