@@ -6,7 +6,7 @@ import { eventWorkflowId, sha256Hex } from './workflow-id';
 import { formatWebhookMessage } from './format-message';
 import { WORKFLOW_TYPE, type WebhookEventInput } from '../workflows/types';
 import { ACCOUNT_ID, EMPLOYEE_ID, EVENT_STATUS, EVENT_TYPE } from '../workflows/search-attributes';
-import { upstream } from './http/errors';
+import { upstream, upstreamUnavailable } from './http/errors';
 import type { Logger } from './logger';
 
 export interface IngestRequest {
@@ -78,56 +78,63 @@ export class EventIngest {
     try {
       await this.start(workflowId, input);
     } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      const original = await this.describeOriginal(workflowId);
-      if (windowKey) await this.remember(windowKey, original);
+      // Only a running workflow for this key refuses the start: that is the original event.
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw upstreamUnavailable('temporal', err);
+      const { original, dedupUntil } = await this.describeOriginal(workflowId);
+      if (windowKey) await this.remember(windowKey, original, dedupUntil);
       return this.duplicate(original, workflowId);
     }
-    if (windowKey) await this.remember(windowKey, { messageId, employeeId: req.employeeId });
+    if (windowKey && input.dedupUntil) await this.remember(windowKey, { messageId, employeeId: req.employeeId }, input.dedupUntil);
     return { status: 'accepted', messageId, employeeId: req.employeeId, workflowId };
   }
 
+  /** Not wrapped in `upstream`: the caller must still see WorkflowExecutionAlreadyStartedError as such. */
   private start(workflowId: string, input: WebhookEventInput) {
     const deadline = Date.now() + (this.options.startTimeoutMs ?? 5_000);
-    return upstream('temporal', () =>
-      this.connection.withDeadline(deadline, () =>
-        this.client.workflow.start(WORKFLOW_TYPE, {
-          taskQueue: this.options.taskQueue,
-          workflowId,
-          args: [input],
-          // A closed run may be followed by a new one (the window is over); a running one never.
-          workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-          workflowIdConflictPolicy: 'FAIL',
-          staticSummary: truncate(formatWebhookMessage(input.payload, input.event), SUMMARY_LENGTH),
-          memo: {
-            messageId: input.messageId,
-            employeeId: input.employeeId,
-            requestId: input.requestId,
-            idempotencyKey: input.idempotencyKey ?? null,
-            receivedAt: new Date(input.receivedAt).toISOString(),
-          },
-          typedSearchAttributes: [
-            { key: ACCOUNT_ID, value: input.accountId },
-            { key: EMPLOYEE_ID, value: input.employeeId },
-            { key: EVENT_TYPE, value: input.event ?? '' },
-            { key: EVENT_STATUS, value: 'accepted' },
-          ],
-        }),
-      ),
+    return this.connection.withDeadline(deadline, () =>
+      this.client.workflow.start(WORKFLOW_TYPE, {
+        taskQueue: this.options.taskQueue,
+        workflowId,
+        args: [input],
+        // A closed run may be followed by a new one (the window is over); a running one never.
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+        workflowIdConflictPolicy: 'FAIL',
+        staticSummary: truncate(formatWebhookMessage(input.payload, input.event), SUMMARY_LENGTH),
+        memo: {
+          messageId: input.messageId,
+          employeeId: input.employeeId,
+          requestId: input.requestId,
+          idempotencyKey: input.idempotencyKey ?? null,
+          receivedAt: new Date(input.receivedAt).toISOString(),
+          dedupUntil: input.dedupUntil ?? null,
+        },
+        typedSearchAttributes: [
+          { key: ACCOUNT_ID, value: input.accountId },
+          { key: EMPLOYEE_ID, value: input.employeeId },
+          { key: EVENT_TYPE, value: input.event ?? '' },
+          { key: EVENT_STATUS, value: 'accepted' },
+        ],
+      }),
     );
   }
 
-  /** The running workflow for this key carries the original message id in its memo. */
-  private async describeOriginal(workflowId: string): Promise<Remembered> {
+  /** The running workflow for this key carries the original message id and its window's end in its memo. */
+  private async describeOriginal(workflowId: string): Promise<{ original: Remembered; dedupUntil: number }> {
     const description = await upstream('temporal', () => this.client.workflow.getHandle(workflowId).describe());
-    const memo = (description.memo ?? {}) as Partial<Remembered>;
-    return { messageId: String(memo.messageId), employeeId: String(memo.employeeId) };
+    const memo = (description.memo ?? {}) as Partial<Remembered> & { receivedAt?: string; dedupUntil?: number | null };
+    const dedupUntil = memo.dedupUntil ?? Date.parse(memo.receivedAt ?? '') + this.options.idempotencyWindowMs;
+    return { original: { messageId: String(memo.messageId), employeeId: String(memo.employeeId) }, dedupUntil };
   }
 
-  /** Caching the window is an optimisation: if Redis fails here, the running workflow still guards. */
-  private async remember(windowKey: string, value: Remembered): Promise<void> {
+  /**
+   * Caching the window is an optimisation: if Redis fails here, the running workflow still guards.
+   * The entry expires when the workflow's window does, never later: a key Redis still remembers after
+   * the workflow has closed would answer "duplicate" past the window, and a re-cache must not extend it.
+   */
+  private async remember(windowKey: string, value: Remembered, until: number): Promise<void> {
+    if (!(until > Date.now())) return;
     try {
-      await this.redis.set(windowKey, JSON.stringify(value), 'PX', this.options.idempotencyWindowMs, 'NX');
+      await this.redis.set(windowKey, JSON.stringify(value), 'PXAT', until, 'NX');
     } catch (err) {
       this.logger.warn({ err: (err as Error).message }, 'could not cache idempotency window; Temporal still guards it');
     }
