@@ -1,0 +1,111 @@
+import createHttpError, { HttpError } from 'http-errors';
+import { apiError, fromBodyParser, toErrorBody, upstream, upstreamUnavailable } from '../../src/http/errors';
+
+describe('apiError', () => {
+  it('carries status, code, headers and field, and exposes its message for 4xx', () => {
+    const err = apiError(429, 'RATE_LIMITED', 'slow down', { headers: { 'Retry-After': '3' }, field: 'x' });
+    expect(err).toBeInstanceOf(HttpError);
+    expect(toErrorBody(err)).toEqual({ status: 429, code: 'RATE_LIMITED', message: 'slow down', field: 'x', headers: { 'Retry-After': '3' } });
+  });
+
+  it('exposes a 502 but hides other 5xx behind INTERNAL', () => {
+    expect(toErrorBody(apiError(502, 'UPSTREAM_UNAVAILABLE', 'retry')).code).toBe('UPSTREAM_UNAVAILABLE');
+    expect(toErrorBody(apiError(500, 'INTERNAL', 'secret detail'))).toEqual({ status: 500, code: 'INTERNAL', message: expect.not.stringMatching(/secret/) });
+  });
+});
+
+describe('toErrorBody', () => {
+  it.each([
+    ['entity.too.large', 413, 'PAYLOAD_TOO_LARGE'],
+    ['entity.parse.failed', 400, 'MALFORMED_JSON'],
+    ['entity.verify.failed', 400, 'MALFORMED_JSON'],
+    ['encoding.unsupported', 415, 'UNSUPPORTED_MEDIA_TYPE'],
+    ['charset.unsupported', 415, 'UNSUPPORTED_MEDIA_TYPE'],
+    ['request.size.invalid', 400, 'INVALID_REQUEST'],
+    ['request.aborted', 400, 'INVALID_REQUEST'],
+  ])('maps the body-parser error %s to %i %s', (type, status, code) => {
+    const err = createHttpError(status === 413 ? 413 : 400, 'parser said something', { type });
+    const body = toErrorBody(err);
+    expect(body.status).toBe(status);
+    expect(body.code).toBe(code);
+    expect(body.message).not.toMatch(/parser said/);
+  });
+
+  it.each([
+    [404, 'NOT_FOUND'],
+    [405, 'METHOD_NOT_ALLOWED'],
+    [408, 'REQUEST_TIMEOUT'],
+    [413, 'PAYLOAD_TOO_LARGE'],
+    [415, 'UNSUPPORTED_MEDIA_TYPE'],
+    [400, 'INVALID_REQUEST'],
+  ])('gives a plain http-errors %i the code %s', (status, code) => {
+    expect(toErrorBody(createHttpError(status))).toMatchObject({ status, code });
+  });
+
+  it('turns an unknown error into a 500 that hides its message', () => {
+    expect(toErrorBody(new Error('password=hunter2'))).toEqual({ status: 500, code: 'INTERNAL', message: expect.not.stringMatching(/hunter2/) });
+    expect(toErrorBody('a string')).toMatchObject({ status: 500, code: 'INTERNAL' });
+    expect(toErrorBody(undefined)).toMatchObject({ status: 500, code: 'INTERNAL' });
+  });
+
+  it('hides an http-errors 5xx that is not exposed', () => {
+    expect(toErrorBody(createHttpError(503, 'db host 10.0.0.3 down'))).toMatchObject({ status: 500, code: 'INTERNAL' });
+  });
+
+  it('does not trust a plain object that merely claims a status', () => {
+    expect(toErrorBody({ status: 418, expose: true, message: 'teapot' })).toMatchObject({ status: 500, code: 'INTERNAL' });
+  });
+});
+
+describe('upstream', () => {
+  it('returns the value of a call that succeeds', async () => {
+    await expect(upstream('redis', async () => 7)).resolves.toBe(7);
+  });
+
+  it('turns a failure into a 502 UPSTREAM_UNAVAILABLE that keeps the cause', async () => {
+    const cause = new Error('connect ECONNREFUSED');
+    const err = await upstream('temporal', async () => Promise.reject(cause)).catch((e) => e);
+    expect(toErrorBody(err)).toMatchObject({ status: 502, code: 'UPSTREAM_UNAVAILABLE' });
+    expect(err.cause).toBe(cause);
+    expect(err.message).not.toMatch(/ECONNREFUSED/);
+  });
+
+  it('lets an HTTP error from inside the call through unchanged', async () => {
+    const inner = apiError(404, 'EMPLOYEE_NOT_FOUND', 'no such employee');
+    await expect(upstream('redis', async () => Promise.reject(inner))).rejects.toBe(inner);
+  });
+
+  it('names which system failed and tells the caller to retry with the same key', () => {
+    expect(upstreamUnavailable('redis', new Error('x')).message).toMatch(/Idempotency-Key/);
+    expect(upstreamUnavailable('redis', new Error('x')).message).not.toBe(upstreamUnavailable('temporal', new Error('x')).message);
+  });
+});
+
+describe('fromBodyParser', () => {
+  it("turns co-body's JSON SyntaxError into 400 MALFORMED_JSON", () => {
+    const err = Object.assign(new SyntaxError('Unexpected token'), { status: 400, body: '{bad' });
+    expect(toErrorBody(fromBodyParser(err, ''))).toMatchObject({ status: 400, code: 'MALFORMED_JSON' });
+  });
+
+  it("turns inflation's unknown Content-Encoding into 415", () => {
+    const err = Object.assign(new Error('Unsupported Content-Encoding: br2'), { status: 415 });
+    expect(toErrorBody(fromBodyParser(err, 'br2'))).toMatchObject({ status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' });
+  });
+
+  it('turns a failure to inflate a compressed body into 400, whatever shape the error has', () => {
+    const zlib = Object.assign(new Error('incorrect header check'), { code: 'Z_DATA_ERROR' });
+    expect(toErrorBody(fromBodyParser(zlib, 'gzip'))).toMatchObject({ status: 400, code: 'INVALID_REQUEST' });
+    expect(toErrorBody(fromBodyParser(new Error('{"errno":-3}'), 'deflate'))).toMatchObject({ status: 400, code: 'INVALID_REQUEST' });
+  });
+
+  it('leaves typed raw-body errors and HTTP errors as they are', () => {
+    const tooLarge = createHttpError(413, 'too large', { type: 'entity.too.large' });
+    expect(fromBodyParser(tooLarge, '')).toBe(tooLarge);
+    const timeout = apiError(408, 'REQUEST_TIMEOUT', 'slow');
+    expect(fromBodyParser(timeout, 'gzip')).toBe(timeout);
+  });
+
+  it('leaves an unknown failure of an uncompressed body a 500', () => {
+    expect(toErrorBody(fromBodyParser(new Error('boom'), ''))).toMatchObject({ status: 500, code: 'INTERNAL' });
+  });
+});
