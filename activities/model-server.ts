@@ -35,9 +35,17 @@ export function createModelServer(options: ModelServerOptions) {
     timeout: options.timeoutMs,
   });
 
+  /**
+   * The SDK's `timeout` stops once the response headers arrive; a body that stalls after them would
+   * hang until the activity's start-to-close timeout. This deadline covers the whole exchange.
+   */
   return async function complete(model: string, messages: ChatMessage[], signal?: AbortSignal): Promise<ChatResult> {
+    const deadline = AbortSignal.timeout(options.timeoutMs);
     try {
-      const res = await client.chat.completions.create({ model, messages }, { signal });
+      const res = await client.chat.completions.create(
+        { model, messages },
+        { signal: signal ? AbortSignal.any([signal, deadline]) : deadline },
+      );
       return {
         reply: res.choices[0]?.message?.content ?? '',
         promptTokens: res.usage?.prompt_tokens ?? 0,
@@ -45,6 +53,12 @@ export function createModelServer(options: ModelServerOptions) {
         model: res.model || model,
       };
     } catch (err) {
+      // Temporal reports an activity as cancelled only if it throws the CancelledFailure it aborted with.
+      if (signal?.aborted) throw signal.reason ?? err;
+      const answered = err instanceof OpenAI.APIError && err.status !== undefined;
+      if (deadline.aborted && !answered) {
+        throw ApplicationFailure.retryable(`Model server did not answer within ${options.timeoutMs} ms`, MODEL_UNAVAILABLE);
+      }
       throw toFailure(err);
     }
   };

@@ -1,0 +1,185 @@
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+/** What the fake does with one request; queued per test, consumed in arrival order. */
+export type Behaviour =
+  | { kind: 'ok'; reply?: string; promptTokens?: number; completionTokens?: number }
+  | { kind: 'status'; status: number; message?: string; type?: string; code?: string | null; retryAfter?: string; retryAfterMs?: string }
+  /** Sends nothing for `ms` (forever when absent), then answers ok; the client's timeout should fire first. */
+  | { kind: 'hang'; ms?: number }
+  /** Sends 200 and the headers, then never finishes the body. */
+  | { kind: 'stall-body' }
+  /** Destroys the socket without answering. */
+  | { kind: 'close' };
+
+export interface RecordedRequest {
+  at: number;
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  /** The parsed JSON body (Chat Completions request). */
+  body: ChatCompletionRequest;
+}
+
+export interface ChatCompletionRequest {
+  model: string;
+  messages: { role: string; content: string }[];
+  [field: string]: unknown;
+}
+
+export interface FakeModelServer {
+  /** `http://127.0.0.1:PORT/v1`, as OPENAI_BASE_URL. */
+  baseURL: string;
+  /** Every chat completion request received, in arrival order (including those that hung). */
+  requests: RecordedRequest[];
+  /** Queues behaviours; once the queue is empty every request gets the default `ok`. */
+  enqueue(...behaviours: Behaviour[]): void;
+  /** Resolves once `count` requests have arrived in total. */
+  waitForRequests(count: number, timeoutMs?: number): Promise<RecordedRequest[]>;
+  /** Forgets queued behaviours and recorded requests. */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+const ERROR_TYPES: Record<number, string> = {
+  400: 'invalid_request_error',
+  401: 'authentication_error',
+  403: 'permission_error',
+  404: 'not_found_error',
+  408: 'timeout_error',
+  422: 'invalid_request_error',
+  429: 'rate_limit_exceeded',
+  500: 'server_error',
+  503: 'service_unavailable',
+};
+
+/**
+ * An OpenAI Chat Completions server on loopback, real HTTP: `POST /v1/chat/completions` answers the
+ * real response shape, errors come as `{ error: { message, type, code } }` like OpenAI's.
+ */
+export async function startFakeModelServer(): Promise<FakeModelServer> {
+  const queue: Behaviour[] = [];
+  const requests: RecordedRequest[] = [];
+  const waiters = new Set<() => void>();
+  const sockets = new Set<Socket>();
+  const timers = new Set<NodeJS.Timeout>();
+  let sequence = 0;
+
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    const raw = await readBody(req);
+    if (req.method !== 'POST' || req.url !== '/v1/chat/completions') {
+      return sendJson(res, 404, errorBody(`Unknown request URL: ${req.method} ${req.url}`, 'invalid_request_error', 'unknown_url'));
+    }
+    let body: ChatCompletionRequest;
+    try {
+      body = JSON.parse(raw) as ChatCompletionRequest;
+    } catch {
+      return sendJson(res, 400, errorBody('We could not parse the JSON body of your request.', 'invalid_request_error', null));
+    }
+    requests.push({ at: Date.now(), method: req.method, url: req.url, headers: req.headers, body });
+    for (const wake of waiters) wake();
+
+    const behaviour = queue.shift() ?? { kind: 'ok' };
+    const answer = () => sendJson(res, 200, completion(body.model, behaviour.kind === 'ok' ? behaviour : {}, ++sequence));
+    switch (behaviour.kind) {
+      case 'ok':
+        return answer();
+      case 'status': {
+        const headers: Record<string, string> = {};
+        if (behaviour.retryAfter !== undefined) headers['retry-after'] = behaviour.retryAfter;
+        if (behaviour.retryAfterMs !== undefined) headers['retry-after-ms'] = behaviour.retryAfterMs;
+        const type = behaviour.type ?? ERROR_TYPES[behaviour.status] ?? 'api_error';
+        return sendJson(res, behaviour.status, errorBody(behaviour.message ?? `fake error ${behaviour.status}`, type, behaviour.code ?? null), headers);
+      }
+      case 'hang':
+        if (behaviour.ms !== undefined) {
+          const timer = setTimeout(() => {
+            timers.delete(timer);
+            if (!res.destroyed) answer();
+          }, behaviour.ms);
+          timers.add(timer);
+        }
+        return;
+      case 'stall-body':
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write('{"id":"chatcmpl-stalled","object":"chat.completion",');
+        return;
+      case 'close':
+        return void req.socket.destroy();
+    }
+  };
+  // A client that gives up mid-request is normal here (timeouts are what the tests provoke).
+  const server = http.createServer((req, res) => void handle(req, res).catch(() => res.destroy()));
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    baseURL: `http://127.0.0.1:${port}/v1`,
+    requests,
+    enqueue: (...behaviours) => queue.push(...behaviours),
+    waitForRequests(count, timeoutMs = 30_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (requests.length < count) return;
+          cleanup();
+          resolve(requests.slice());
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`fake model server saw ${requests.length} requests, expected ${count} within ${timeoutMs} ms`));
+        }, timeoutMs);
+        const cleanup = () => {
+          clearTimeout(timer);
+          waiters.delete(check);
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+    reset() {
+      queue.length = 0;
+      requests.length = 0;
+    },
+    async close() {
+      for (const timer of timers) clearTimeout(timer);
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function completion(model: string, ok: { reply?: string; promptTokens?: number; completionTokens?: number }, n: number) {
+  const promptTokens = ok.promptTokens ?? 12;
+  const completionTokens = ok.completionTokens ?? 5;
+  return {
+    id: `chatcmpl-fake${n}`,
+    object: 'chat.completion',
+    created: Math.floor(Date.now() / 1000),
+    model,
+    choices: [{ index: 0, message: { role: 'assistant', content: ok.reply ?? `fake reply ${n}`, refusal: null }, logprobs: null, finish_reason: 'stop' }],
+    usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
+  };
+}
+
+function errorBody(message: string, type: string, code: string | null) {
+  return { error: { message, type, param: null, code } };
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+function readBody(req: http.IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
