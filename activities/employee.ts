@@ -28,6 +28,11 @@ export function employeeActivities(deps: EmployeeDeps) {
    * (a worker died) finds the recorded outcome and neither calls the model nor writes memory again.
    */
   async function driveEmployee(input: DriveEmployeeInput): Promise<EmployeeOutcome> {
+    const outcome = await deliver(input);
+    return { ...outcome, attempts: Context.current().info.attempt };
+  }
+
+  async function deliver(input: DriveEmployeeInput): Promise<EmployeeOutcome> {
     const done = await deps.memory.outcome(input.employeeId, input.messageId);
     if (done) return done;
     const employee = await deps.accounts.getEmployee(input.employeeId);

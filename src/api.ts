@@ -6,6 +6,9 @@ import { EventIngest } from './ingest';
 import { createLogger } from './logger';
 import { connectRedis } from './redis';
 import { AccountStore } from './stores/account-store';
+import { Ledger } from './stores/ledger';
+import { EventStatusReader } from './event-status';
+import { createApiMetrics } from './metrics';
 import type { Server } from 'node:http';
 import type { Redis } from 'ioredis';
 import type { Logger } from './logger';
@@ -14,13 +17,22 @@ import type { Logger } from './logger';
 export function buildApi(config: Config, redis: Redis, connection: Connection, logger: Logger) {
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const accounts = new AccountStore(redis);
-  const ingest = new EventIngest(client, connection, redis, { taskQueue: config.TEMPORAL_TASK_QUEUE, idempotencyWindowMs: config.IDEMPOTENCY_WINDOW_MS }, logger);
+  const ingest = new EventIngest(
+    client,
+    connection,
+    redis,
+    { taskQueue: config.TEMPORAL_TASK_QUEUE, idempotencyWindowMs: config.IDEMPOTENCY_WINDOW_MS, startTimeoutMs: config.TEMPORAL_START_TIMEOUT_MS },
+    logger,
+  );
+  const statusReader = new EventStatusReader(client, connection, redis, new Ledger(redis), config.TEMPORAL_UI_URL, config.TEMPORAL_NAMESPACE);
   return createApp({
     accounts,
     ingest,
     rateLimiter: new AccountRateLimiter(redis, config.RATE_LIMIT_PER_MINUTE),
     logger,
     bodyTimeoutMs: config.BODY_TIMEOUT_MS,
+    statusReader,
+    metrics: createApiMetrics(),
     ready: async () => {
       await redis.ping();
       await connection.withDeadline(Date.now() + 2_000, () => connection.healthService.check({}));

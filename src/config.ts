@@ -19,7 +19,10 @@ export const Config = z.object({
   TEMPORAL_ADDRESS: optionalString,
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('webhook-events'),
-  TEMPORAL_UI_URL: optionalString,
+  /** Base of the trace links in event status responses. */
+  TEMPORAL_UI_URL: z.string().url().default('http://localhost:8233'),
+  /** gRPC deadline of a workflow start: past it the caller gets a 502 and may retry with the same key. */
+  TEMPORAL_START_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
   TEMPORAL_CLI: optionalString,
   DATA_DIR: z.string().default(path.resolve(__dirname, '..', '.data')),
   OPENAI_BASE_URL: optionalString,

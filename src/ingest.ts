@@ -8,6 +8,7 @@ import { WORKFLOW_TYPE, type WebhookEventInput } from '../workflows/types';
 import { ACCOUNT_ID, EMPLOYEE_ID, EVENT_STATUS, EVENT_TYPE } from '../workflows/search-attributes';
 import { upstream, upstreamUnavailable } from './http/errors';
 import type { Logger } from './logger';
+import { MESSAGE_RECORD_TTL_SECONDS, type MessageRecord } from './event-status';
 
 export interface IngestRequest {
   accountId: string;
@@ -75,8 +76,9 @@ export class EventIngest {
       receivedAt,
       dedupUntil: req.idempotencyKey ? receivedAt + this.options.idempotencyWindowMs : undefined,
     };
+    let runId: string;
     try {
-      await this.start(workflowId, input);
+      runId = (await this.start(workflowId, input)).firstExecutionRunId;
     } catch (err) {
       // Only a running workflow for this key refuses the start: that is the original event.
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw upstreamUnavailable('temporal', err);
@@ -84,7 +86,7 @@ export class EventIngest {
       if (windowKey) await this.remember(windowKey, original, dedupUntil);
       return this.duplicate(original, workflowId);
     }
-    if (windowKey && input.dedupUntil) await this.remember(windowKey, { messageId, employeeId: req.employeeId }, input.dedupUntil);
+    await this.recordAccepted(input, { accountId: req.accountId, employeeId: req.employeeId, workflowId, runId, event: req.event, receivedAt }, windowKey);
     return { status: 'accepted', messageId, employeeId: req.employeeId, workflowId };
   }
 
@@ -137,6 +139,22 @@ export class EventIngest {
       await this.redis.set(windowKey, JSON.stringify(value), 'PXAT', until, 'NX');
     } catch (err) {
       this.logger.warn({ err: (err as Error).message }, 'could not cache idempotency window; Temporal still guards it');
+    }
+  }
+
+  /**
+   * One round trip after the start: the message record (for the status API) and the key's window.
+   * The event is accepted already, so a failure here is logged, not returned: Temporal still guards.
+   */
+  private async recordAccepted(input: WebhookEventInput, record: MessageRecord, windowKey?: string): Promise<void> {
+    const tx = this.redis.multi().set(keys.message(input.messageId), JSON.stringify(record), 'EX', MESSAGE_RECORD_TTL_SECONDS);
+    if (windowKey && input.dedupUntil && input.dedupUntil > Date.now()) {
+      tx.set(windowKey, JSON.stringify({ messageId: input.messageId, employeeId: input.employeeId }), 'PXAT', input.dedupUntil, 'NX');
+    }
+    try {
+      await tx.exec();
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message, message_id: input.messageId }, 'could not record accepted event in Redis; Temporal still guards it');
     }
   }
 

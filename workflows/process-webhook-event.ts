@@ -68,6 +68,7 @@ export async function processWebhookEvent(input: WebhookEventInput): Promise<Web
       { ...EMPLOYEE_OPTIONS, summary: `deliver to employee ${input.employeeId}` },
       [{ employeeId: input.employeeId, messageId: input.messageId, message }],
     );
+    result.attempts = outcome.attempts;
     result.charge = await charge(input, outcome.usage);
     setStatus('completed');
   } catch (err) {

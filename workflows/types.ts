@@ -41,6 +41,8 @@ export interface Usage {
 
 export interface EmployeeOutcome {
   runtime: 'openai' | 'inbox';
+  /** The activity attempt that delivered the event (1 when it succeeded at once). */
+  attempts?: number;
   reply?: string;
   usage: Usage;
 }
@@ -58,6 +60,8 @@ export interface ChargeResult {
 export interface WebhookEventResult {
   messageId: string;
   status: EventStatus;
+  /** Attempts the employee step took (1 when it succeeded at once). */
+  attempts?: number;
   charge?: ChargeResult;
   error?: { type?: string; message: string };
 }

@@ -7,6 +7,9 @@ import type { EventIngest } from '../ingest';
 import type { AccountRateLimiter } from './rate-limit';
 import { apiError, toErrorBody } from './errors';
 import { webhookRoutes } from './webhook-route';
+import { statusRoutes } from './status-route';
+import type { EventStatusReader } from '../event-status';
+import type { ApiMetrics } from '../metrics';
 
 export interface AppDeps {
   accounts: AccountStore;
@@ -17,6 +20,10 @@ export interface AppDeps {
   bodyTimeoutMs: number;
   /** Readiness probe: resolves when Redis and Temporal answer. */
   ready?: () => Promise<void>;
+  /** Serves GET /api/webhook/:message_id when present. */
+  statusReader?: EventStatusReader;
+  /** Serves GET /metrics and counts requests when present. */
+  metrics?: ApiMetrics;
 }
 
 export interface AppState {
@@ -30,7 +37,7 @@ const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Builds the HTTP app; it never listens, so tests drive `app.callback()` directly. */
 export function createApp(deps: AppDeps): Koa<AppState> {
   const app = new Koa<AppState>();
-  app.use(requestContext(deps.logger));
+  app.use(requestContext(deps.logger, deps.metrics));
   app.use(errorResponses());
   app.use(unmatched());
 
@@ -48,6 +55,14 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     }
   });
   webhookRoutes(router, deps);
+  statusRoutes(router, deps);
+  if (deps.metrics) {
+    const { registry } = deps.metrics;
+    router.get('/metrics', async (ctx) => {
+      ctx.type = registry.contentType;
+      ctx.body = await registry.metrics();
+    });
+  }
   app.use(router.routes());
   app.use(router.allowedMethods());
 
@@ -60,7 +75,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
 }
 
 /** Request id (kept from X-Request-Id when sane), a child logger per request, one access-log line. */
-function requestContext(logger: Logger): Koa.Middleware<AppState> {
+function requestContext(logger: Logger, metrics?: ApiMetrics): Koa.Middleware<AppState> {
   return async (ctx, next) => {
     const incoming = ctx.get('X-Request-Id');
     ctx.state.requestId = SANE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
@@ -71,9 +86,21 @@ function requestContext(logger: Logger): Koa.Middleware<AppState> {
       await next();
     } finally {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      if (metrics) observe(metrics, ctx, ms / 1000);
       ctx.state.log.info({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10 }, 'request');
     }
   };
+}
+
+/** Counts every request by matched route (never the raw path: ids would explode the label set). */
+function observe(metrics: ApiMetrics, ctx: Koa.ParameterizedContext<AppState>, seconds: number): void {
+  const route: string = (ctx as any)._matchedRoute ?? 'unmatched';
+  metrics.requests.inc({ route: String(route), method: ctx.method, status: String(ctx.status) });
+  if (ctx.method !== 'POST' || !String(route).startsWith('/api/webhook')) return;
+  const outcome = ctx.status === 202 ? 'accepted' : ctx.status === 200 ? 'duplicate' : 'rejected';
+  const code = outcome === 'rejected' ? String((ctx.body as any)?.error?.code ?? ctx.status) : '';
+  metrics.events.inc({ outcome, code });
+  metrics.ingestSeconds.observe({ outcome }, seconds);
 }
 
 /**

@@ -11,6 +11,7 @@ export const keys = {
   inbox: (employeeId: string) => `sv:{emp-${employeeId}}:inbox`,
   memory: (employeeId: string) => `sv:{emp-${employeeId}}:memory`,
   outcome: (employeeId: string, messageId: string) => `sv:{emp-${employeeId}}:outcome:${messageId}`,
+  message: (messageId: string) => `sv:msg:${messageId}`,
   apiKey: (hash: string) => `sv:apikey:${hash}`,
   keyRecord: (keyId: string) => `sv:key:${keyId}`,
   idempotency: (accountId: string, keyHash: string) => `sv:{${accountId}}:idem:${keyHash}`,

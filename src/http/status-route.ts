@@ -1,0 +1,25 @@
+import type Router from '@koa/router';
+import { z } from 'zod';
+import type { AppDeps, AppState } from './app';
+import { authenticate } from './auth';
+import { apiError, upstream } from './errors';
+
+const MessageId = z.uuid();
+
+/**
+ * GET /api/webhook/:message_id: what happened to an event. Same Bearer key as the POST; another
+ * account's message id is the same 404 as an unknown one. Needs no enabled channel: a caller may
+ * still ask about events sent before the channel was turned off.
+ */
+export function statusRoutes(router: Router<AppState>, deps: AppDeps): void {
+  const reader = deps.statusReader;
+  if (!reader) return;
+  router.get('/api/webhook/:message_id', authenticate(deps.accounts), async (ctx) => {
+    const parsed = MessageId.safeParse(ctx.params.message_id);
+    if (!parsed.success) throw apiError(400, 'INVALID_REQUEST', 'message_id must be the UUID returned by POST /api/webhook/.', { field: 'message_id' });
+    const messageId = parsed.data.toLowerCase();
+    const view = await upstream('temporal', () => reader.get(ctx.state.account.id, messageId));
+    if (!view) throw apiError(404, 'MESSAGE_NOT_FOUND', 'No event with this message_id in this account.');
+    ctx.body = view;
+  });
+}
