@@ -42,6 +42,8 @@ export const Config = z.object({
   BODY_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   /** A prebuilt workflow bundle (from bundleWorkflowCode); unset: the worker bundles `workflows/` at start. */
   WORKFLOW_BUNDLE_PATH: optionalString,
+  /** host:port for the worker's Prometheus metrics (the Temporal SDK's exporter); unset: off. */
+  WORKER_METRICS_ADDRESS: optionalString,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_PRETTY: envBoolean.default(false),
   /** Payload text and raw keys stay out of logs unless this is set. */

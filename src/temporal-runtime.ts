@@ -15,10 +15,12 @@ let installed = false;
  * Routes the Temporal SDK's own logs through pino (once per process, before any worker exists).
  * The SDK logs every worker state change at INFO; WARN keeps the useful part.
  */
-export function installTemporalRuntime(logger: Logger, level: LogLevel = 'WARN'): void {
+export function installTemporalRuntime(logger: Logger, level: LogLevel = 'WARN', metricsAddress?: string): void {
   if (installed) return;
   installed = true;
   Runtime.install({
+    // The SDK's own Prometheus exporter: task latencies, poll counts, workflow and activity outcomes.
+    ...(metricsAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress: metricsAddress } } } } : {}),
     logger: new DefaultLogger(level, (entry) => {
       logger[PINO_LEVEL[entry.level]]({ ...entry.meta, sdk: true }, entry.message);
     }),

@@ -9,7 +9,7 @@ import { connectRedis } from './redis';
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger(config, 'worker');
-  installTemporalRuntime(logger);
+  installTemporalRuntime(logger, 'WARN', config.WORKER_METRICS_ADDRESS);
   const redis = await connectRedis(config.REDIS_URL, { name: 'sistava-worker' });
   const connection = await NativeConnection.connect({ address: temporalAddress(config) });
   const worker = await createWorker(config, connection, redis);

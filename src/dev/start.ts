@@ -15,6 +15,7 @@ import { ensureTemporalCli } from './temporal-cli';
 const ROOT = path.resolve(__dirname, '..', '..');
 const TEMPORAL_PORT = 7233;
 const TEMPORAL_UI_PORT = 8233;
+const WORKER_METRICS_PORT = 9464;
 
 const say = (line: string) => process.stdout.write(`[stack] ${line}\n`);
 
@@ -44,7 +45,13 @@ async function main(): Promise<void> {
     const { demo, created } = await ensureDemo(redis, config.DATA_DIR);
     redis.disconnect();
 
-    const env = { ...process.env, TEMPORAL_ADDRESS: temporal, REDIS_URL: redisUrl, LOG_PRETTY: process.env.LOG_PRETTY ?? 'true' };
+    const env = {
+      ...process.env,
+      TEMPORAL_ADDRESS: temporal,
+      REDIS_URL: redisUrl,
+      LOG_PRETTY: process.env.LOG_PRETTY ?? 'true',
+      WORKER_METRICS_ADDRESS: config.WORKER_METRICS_ADDRESS ?? `127.0.0.1:${WORKER_METRICS_PORT}`,
+    };
     for (const [name, file] of [['worker', 'src/worker.ts'], ['api', 'src/api.ts']] as const) {
       const child = runChild(name, file, env);
       child.once('exit', (code) => {
@@ -135,7 +142,7 @@ function banner(config: Config, demo: Demo, created: boolean, apiUrl: string): v
     `Ready. ${created ? 'Created' : 'Reusing'} the demo account ${demo.accountId} (see ${path.join(config.DATA_DIR, 'demo.json')}).`,
     `  API          ${apiUrl}/api/webhook/`,
     `  Temporal UI  ${config.TEMPORAL_UI_URL}`,
-    `  Metrics      ${apiUrl}/metrics`,
+    `  Metrics      ${apiUrl}/metrics (API), http://${config.WORKER_METRICS_ADDRESS ?? `127.0.0.1:${WORKER_METRICS_PORT}`}/metrics (worker)`,
     `  Model        ${model}`,
     '',
     'Send an event:',

@@ -32,8 +32,10 @@ export interface FakeModelServer {
   baseURL: string;
   /** Every chat completion request received, in arrival order (including those that hung). */
   requests: RecordedRequest[];
-  /** Queues behaviours; once the queue is empty every request gets the default `ok`. */
+  /** Queues behaviours; once the queue is empty every request gets the default (`ok` unless set). */
   enqueue(...behaviours: Behaviour[]): void;
+  /** What a request gets when the queue is empty, e.g. `{ kind: 'hang', ms: 300 }` for a slow model. */
+  setDefault(behaviour: Behaviour): void;
   /** Resolves once `count` requests have arrived in total. */
   waitForRequests(count: number, timeoutMs?: number): Promise<RecordedRequest[]>;
   /** Forgets queued behaviours and recorded requests. */
@@ -59,6 +61,7 @@ const ERROR_TYPES: Record<number, string> = {
  */
 export async function startFakeModelServer(): Promise<FakeModelServer> {
   const queue: Behaviour[] = [];
+  let fallback: Behaviour = { kind: 'ok' };
   const requests: RecordedRequest[] = [];
   const waiters = new Set<() => void>();
   const sockets = new Set<Socket>();
@@ -79,7 +82,7 @@ export async function startFakeModelServer(): Promise<FakeModelServer> {
     requests.push({ at: Date.now(), method: req.method, url: req.url, headers: req.headers, body });
     for (const wake of waiters) wake();
 
-    const behaviour = queue.shift() ?? { kind: 'ok' };
+    const behaviour = queue.shift() ?? fallback;
     const answer = () => sendJson(res, 200, completion(body.model, behaviour.kind === 'ok' ? behaviour : {}, ++sequence));
     switch (behaviour.kind) {
       case 'ok':
@@ -121,6 +124,9 @@ export async function startFakeModelServer(): Promise<FakeModelServer> {
     baseURL: `http://127.0.0.1:${port}/v1`,
     requests,
     enqueue: (...behaviours) => queue.push(...behaviours),
+    setDefault: (behaviour) => {
+      fallback = behaviour;
+    },
     waitForRequests(count, timeoutMs = 30_000) {
       return new Promise((resolve, reject) => {
         const check = () => {
