@@ -1,0 +1,36 @@
+import { startFakeModelServer, type FakeModelServer } from '../helpers/fake-model-server';
+import { createHarness, type Harness, type Seeded } from '../helpers/harness';
+import { awaitCompleted, postBurst } from '../helpers/burst';
+import { debitedMessageIds, repeated, reportDrill } from '../helpers/ledger-checks';
+
+let h: Harness;
+let fake: FakeModelServer;
+let acct: Seeded;
+
+beforeAll(async () => {
+  fake = await startFakeModelServer();
+  h = await createHarness({ OPENAI_BASE_URL: fake.baseURL });
+  acct = await h.seedAccount({ credits: 100_000 });
+});
+afterAll(async () => {
+  await h?.close();
+  await fake?.close();
+});
+
+describe('drill: model server down for a while, then back', () => {
+  it('keeps the events waiting with backoff and completes each once when the model returns', async () => {
+    fake.setDefault({ kind: 'status', status: 503 });
+    const { accepted } = await postBurst(h, acct, 30);
+    await fake.waitForRequests(60, 60_000); // every event failed at least twice: backing off, not lost
+    const duringOutage = fake.requests.length;
+    fake.setDefault({ kind: 'ok', reply: 'Back.' });
+
+    const completed = await awaitCompleted(h, acct, accepted);
+    const debited = await debitedMessageIds(h.ledger, acct.accountId);
+    reportDrill('model outage', { accepted: accepted.length, failed_calls_during_outage: duringOutage, processed: completed.length, charged: debited.length, charged_twice: repeated(debited).length });
+    expect(completed.sort()).toEqual([...accepted].sort());
+    expect(debited.sort()).toEqual([...accepted].sort());
+    const replies = (await h.memory.inbox(acct.employeeId, 1000)).filter((e) => e.direction === 'replied');
+    expect(replies).toHaveLength(accepted.length);
+  }, 120_000);
+});

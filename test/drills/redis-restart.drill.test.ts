@@ -1,0 +1,56 @@
+import { randomUUID } from 'node:crypto';
+import { createHarness, eventually, type Harness, type Seeded } from '../helpers/harness';
+import { awaitCompleted, postBurst } from '../helpers/burst';
+import { debitedMessageIds, repeated, reportDrill } from '../helpers/ledger-checks';
+import { privateRedis, type RestartableService } from '../helpers/private-stack';
+import { killAllServices, startService } from '../helpers/processes';
+
+const TASK_QUEUE = `drill-redis-${randomUUID()}`;
+let redis: RestartableService;
+let h: Harness;
+let acct: Seeded;
+
+beforeAll(async () => {
+  redis = await privateRedis();
+  h = await createHarness({ REDIS_URL: redis.address, TEMPORAL_TASK_QUEUE: TASK_QUEUE }, { worker: false });
+  acct = await h.seedAccount({ credits: 100_000 });
+  await h.accounts.updateAccount(acct.accountId, { rateLimitPerMinute: 100_000 });
+}, 60_000);
+afterAll(async () => {
+  await killAllServices();
+  await h?.close();
+  await redis?.stop();
+});
+
+describe('drill: Redis killed and restarted (AOF) during a burst', () => {
+  it('processes every accepted event once; requests during the outage get 502 and are not processed', async () => {
+    const worker = startService('src/worker.ts', { REDIS_URL: redis.address, TEMPORAL_TASK_QUEUE: TASK_QUEUE });
+    let restarting: Promise<void> | undefined;
+    const burst = await postBurst(h, acct, 300, {
+      concurrency: 8,
+      onAnswer: (done) => {
+        if (done === 100) restarting = redis.kill('SIGKILL').then(() => redis.restart());
+      },
+    });
+    await restarting;
+    // The API's client reconnects by itself; wait until it answers again before checking the ledger.
+    await eventually('API client reconnected', async () => ((await h.redis.ping().catch(() => undefined)) ? true : undefined));
+
+    const completed = await awaitCompleted(h, acct, burst.accepted);
+    const debited = await debitedMessageIds(h.ledger, acct.accountId);
+    reportDrill('Redis SIGKILL + restart', {
+      sent: 300,
+      accepted: burst.accepted.length,
+      refused_502: burst.statuses[502] ?? 0,
+      processed: completed.length,
+      charged: debited.length,
+      charged_twice: repeated(debited).length,
+    });
+    expect(Object.keys(burst.statuses).sort()).toEqual(expect.arrayContaining(['202']));
+    expect(Object.keys(burst.statuses).every((s) => s === '202' || s === '502')).toBe(true);
+    expect(burst.accepted.length).toBeGreaterThanOrEqual(100);
+    expect(completed.sort()).toEqual([...burst.accepted].sort());
+    expect(debited.sort()).toEqual([...burst.accepted].sort());
+    await worker.stop();
+  }, 180_000);
+});

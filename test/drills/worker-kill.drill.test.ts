@@ -1,0 +1,46 @@
+import { randomUUID } from 'node:crypto';
+import { startFakeModelServer, type FakeModelServer } from '../helpers/fake-model-server';
+import { createHarness, type Harness, type Seeded } from '../helpers/harness';
+import { awaitCompleted, postBurst } from '../helpers/burst';
+import { debitedMessageIds, repeated, reportDrill } from '../helpers/ledger-checks';
+import { killAllServices, startService } from '../helpers/processes';
+
+const TASK_QUEUE = `drill-worker-kill-${randomUUID()}`;
+let h: Harness;
+let fake: FakeModelServer;
+let acct: Seeded;
+
+beforeAll(async () => {
+  fake = await startFakeModelServer();
+  h = await createHarness({ TEMPORAL_TASK_QUEUE: TASK_QUEUE, OPENAI_BASE_URL: fake.baseURL }, { worker: false });
+  acct = await h.seedAccount({ credits: 100_000 });
+  await h.accounts.updateAccount(acct.accountId, { rateLimitPerMinute: 100_000 });
+});
+afterAll(async () => {
+  await killAllServices();
+  await h?.close();
+  await fake?.close();
+});
+
+describe('drill: worker SIGKILL with 200 events in flight', () => {
+  it('loses no accepted event and charges none twice after a restart', async () => {
+    fake.setDefault({ kind: 'hang', ms: 400 });
+    const { accepted } = await postBurst(h, acct, 200);
+    expect(accepted).toHaveLength(200);
+
+    const env = { TEMPORAL_TASK_QUEUE: TASK_QUEUE, OPENAI_BASE_URL: fake.baseURL };
+    const first = startService('src/worker.ts', env);
+    await fake.waitForRequests(40, 60_000);
+    await first.stop('SIGKILL');
+    const second = startService('src/worker.ts', env);
+
+    const completed = await awaitCompleted(h, acct, accepted);
+    const debited = await debitedMessageIds(h.ledger, acct.accountId);
+    reportDrill('worker SIGKILL', { accepted: accepted.length, processed: completed.length, charged: debited.length, charged_twice: repeated(debited).length, model_calls: fake.requests.length });
+    expect(completed.sort()).toEqual([...accepted].sort());
+    expect(debited.sort()).toEqual([...accepted].sort());
+    const received = (await h.memory.inbox(acct.employeeId, 1000)).filter((e) => e.direction === 'received');
+    expect(received).toHaveLength(200);
+    await second.stop();
+  }, 180_000);
+});
