@@ -1,0 +1,77 @@
+import { startFakeModelServer, type FakeModelServer } from '../helpers/fake-model-server';
+import { createHarness, eventually, type Harness, type Seeded } from '../helpers/harness';
+
+let h: Harness;
+let fake: FakeModelServer;
+let acct: Seeded;
+
+beforeAll(async () => {
+  fake = await startFakeModelServer();
+  h = await createHarness({ OPENAI_BASE_URL: fake.baseURL, OPENAI_MODEL: 'test-model' });
+  acct = await h.seedAccount({ credits: 1000 });
+});
+afterAll(async () => {
+  await h?.close();
+  await fake?.close();
+});
+
+const post = (employeeId: string, event: string, payload: string) =>
+  h.http.post('/api/webhook/').set(acct.auth).send({ employee_id: employeeId, event, payload });
+
+async function list(query: string): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const wf of h.client.workflow.list({ query })) ids.push(wf.workflowId);
+  return ids.sort();
+}
+
+describe('tracing events in Temporal', () => {
+  it('moves EventStatus through processing to completed, and the status API shows each step', async () => {
+    fake.enqueue({ kind: 'hang', ms: 1500 });
+    const accepted = await post(acct.employeeId, 'ticket.created', 'Ticket #5.');
+    const processing = await eventually('processing', async () => {
+      const res = await h.http.get(`/api/webhook/${accepted.body.message_id}`).set(acct.auth);
+      return res.body.status === 'processing' ? res.body : undefined;
+    });
+    expect(processing).toMatchObject({ completed_at: null, credits: null });
+    const description = await h.workflowHandle(acct.accountId, accepted.body.message_id).describe();
+    expect(description.searchAttributes).toMatchObject({ EventStatus: ['processing'], EventType: ['ticket.created'], EmployeeId: [acct.employeeId], AccountId: [acct.accountId] });
+    await h.workflowHandle(acct.accountId, accepted.body.message_id).result();
+    const done = await h.http.get(`/api/webhook/${accepted.body.message_id}`).set(acct.auth);
+    expect(done.body.status).toBe('completed');
+  });
+
+  it('finds the failed events of one employee with a visibility query, and only those', async () => {
+    const other = await h.accounts.createEmployee({ accountId: acct.accountId, name: 'Bo' });
+    fake.enqueue({ kind: 'status', status: 400 });
+    const failed = await post(other.id, 'deploy.failed', 'Deploy 9 failed.');
+    await expect(h.workflowHandle(acct.accountId, failed.body.message_id).result()).rejects.toThrow();
+    const ok = await post(other.id, 'deploy.done', 'Deploy 10 done.');
+    await h.workflowHandle(acct.accountId, ok.body.message_id).result();
+    const elsewhere = await post(acct.employeeId, 'deploy.done', 'Unrelated.');
+    await h.workflowHandle(acct.accountId, elsewhere.body.message_id).result();
+
+    const failedIds = await eventually('visibility of the failed event', async () => {
+      const ids = await list(`EmployeeId="${other.id}" AND EventStatus="failed"`);
+      return ids.length ? ids : undefined;
+    });
+    expect(failedIds).toEqual([`webhook/${acct.accountId}/msg/${failed.body.message_id}`]);
+    const byLabel = await eventually('visibility by label', async () => {
+      const ids = await list(`AccountId="${acct.accountId}" AND EventType="deploy.done"`);
+      return ids.length === 2 ? ids : undefined;
+    });
+    expect(byLabel).toHaveLength(2);
+
+    const status = await h.http.get(`/api/webhook/${failed.body.message_id}`).set(acct.auth);
+    expect(status.body).toMatchObject({ status: 'failed', error: { type: 'MODEL_REJECTED' } });
+  });
+
+  it('keeps request metadata in the memo and never the API key', async () => {
+    const key = `memo-${Date.now()}`;
+    const res = await h.http.post('/api/webhook/').set(acct.auth).set('X-Request-Id', 'req-memo-1').set('Idempotency-Key', key)
+      .send({ employee_id: acct.employeeId, payload: 'Memo check.' });
+    const description = await h.workflowHandle(acct.accountId, res.body.message_id, key).describe();
+    expect(description.memo).toMatchObject({ messageId: res.body.message_id, requestId: 'req-memo-1', idempotencyKey: key, receivedAt: expect.any(String) });
+    expect(JSON.stringify(description.memo)).not.toContain(acct.key);
+    expect(await description.staticSummary()).toBe('[Webhook] Memo check.');
+  });
+});
