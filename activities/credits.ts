@@ -1,5 +1,6 @@
-import type { Ledger, Price } from '../src/stores/ledger';
-import type { ChargeResult, Usage } from '../workflows/types';
+import { priceEvent, priceFor, type PriceList } from '../src/billing/pricing';
+import { chargePosting, type Ledger, type SettleResult } from '../src/stores/ledger';
+import type { ChargeResult, SettleOutcome, Usage } from '../workflows/types';
 
 export interface ChargeCreditsInput {
   accountId: string;
@@ -9,10 +10,39 @@ export interface ChargeCreditsInput {
   usage: Usage;
 }
 
-export function creditActivities(deps: { ledger: Ledger; price: Price }) {
-  /** Posts the event's charge once, keyed by message id: retries and re-runs return the first posting. */
+export interface SettleCreditsInput extends ChargeCreditsInput {
+  outcome: SettleOutcome;
+}
+
+export interface CreditDeps {
+  ledger: Ledger;
+  prices: PriceList;
+}
+
+export function creditActivities(deps: CreditDeps) {
+  /**
+   * Settles the event in one Redis script keyed by its message id: posts what it cost at today's
+   * price (recorded on the posting) and releases what the API reserved at ingest. Retries and
+   * re-runs find the first posting and post nothing. A failed event reports no usage — the model
+   * rejected it or the employee is gone — so it is not charged; its reservation is released.
+   */
+  async function settleCredits(input: SettleCreditsInput): Promise<ChargeResult> {
+    const charge = input.outcome === 'completed' ? price(input) : undefined;
+    return toResult(input.messageId, await deps.ledger.settle(input.accountId, input.messageId, charge, input.outcome === 'completed' ? 'settled' : 'failed'));
+  }
+
+  /**
+   * The charge step of workflow histories recorded before `settle-credits`: the same settlement, so
+   * a reservation the current API made is released even when such a history runs to its end.
+   */
   async function chargeCredits(input: ChargeCreditsInput): Promise<ChargeResult> {
-    const { posted, posting, balance } = await deps.ledger.charge({
+    return toResult(input.messageId, await deps.ledger.settle(input.accountId, input.messageId, price(input), 'settled'));
+  }
+
+  function price(input: ChargeCreditsInput) {
+    const priceUsed = priceFor(deps.prices, input.usage.model);
+    const cost = priceEvent(input.usage, priceUsed);
+    return chargePosting({
       accountId: input.accountId,
       messageId: input.messageId,
       employeeId: input.employeeId,
@@ -20,16 +50,26 @@ export function creditActivities(deps: { ledger: Ledger; price: Price }) {
       tokensIn: input.usage.promptTokens,
       tokensOut: input.usage.completionTokens,
       runtimeMs: input.usage.runtimeMs,
-      price: deps.price,
+      model: input.usage.model,
+      tokenCredits: cost.tokenCredits,
+      runtimeCredits: cost.runtimeCredits,
+      price: priceUsed,
     });
-    return {
-      messageId: input.messageId,
-      credits: -posting.credits,
-      tokenCredits: posting.tokenCredits ?? 0,
-      runtimeCredits: posting.runtimeCredits ?? 0,
-      balance,
-      posted,
-    };
   }
-  return { chargeCredits };
+
+  return { settleCredits, chargeCredits };
+}
+
+function toResult(messageId: string, settled: SettleResult): ChargeResult {
+  const posting = settled.posting;
+  return {
+    messageId,
+    credits: posting ? -posting.credits : 0,
+    tokenCredits: posting?.tokenCredits ?? 0,
+    runtimeCredits: posting?.runtimeCredits ?? 0,
+    balance: settled.balance,
+    posted: settled.posted,
+    posting,
+    released: settled.released,
+  };
 }

@@ -1,12 +1,8 @@
 import { formatWebhookMessage } from '../src/format-message';
-import { creditActivities } from './credits';
+import { creditActivities, type CreditDeps } from './credits';
 import { employeeActivities, type EmployeeDeps } from './employee';
-import type { Ledger, Price } from '../src/stores/ledger';
 
-export interface ActivityDeps extends EmployeeDeps {
-  ledger: Ledger;
-  price: Price;
-}
+export interface ActivityDeps extends EmployeeDeps, CreditDeps {}
 
 /** Every activity of the event workflow, built from the clients it needs. */
 export function createActivities(deps: ActivityDeps) {

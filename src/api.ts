@@ -17,14 +17,21 @@ import type { Logger } from './logger';
 export function buildApi(config: Config, redis: Redis, connection: Connection, logger: Logger) {
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const accounts = new AccountStore(redis);
+  const ledger = new Ledger(redis);
   const ingest = new EventIngest(
     client,
     connection,
     redis,
-    { taskQueue: config.TEMPORAL_TASK_QUEUE, idempotencyWindowMs: config.IDEMPOTENCY_WINDOW_MS, startTimeoutMs: config.TEMPORAL_START_TIMEOUT_MS },
+    ledger,
+    {
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      idempotencyWindowMs: config.IDEMPOTENCY_WINDOW_MS,
+      startTimeoutMs: config.TEMPORAL_START_TIMEOUT_MS,
+      reserveCreditsPerEvent: config.RESERVE_CREDITS_PER_EVENT,
+    },
     logger,
   );
-  const statusReader = new EventStatusReader(client, connection, redis, new Ledger(redis), config.TEMPORAL_UI_URL, config.TEMPORAL_NAMESPACE);
+  const statusReader = new EventStatusReader(client, connection, redis, ledger, config.TEMPORAL_UI_URL, config.TEMPORAL_NAMESPACE);
   return createApp({
     accounts,
     ingest,

@@ -1,10 +1,26 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { ModelPrices, type PriceList } from './billing/pricing';
 
 /** Environment booleans: "false", "0", "no" and "" are false (z.coerce.boolean would say true). */
 const envBoolean = z
   .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+/** A variable holding JSON, checked against `schema`; bad JSON is reported like any other bad value. */
+function jsonOf<T extends z.ZodType>(schema: T) {
+  return z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'is not valid JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
+}
 
 const optionalString = z
   .string()
@@ -33,9 +49,19 @@ export const Config = z.object({
   /** Turns of conversation memory sent to the model with each event. */
   MEMORY_TURNS: z.coerce.number().int().min(0).max(200).default(20),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),
-  /** Credits charged per 1,000 tokens (prompt and completion together) and per started second of runtime. */
-  CREDITS_PER_1K_TOKENS: z.coerce.number().int().min(0).default(1),
+  /** Whole credits per 1,000 prompt and completion tokens for a model not in MODEL_PRICES. */
+  CREDITS_PER_1K_PROMPT_TOKENS: z.coerce.number().int().min(0).default(1),
+  CREDITS_PER_1K_COMPLETION_TOKENS: z.coerce.number().int().min(0).default(1),
+  /** Per-model token prices as JSON: {"gpt-4o-mini": {"prompt_per_1k": 1, "completion_per_1k": 4}}. */
+  MODEL_PRICES: jsonOf(ModelPrices).default({}),
+  /** Whole credits per second of the employee's processing time, charged pro rata by the millisecond. */
   CREDITS_PER_RUNTIME_SECOND: z.coerce.number().int().min(0).default(1),
+  /** Held at ingest for each event until it settles: an account below this gets 402. */
+  RESERVE_CREDITS_PER_EVENT: z.coerce.number().int().positive().default(10),
+  /** Replaced by the two variables above; refused rather than silently ignored, so no price changes unnoticed. */
+  CREDITS_PER_1K_TOKENS: z
+    .undefined({ error: 'replaced by CREDITS_PER_1K_PROMPT_TOKENS and CREDITS_PER_1K_COMPLETION_TOKENS; set those instead' })
+    .optional(),
   /** How long an Idempotency-Key stays a duplicate after first acceptance (product contract: 5 minutes). */
   IDEMPOTENCY_WINDOW_MS: z.coerce.number().int().positive().default(5 * 60 * 1000),
   /** A request body that has not fully arrived by then is answered with 408. */
@@ -71,6 +97,16 @@ export function loadConfigOrExit(): Config {
     process.stderr.write(`${(err as Error).message}\n`);
     process.exit(2);
   }
+}
+
+/** The worker's price list. */
+export function priceList(config: Pick<Config, 'MODEL_PRICES' | 'CREDITS_PER_1K_PROMPT_TOKENS' | 'CREDITS_PER_1K_COMPLETION_TOKENS' | 'CREDITS_PER_RUNTIME_SECOND'>): PriceList {
+  return {
+    models: config.MODEL_PRICES,
+    defaultPromptPer1k: config.CREDITS_PER_1K_PROMPT_TOKENS,
+    defaultCompletionPer1k: config.CREDITS_PER_1K_COMPLETION_TOKENS,
+    runtimePerSecond: config.CREDITS_PER_RUNTIME_SECOND,
+  };
 }
 
 /** Temporal address: the configured one, or the dev server's default. */

@@ -2,7 +2,7 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import type { Redis } from 'ioredis';
 import { createActivities } from '../activities';
 import { createModelServer } from '../activities/model-server';
-import type { Config } from './config';
+import { priceList, type Config } from './config';
 import { AccountStore } from './stores/account-store';
 import { EmployeeMemory } from './stores/employee-memory';
 import { Ledger } from './stores/ledger';
@@ -16,7 +16,9 @@ export type WorkerConfig = Pick<
   | 'OPENAI_MODEL'
   | 'MODEL_TIMEOUT_MS'
   | 'MEMORY_TURNS'
-  | 'CREDITS_PER_1K_TOKENS'
+  | 'MODEL_PRICES'
+  | 'CREDITS_PER_1K_PROMPT_TOKENS'
+  | 'CREDITS_PER_1K_COMPLETION_TOKENS'
   | 'CREDITS_PER_RUNTIME_SECOND'
   | 'WORKFLOW_BUNDLE_PATH'
 >;
@@ -35,7 +37,7 @@ export async function createWorker(
     accounts: new AccountStore(redis),
     memory: new EmployeeMemory(redis, config.MEMORY_TURNS),
     ledger: new Ledger(redis),
-    price: { creditsPer1kTokens: config.CREDITS_PER_1K_TOKENS, creditsPerRuntimeSecond: config.CREDITS_PER_RUNTIME_SECOND },
+    prices: priceList(config),
     defaultModel: config.OPENAI_MODEL,
     complete: config.OPENAI_BASE_URL
       ? createModelServer({ baseURL: config.OPENAI_BASE_URL, apiKey: config.OPENAI_API_KEY, timeoutMs: config.MODEL_TIMEOUT_MS })

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import type { Ledger } from './stores/ledger';
 import type { Redis } from 'ioredis';
 import { keys } from './stores/keys';
 import { eventWorkflowId, sha256Hex } from './workflow-id';
 import { formatWebhookMessage } from './format-message';
 import { WORKFLOW_TYPE, type WebhookEventInput } from '../workflows/types';
 import { ACCOUNT_ID, EMPLOYEE_ID, EVENT_STATUS, EVENT_TYPE } from '../workflows/search-attributes';
-import { upstream, upstreamUnavailable } from './http/errors';
+import { apiError, upstream, upstreamUnavailable } from './http/errors';
 import type { Logger } from './logger';
 import { MESSAGE_RECORD_TTL_SECONDS, type MessageRecord } from './event-status';
 
@@ -32,6 +33,8 @@ export interface IngestOptions {
   idempotencyWindowMs: number;
   /** gRPC deadline for the start call, so an unreachable Temporal answers a 502 in bounded time. */
   startTimeoutMs?: number;
+  /** Credits held from acceptance until the event settles; an account that cannot cover it gets 402. */
+  reserveCreditsPerEvent: number;
 }
 
 interface Remembered {
@@ -45,12 +48,15 @@ const SUMMARY_LENGTH = 200;
  * Accepts an event: the Idempotency-Key window in Redis answers repeats cheaply, and Temporal's
  * workflow-id uniqueness is the guard that holds when Redis has forgotten. The event workflow stays
  * open until the window ends, so a start within the window always meets a running workflow.
+ * Credits are reserved before the start, in the same Redis step that checks them: concurrent
+ * requests cannot all pass the check and then all spend.
  */
 export class EventIngest {
   constructor(
     private readonly client: Client,
     private readonly connection: Connection,
     private readonly redis: Redis,
+    private readonly ledger: Ledger,
     private readonly options: IngestOptions,
     private readonly logger: Logger,
   ) {}
@@ -76,18 +82,61 @@ export class EventIngest {
       receivedAt,
       dedupUntil: req.idempotencyKey ? receivedAt + this.options.idempotencyWindowMs : undefined,
     };
+    const duplicate = await this.reserve(input, workflowId);
+    if (duplicate) {
+      if (windowKey) await this.remember(windowKey, duplicate.original, duplicate.dedupUntil);
+      return this.duplicate(duplicate.original, workflowId);
+    }
     let runId: string;
     try {
       runId = (await this.start(workflowId, input)).firstExecutionRunId;
     } catch (err) {
+      const alreadyStarted = err instanceof WorkflowExecutionAlreadyStartedError;
+      await this.release(input, alreadyStarted ? 'duplicate' : 'start-failed');
       // Only a running workflow for this key refuses the start: that is the original event.
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw upstreamUnavailable('temporal', err);
+      if (!alreadyStarted) throw upstreamUnavailable('temporal', err);
       const { original, dedupUntil } = await this.describeOriginal(workflowId);
       if (windowKey) await this.remember(windowKey, original, dedupUntil);
       return this.duplicate(original, workflowId);
     }
     await this.recordAccepted(input, { accountId: req.accountId, employeeId: req.employeeId, workflowId, runId, event: req.event, receivedAt }, windowKey);
     return { status: 'accepted', messageId, employeeId: req.employeeId, workflowId };
+  }
+
+  /**
+   * Holds the event's estimated cost, or answers 402 when the account cannot cover it. A repeat of
+   * a keyed event whose window Redis has forgotten is still a duplicate, not a 402: the running
+   * workflow for the key says so (returned here, nothing reserved).
+   */
+  private async reserve(input: WebhookEventInput, workflowId: string): Promise<{ original: Remembered; dedupUntil: number } | undefined> {
+    const credits = this.options.reserveCreditsPerEvent;
+    const held = await upstream('redis', () =>
+      this.ledger.reserve({ accountId: input.accountId, messageId: input.messageId, employeeId: input.employeeId, event: input.event, workflowId, credits }),
+    );
+    if (held.ok) return undefined;
+    if (input.idempotencyKey) {
+      const running = await this.describeOriginal(workflowId, true).catch(() => undefined);
+      if (running) return running;
+    }
+    const available = held.balance - held.reserved;
+    throw apiError(
+      402,
+      'INSUFFICIENT_CREDITS',
+      `Not enough credits: this account has ${Math.max(available, 0)} available and each event holds ${credits} until it is charged. ` +
+        'Top up the account (CLI: sistava credits add --account ID --amount N), then retry.',
+    );
+  }
+
+  /**
+   * The event was not started after all: give its credits back. If Redis fails here the reservation
+   * stays open until `billing reconcile --repair` releases it (it finds no workflow for it).
+   */
+  private async release(input: WebhookEventInput, reason: string): Promise<void> {
+    try {
+      await this.ledger.release(input.accountId, input.messageId, reason);
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message, message_id: input.messageId }, 'could not release reserved credits; billing reconcile will');
+    }
   }
 
   /** Not wrapped in `upstream`: the caller must still see WorkflowExecutionAlreadyStartedError as such. */
@@ -120,9 +169,15 @@ export class EventIngest {
     );
   }
 
-  /** The running workflow for this key carries the original message id and its window's end in its memo. */
-  private async describeOriginal(workflowId: string): Promise<{ original: Remembered; dedupUntil: number }> {
+  /**
+   * The running workflow for this key carries the original message id and its window's end in its memo.
+   * `runningOnly`: undefined unless that workflow is still running (a closed one is no duplicate).
+   */
+  private async describeOriginal(workflowId: string): Promise<{ original: Remembered; dedupUntil: number }>;
+  private async describeOriginal(workflowId: string, runningOnly: true): Promise<{ original: Remembered; dedupUntil: number } | undefined>;
+  private async describeOriginal(workflowId: string, runningOnly = false): Promise<{ original: Remembered; dedupUntil: number } | undefined> {
     const description = await upstream('temporal', () => this.client.workflow.getHandle(workflowId).describe());
+    if (runningOnly && description.status.name !== 'RUNNING') return undefined;
     const memo = (description.memo ?? {}) as Partial<Remembered> & { receivedAt?: string; dedupUntil?: number | null };
     const dedupUntil = memo.dedupUntil ?? Date.parse(memo.receivedAt ?? '') + this.options.idempotencyWindowMs;
     return { original: { messageId: String(memo.messageId), employeeId: String(memo.employeeId) }, dedupUntil };

@@ -4,6 +4,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
   defineQuery,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -17,11 +18,23 @@ import {
   MODEL_REJECTED,
   type ChargeResult,
   type EventStatus,
+  type SettleOutcome,
+  type Usage,
   type WebhookEventInput,
   type WebhookEventResult,
 } from './types';
 
 export const statusQuery = defineQuery<WebhookEventResult>('status');
+
+/**
+ * Since this patch the event settles (charge what it cost, release what the API reserved at ingest),
+ * also when it fails. Histories recorded before it charged with chargeCredits on success only, and
+ * replay that way.
+ */
+export const SETTLE_CREDITS_PATCH = 'settle-credits';
+
+/** What a failed event consumed: a failed attempt reports no usage, so nothing is charged. */
+const NOTHING_USED: Usage = { promptTokens: 0, completionTokens: 0, runtimeMs: 0 };
 
 /** Formatting and charging are short Redis-or-CPU steps: local activities skip a task-queue round trip. */
 const LOCAL_OPTIONS: LocalActivityOptions = {
@@ -48,7 +61,7 @@ const EMPLOYEE_OPTIONS: ActivityOptions = {
 const local = proxyLocalActivities<Activities>(LOCAL_OPTIONS);
 const employee = proxyActivities<Activities>(EMPLOYEE_OPTIONS);
 
-/** One webhook event: format it, hand it to the employee, charge its credits exactly once. */
+/** One webhook event: format it, hand it to the employee, settle its credits exactly once. */
 export async function processWebhookEvent(input: WebhookEventInput): Promise<WebhookEventResult> {
   const result: WebhookEventResult = { messageId: input.messageId, status: 'accepted' };
   setHandler(statusQuery, () => result);
@@ -58,6 +71,7 @@ export async function processWebhookEvent(input: WebhookEventInput): Promise<Web
   };
 
   let failure: ApplicationFailure | undefined;
+  let delivered = false;
   try {
     setStatus('processing');
     const message = await local.formatMessage.executeWithOptions(
@@ -68,12 +82,16 @@ export async function processWebhookEvent(input: WebhookEventInput): Promise<Web
       { ...EMPLOYEE_OPTIONS, summary: `deliver to employee ${input.employeeId}` },
       [{ employeeId: input.employeeId, messageId: input.messageId, message }],
     );
+    delivered = true;
     result.attempts = outcome.attempts;
-    result.charge = await charge(input, outcome.usage);
+    result.charge = patched(SETTLE_CREDITS_PATCH) ? await settle(input, outcome.usage, 'completed') : await charge(input, outcome.usage);
     setStatus('completed');
   } catch (err) {
     failure = asApplicationFailure(err);
     result.error = { type: failure.type ?? undefined, message: failure.message };
+    // The employee failed permanently: release the reservation, charging nothing. (When the
+    // settlement itself failed — it retries without limit, so only on cancellation — there is nothing to add.)
+    if (!delivered && patched(SETTLE_CREDITS_PATCH)) await settle(input, NOTHING_USED, 'failed');
     setStatus('failed');
   }
 
@@ -86,7 +104,15 @@ export async function processWebhookEvent(input: WebhookEventInput): Promise<Web
   return result;
 }
 
-function charge(input: WebhookEventInput, usage: Parameters<Activities['chargeCredits']>[0]['usage']): Promise<ChargeResult> {
+function settle(input: WebhookEventInput, usage: Usage, outcome: SettleOutcome): Promise<ChargeResult> {
+  return local.settleCredits.executeWithOptions(
+    { ...LOCAL_OPTIONS, summary: outcome === 'completed' ? 'settle credits' : 'release reserved credits' },
+    [{ accountId: input.accountId, messageId: input.messageId, employeeId: input.employeeId, event: input.event, usage, outcome }],
+  );
+}
+
+/** Before SETTLE_CREDITS_PATCH: kept so that older histories replay. */
+function charge(input: WebhookEventInput, usage: Usage): Promise<ChargeResult> {
   return local.chargeCredits.executeWithOptions(
     { ...LOCAL_OPTIONS, summary: 'charge credits' },
     [{ accountId: input.accountId, messageId: input.messageId, employeeId: input.employeeId, event: input.event, usage }],

@@ -13,7 +13,8 @@ const UTF8 = /^(utf-?8|us-ascii)$/i;
 
 /**
  * POST /api/webhook/: checks run in the documented order (401, 403, 429, 413, 415, 400, 404),
- * then the idempotency check, then the workflow start; 202 only once Temporal acknowledged it.
+ * then the idempotency check, then the credit reservation (402), then the workflow start; 202 only
+ * once Temporal acknowledged it.
  */
 export function webhookRoutes(router: Router<AppState>, deps: AppDeps): void {
   router.post(

@@ -7,6 +7,12 @@ export const keys = {
   balance: (id: string) => `sv:{${id}}:balance`,
   ledger: (id: string) => `sv:{${id}}:ledger`,
   charge: (id: string, messageId: string) => `sv:{${id}}:charge:${messageId}`,
+  /** Credits held for events in flight; the balance minus this is what a new event may reserve. */
+  reserved: (id: string) => `sv:{${id}}:reserved`,
+  reservation: (id: string, messageId: string) => `sv:{${id}}:reservation:${messageId}`,
+  released: (id: string, messageId: string) => `sv:{${id}}:released:${messageId}`,
+  /** Message ids with a reservation not yet released, scored by when it was made (ms). */
+  openReservations: (id: string) => `sv:{${id}}:reservations-open`,
   employee: (id: string) => `sv:employee:${id}`,
   inbox: (employeeId: string) => `sv:{emp-${employeeId}}:inbox`,
   memory: (employeeId: string) => `sv:{emp-${employeeId}}:memory`,
