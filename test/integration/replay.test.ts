@@ -3,6 +3,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Worker, type ReplayWorkerOptions } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { startFakeModelServer, type FakeModelServer } from '../helpers/fake-model-server';
 import { createHarness, type Harness } from '../helpers/harness';
 import { historyFromJson } from '../helpers/history-json';
@@ -33,19 +34,25 @@ afterAll(async () => {
 });
 
 describe('replaying event workflow histories against the current workflow code', () => {
-  it('has fixtures for success, retry, rejection, a missing employee and both dedup-window endings', () => {
-    expect(fixtureFiles).toEqual(
-      expect.arrayContaining([
-        'employee-not-found.json',
-        'idempotency-window-rejected.json',
-        'idempotency-window-success.json',
-        'model-rejected.json',
-        'model-retried-after-500.json',
-        'model-success.json',
-      ]),
-    );
+  const scenarios = ['employee-not-found', 'idempotency-window-rejected', 'idempotency-window-success', 'model-rejected', 'model-retried-after-500', 'model-success'];
+
+  it('has fixtures for success, retry, rejection, a missing employee and both dedup-window endings, before and after settle-credits', () => {
+    expect(fixtureFiles).toEqual(expect.arrayContaining([...scenarios, ...scenarios.map((s) => `settle-${s}`)].map((s) => `${s}.json`)));
     const withTimer = fixtureFiles.filter((f) => readFixture(f).events.some((e) => e.eventType === 'EVENT_TYPE_TIMER_STARTED'));
-    expect(withTimer).toEqual(['idempotency-window-rejected.json', 'idempotency-window-success.json']);
+    expect(withTimer).toEqual(fixtureFiles.filter((f) => f.includes('idempotency-window-')));
+  });
+
+  it('settles in every settle- fixture (also on failure) and charges only on success in the older ones', () => {
+    const localActivities = (f: string) =>
+      (historyFromJson(readFixture(f)).events ?? []).flatMap((e) => {
+        const payload = e.markerRecordedEventAttributes?.details?.data?.payloads?.[0];
+        return payload ? [(defaultPayloadConverter.fromPayload(payload as Payload) as { activity_type: string }).activity_type] : [];
+      });
+    for (const f of fixtureFiles) {
+      const credits = localActivities(f).filter((type) => type !== 'formatMessage');
+      const succeeded = f.endsWith('success.json') || f.endsWith('retried-after-500.json');
+      expect({ f, credits }).toEqual({ f, credits: f.startsWith('settle-') ? ['settleCredits'] : succeeded ? ['chargeCredits'] : [] });
+    }
   });
 
   it('replays every recorded history without a determinism error', async () => {
