@@ -1,0 +1,105 @@
+import fs from 'node:fs';
+import os from 'node:os';
+
+/** Linux reports process CPU time in clock ticks; 100 per second on every kernel this runs on. */
+const TICKS_PER_SECOND = 100;
+
+/** Peak resident set (VmHWM) of a live process in MB, undefined once it is gone. */
+export function peakRssMb(pid: number): number | undefined {
+  return statusField(pid, 'VmHWM');
+}
+
+/** Current resident set (VmRSS) in MB. */
+export function rssMb(pid: number): number | undefined {
+  return statusField(pid, 'VmRSS');
+}
+
+function statusField(pid: number, field: string): number | undefined {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+    return kb ? Math.round((Number(kb[1]) / 1024) * 10) / 10 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** User + system CPU seconds a process has used so far. */
+export function cpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name may hold spaces; the fields after its closing parenthesis are fixed.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Busy and total CPU seconds of the whole machine (all cores), from /proc/stat. */
+function machineSeconds(): { busy: number; total: number } {
+  const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0];
+  const ticks = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = ticks.reduce((a, b) => a + b, 0);
+  const idle = ticks[3] + (ticks[4] ?? 0);
+  return { busy: (total - idle) / TICKS_PER_SECOND, total: total / TICKS_PER_SECOND };
+}
+
+/**
+ * CPU use over one phase in percent of one core; `machine_busy_pct` tops out at 100 × cores, and
+ * `others_pct` is what processes outside this run used (other work on a shared machine).
+ */
+export type CpuShare = Record<string, number | undefined> & { machine_busy_pct: number; others_pct: number; wall_s: number };
+
+/**
+ * Snapshots CPU time of named processes at the start of a phase; `stop()` returns each one's
+ * share of one core over the phase, plus how busy the whole machine was.
+ */
+export function startCpuWindow(pids: Record<string, number | undefined>): { stop: () => CpuShare } {
+  const started = process.hrtime.bigint();
+  const before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, pid ? cpuSeconds(pid) : undefined]));
+  const machineBefore = machineSeconds();
+  return {
+    stop: () => {
+      const wall = Number(process.hrtime.bigint() - started) / 1e9;
+      const machine = machineSeconds();
+      const machineBusy = (100 * os.cpus().length * (machine.busy - machineBefore.busy)) / Math.max(machine.total - machineBefore.total, 1e-9);
+      const share: CpuShare = { machine_busy_pct: round1(machineBusy), others_pct: 0, wall_s: Math.round(wall * 1000) / 1000 };
+      let ours = 0;
+      for (const [name, pid] of Object.entries(pids)) {
+        const after = pid ? cpuSeconds(pid) : undefined;
+        const then = before[name];
+        share[name] = after !== undefined && then !== undefined ? round1((100 * (after - then)) / wall) : undefined;
+        ours += share[name] ?? 0;
+      }
+      share.others_pct = round1(Math.max(0, machineBusy - ours));
+      return share;
+    },
+  };
+}
+
+/** Rounds of one phase as one window: each share weighted by its round's wall time. */
+export function mergeCpu(shares: CpuShare[]): CpuShare {
+  const wall = shares.reduce((a, s) => a + s.wall_s, 0);
+  const merged: Record<string, number | undefined> = { wall_s: Math.round(wall * 1000) / 1000 };
+  for (const name of new Set(shares.flatMap((s) => Object.keys(s)))) {
+    if (name === 'wall_s') continue;
+    const values = shares.map((s) => s[name]);
+    merged[name] = values.some((v) => v === undefined) ? undefined : round1(shares.reduce((a, s) => a + (s[name] ?? 0) * s.wall_s, 0) / wall);
+  }
+  return merged as CpuShare;
+}
+
+function round1(n: number): number {
+  return Math.round(n * 10) / 10;
+}
+
+/** CPU milliseconds each process spent per successful operation over a window. */
+export function cpuMsPerOp(share: CpuShare, ops: number): Record<string, number | undefined> {
+  const perOp: Record<string, number | undefined> = {};
+  for (const [name, pct] of Object.entries(share)) {
+    if (name === 'wall_s' || name === 'others_pct') continue;
+    perOp[name] = pct === undefined || ops === 0 ? undefined : Math.round(((pct / 100) * share.wall_s * 1000 * 100) / ops) / 100;
+  }
+  return perOp;
+}

@@ -1,0 +1,159 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import Table from 'cli-table3';
+import type { Measured } from './phases';
+import { round, type PhaseResult } from './stats';
+
+/** The issue's targets; `pass` in the report says which were met in this run. */
+export const TARGETS = { ingest_throughput_min: 0.9, ingest_p99_max: 1.5, end_to_end_min: 0.9, api_rss_mb_max: 150, worker_rss_mb_max: 350 };
+
+export interface LevelPair {
+  concurrency: number;
+  raw_start: Measured;
+  /** Diagnostic: a raw start with the options the API sends (summary, memo, search attributes). */
+  raw_start_ingest_shaped: Measured;
+  ingest: Measured & { statuses: Record<string, number>; redis_commands_per_op: Record<string, number> };
+}
+
+export interface BenchReport {
+  started_at: string;
+  finished_at: string;
+  mode: 'quick' | 'default';
+  machine: { cpus: number; node: string; temporal: string };
+  /** The code measured: the commit, and the service files that differed from it (a shared work tree moves). */
+  git: { commit: string | null; modified: string[] };
+  settings: { levels: number[]; n_per_level: number; n_completions: number; rounds: number; completion_concurrency: number; warmup: number };
+  levels: LevelPair[];
+  one_activity_ceiling: Measured;
+  end_to_end: Measured & { statuses: Record<string, number>; redis_commands_per_op: Record<string, number> };
+  ratios: {
+    /** Worst level: the smallest ingest/raw-start throughput ratio. */
+    ingest_throughput: number;
+    /** Worst level: the largest ingest/raw-start p99 ratio. */
+    ingest_p99: number;
+    end_to_end: number;
+    by_concurrency: Record<string, { ingest_throughput: number; ingest_p99: number }>;
+  };
+  peak_rss_mb: { api: number | null; worker: number | null } & Record<string, number | null>;
+  /** Resident MB of each child once ready, before load. */
+  idle_rss_mb: Record<string, number | null>;
+  targets: typeof TARGETS;
+  pass: { ingest_throughput: boolean; ingest_p99: boolean; end_to_end: boolean; api_rss: boolean; worker_rss: boolean };
+  files: { dir: string };
+}
+
+/** Ratios and pass/fail from the measured phases. */
+export function computeRatios(levels: LevelPair[], ceiling: PhaseResult, e2e: PhaseResult): BenchReport['ratios'] {
+  const by = Object.fromEntries(
+    levels.map((l) => [
+      String(l.concurrency),
+      { ingest_throughput: round(l.ingest.throughput / l.raw_start.throughput, 3), ingest_p99: round(l.ingest.p99_ms / l.raw_start.p99_ms, 3) },
+    ]),
+  );
+  const values = Object.values(by);
+  return {
+    ingest_throughput: Math.min(...values.map((v) => v.ingest_throughput)),
+    ingest_p99: Math.max(...values.map((v) => v.ingest_p99)),
+    end_to_end: round(e2e.throughput / ceiling.throughput, 3),
+    by_concurrency: by,
+  };
+}
+
+export function judge(ratios: BenchReport['ratios'], rss: BenchReport['peak_rss_mb']): BenchReport['pass'] {
+  return {
+    ingest_throughput: ratios.ingest_throughput >= TARGETS.ingest_throughput_min,
+    ingest_p99: ratios.ingest_p99 <= TARGETS.ingest_p99_max,
+    end_to_end: ratios.end_to_end >= TARGETS.end_to_end_min,
+    api_rss: rss.api !== null && rss.api <= TARGETS.api_rss_mb_max,
+    worker_rss: rss.worker !== null && rss.worker <= TARGETS.worker_rss_mb_max,
+  };
+}
+
+/** CPU columns: process name in the report → short table heading. */
+const CPU_COLUMNS: Array<[string, string]> = [
+  ['runner', 'bench'],
+  ['api', 'api'],
+  ['worker', 'worker'],
+  ['ceiling_worker', 'ceil.wkr'],
+  ['temporal', 'temporal'],
+  ['redis', 'redis'],
+  ['others_pct', 'others'],
+  ['machine_busy_pct', 'all'],
+];
+const pct = (v: number | undefined) => (v === undefined ? '-' : `${Math.round(v)}`);
+const ms = (v: number | undefined) => (v === undefined ? '-' : v.toFixed(2));
+const num = (v: number) => (Number.isFinite(v) ? String(v) : '-');
+
+/** The report as plain-text tables for a terminal; colour only when stdout is one. */
+export function renderTables(r: BenchReport, colour = Boolean(process.stdout.isTTY)): string {
+  const style = colour ? {} : { head: [], border: [] };
+  const phases = new Table({
+    head: ['phase', 'conc', 'n', 'ok', 'ops/s', 'p50 ms', 'p99 ms', 'secs', ...CPU_COLUMNS.map(([, heading]) => heading)],
+    style,
+  });
+  const costColumns = CPU_COLUMNS.filter(([key]) => key !== 'others_pct');
+  const costHeads = costColumns.map(([key, heading]) => (key === 'machine_busy_pct' ? 'machine' : heading));
+  const costs = new Table({ head: ['CPU ms per operation', 'conc', ...costHeads], style });
+  const row = (name: string, p: Measured) => {
+    phases.push([name, p.concurrency, p.n, p.ok, num(p.throughput), num(p.p50_ms), num(p.p99_ms), num(p.duration_s), ...CPU_COLUMNS.map(([key]) => pct(p.cpu[key]))]);
+    costs.push([name, p.concurrency, ...costColumns.map(([key]) => ms(p.cpu_ms_per_op[key]))]);
+  };
+  for (const level of r.levels) {
+    row('raw start', level.raw_start);
+    row('  (raw, ingest-shaped)', level.raw_start_ingest_shaped);
+    row('ingest (HTTP)', level.ingest);
+  }
+  row('one-activity ceiling', r.one_activity_ceiling);
+  row('end-to-end POST→charged', r.end_to_end);
+
+  const verdict = (ok: boolean) => (ok ? 'met' : 'MISSED');
+  const ratios = new Table({ head: ['ratio', 'value', 'target', ''], style });
+  for (const [c, v] of Object.entries(r.ratios.by_concurrency)) {
+    ratios.push([`ingest/raw throughput @${c}`, v.ingest_throughput, '', ''], [`ingest/raw p99 @${c}`, v.ingest_p99, '', '']);
+  }
+  ratios.push(
+    ['ingest/raw throughput (worst)', r.ratios.ingest_throughput, `≥ ${TARGETS.ingest_throughput_min}`, verdict(r.pass.ingest_throughput)],
+    ['ingest/raw p99 (worst)', r.ratios.ingest_p99, `≤ ${TARGETS.ingest_p99_max}`, verdict(r.pass.ingest_p99)],
+    ['end-to-end/one-activity', r.ratios.end_to_end, `≥ ${TARGETS.end_to_end_min}`, verdict(r.pass.end_to_end)],
+    ['API peak RSS MB', r.peak_rss_mb.api ?? '-', `≤ ${TARGETS.api_rss_mb_max}`, verdict(r.pass.api_rss)],
+    ['worker peak RSS MB', r.peak_rss_mb.worker ?? '-', `≤ ${TARGETS.worker_rss_mb_max}`, verdict(r.pass.worker_rss)],
+  );
+  const list = (o: Record<string, number | null>) =>
+    Object.entries(o)
+      .map(([k, v]) => `${k} ${v ?? '-'}`)
+      .join(', ');
+  return [
+    `${r.mode} run, ${r.machine.cpus} cores. CPU columns: % of one core over the phase (bench = this process: client and load generator; others = processes outside this run; all = whole machine, max ${100 * r.machine.cpus}).`,
+    phases.toString(),
+    costs.toString(),
+    ratios.toString(),
+    '(machine: all CPU used on the machine per operation, other work included)',
+    `Peak RSS (VmHWM, MB): ${list(r.peak_rss_mb)}`,
+    `Idle RSS once ready (MB): ${list(r.idle_rss_mb)}`,
+  ].join('\n');
+}
+
+/** HEAD and the modified or new files under the service's folders, so a result names the code it measured. */
+export function gitState(root = path.resolve(__dirname, '..')): BenchReport['git'] {
+  const git = (...args: string[]) => execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trimEnd();
+  try {
+    const modified = git('status', '--porcelain', '--', 'src', 'workflows', 'activities', 'package.json')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => line.slice(3));
+    return { commit: git('rev-parse', 'HEAD'), modified };
+  } catch {
+    return { commit: null, modified: [] };
+  }
+}
+
+/** Writes bench/results/latest.json and a timestamped copy; returns both paths. */
+export function writeResults(report: BenchReport, dir = path.join(__dirname, 'results')): string[] {
+  fs.mkdirSync(dir, { recursive: true });
+  const stamp = report.started_at.replace(/[:.]/g, '-');
+  const text = `${JSON.stringify(report, null, 2)}\n`;
+  const files = [path.join(dir, 'latest.json'), path.join(dir, `${stamp}.json`)];
+  for (const file of files) fs.writeFileSync(file, text);
+  return files;
+}

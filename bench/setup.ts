@@ -1,0 +1,57 @@
+import type { Client } from '@temporalio/client';
+import type { Redis } from 'ioredis';
+import { freePort, waitFor } from '../src/dev/services';
+import { AccountStore } from '../src/stores/account-store';
+import { Ledger } from '../src/stores/ledger';
+import type { Stack, BenchChild } from './stack';
+
+export interface BenchAccount {
+  accountId: string;
+  employeeId: string;
+  apiKey: string;
+}
+
+/** Enough credits that no charge in any run is ever refused. */
+const BENCH_CREDITS = 1_000_000_000;
+
+/** A verified account with the webhook channel on, lots of credits, one employee and one key. */
+export async function seedAccount(redis: Redis, runId: string): Promise<BenchAccount> {
+  const accounts = new AccountStore(redis);
+  const account = await accounts.createAccount({ email: `bench+${runId}@sistava.local`, emailVerified: true, webhookEnabled: true });
+  await new Ledger(redis).topUp(account.id, BENCH_CREDITS);
+  const employee = await accounts.createEmployee({ accountId: account.id, name: 'Bench' });
+  const { key } = await accounts.createApiKey(account.id, 'bench');
+  return { accountId: account.id, employeeId: employee.id, apiKey: key };
+}
+
+export interface RunningApi {
+  child: BenchChild;
+  baseUrl: string;
+}
+
+/** src/api.ts as a child on a free loopback port, resolved once /readyz answers 200. */
+export async function startApi(stack: Stack, name: string, env: Record<string, string>): Promise<RunningApi> {
+  const port = await freePort();
+  // The limiter still runs (one Redis call per request, as in production) but never refuses.
+  const child = stack.spawnChild(name, 'src/api.ts', { ...env, PORT: String(port), HOST: '127.0.0.1', RATE_LIMIT_PER_MINUTE: '1000000000' });
+  const baseUrl = `http://127.0.0.1:${port}`;
+  await waitFor(name, async () => {
+    const res = await fetch(`${baseUrl}/readyz`);
+    if (!res.ok) throw new Error(`readyz ${res.status}`);
+  }, 60_000);
+  return { child, baseUrl };
+}
+
+/** Task queue types in DescribeTaskQueue (temporal.api.enums.v1.TaskQueueType). */
+const WORKFLOW_QUEUE = 1;
+const ACTIVITY_QUEUE = 2;
+
+/** Resolves once a worker polls both the workflow and the activity side of `taskQueue`. */
+export async function waitForPollers(client: Client, taskQueue: string, timeoutMs = 60_000): Promise<void> {
+  await waitFor(`pollers on ${taskQueue}`, async () => {
+    for (const taskQueueType of [WORKFLOW_QUEUE, ACTIVITY_QUEUE]) {
+      const res = await client.workflowService.describeTaskQueue({ namespace: client.options.namespace, taskQueue: { name: taskQueue }, taskQueueType });
+      if (!res.pollers?.length) throw new Error(`no poller (type ${taskQueueType})`);
+    }
+  }, timeoutMs);
+}

@@ -1,0 +1,134 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { freePort, startRedisServer, startTemporalDevServer, type RunningService } from '../src/dev/services';
+import { ensureTemporalCli } from '../src/dev/temporal-cli';
+import { peakRssMb } from './proc';
+
+const ROOT = path.resolve(__dirname, '..');
+
+/** A child process this run spawned; its peak RSS is read just before it is stopped. */
+export interface BenchChild {
+  name: string;
+  pid: number;
+  process: ChildProcess;
+  /** VmHWM in MB: live while running, the last reading once stopped. */
+  peakRssMb(): number | undefined;
+  stop(): Promise<void>;
+}
+
+/**
+ * Everything the run started, stopped in reverse order by `stopAll()`: children get SIGTERM and,
+ * after a grace period, SIGKILL, so an interrupted run leaves nothing behind.
+ */
+export class Stack {
+  private readonly stoppers: Array<() => Promise<void>> = [];
+  private readonly live = new Set<ChildProcess>();
+
+  constructor(
+    readonly dir: string,
+    private readonly log: (line: string) => void,
+    private readonly profile = false,
+  ) {}
+
+  get profileDir(): string {
+    return path.join(this.dir, 'profiles');
+  }
+
+  /** redis-server with AOF (fsync every second, the service default) in the run's folder. */
+  async startRedis(): Promise<RunningService> {
+    const port = await freePort();
+    const redis = await startRedisServer({ port, dir: path.join(this.dir, 'redis'), logFile: path.join(this.dir, 'redis.log') });
+    this.track(redis);
+    return redis;
+  }
+
+  /** Headless Temporal dev server on a SQLite file (WAL), on a free port. */
+  async startTemporal(): Promise<RunningService> {
+    const cli = await ensureTemporalCli();
+    const port = await freePort();
+    const temporal = await startTemporalDevServer({ cli, port, dbFile: path.join(this.dir, 'temporal.db'), logFile: path.join(this.dir, 'temporal.log') });
+    this.track(temporal);
+    return temporal;
+  }
+
+  private track(service: RunningService): void {
+    if (service.process) this.live.add(service.process);
+    this.stoppers.push(() => service.stop());
+  }
+
+  /** Builds a workflow bundle once and writes it into the run's folder. */
+  async bundle(name: string, workflowsPath: string): Promise<string> {
+    const { code } = await bundleWorkflowCode({ workflowsPath, logger: quietLogger });
+    const file = path.join(this.dir, `${name}-bundle.js`);
+    fs.writeFileSync(file, code);
+    return file;
+  }
+
+  /**
+   * `node --import tsx <file>` with its output in `<dir>/<name>.log`. With `profile`, V8 writes CPU
+   * profiles into `<dir>/profiles/<name>/` when the child exits (one per thread: tsx's loader has its own).
+   */
+  spawnChild(name: string, file: string, env: NodeJS.ProcessEnv, args: string[] = []): BenchChild {
+    const out = fs.openSync(path.join(this.dir, `${name}.log`), 'a');
+    const profile = this.profile ? ['--cpu-prof', '--cpu-prof-dir', path.join(this.profileDir, name)] : [];
+    const child = spawn(process.execPath, [...profile, '--import', 'tsx', path.join(ROOT, file), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', out, out],
+    });
+    fs.closeSync(out);
+    this.live.add(child);
+    let lastPeak: number | undefined;
+    const peak = () => {
+      const now = child.pid ? peakRssMb(child.pid) : undefined;
+      if (now !== undefined) lastPeak = now;
+      return lastPeak;
+    };
+    let stopped: Promise<void> | undefined;
+    const stop = () => {
+      peak();
+      stopped ??= terminate(child).then(() => void this.live.delete(child));
+      return stopped;
+    };
+    child.once('exit', (code, signal) => {
+      this.live.delete(child);
+      if (!stopped) this.log(`${name} exited on its own (${signal ?? code}); see ${path.join(this.dir, `${name}.log`)}`);
+    });
+    this.stoppers.push(stop);
+    return { name, pid: child.pid!, process: child, peakRssMb: peak, stop };
+  }
+
+  /** Stops children first, then the servers, each once. */
+  async stopAll(): Promise<void> {
+    while (this.stoppers.length) await this.stoppers.pop()!().catch(() => undefined);
+  }
+
+  /** Last resort on process exit: SIGKILL whatever is still running. */
+  killAllNow(): void {
+    for (const child of this.live) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+}
+
+/** SIGTERM, then SIGKILL if the process has not exited within the grace period. */
+function terminate(child: ChildProcess, graceMs = 15_000): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+const quietLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: (message: string) => process.stderr.write(`${message}\n`),
+};
