@@ -39,6 +39,7 @@ export function buildApi(config: Config, redis: Redis, connection: Connection, l
     logger,
     bodyTimeoutMs: config.BODY_TIMEOUT_MS,
     statusReader,
+    ledger,
     metrics: createApiMetrics(),
     ready: async () => {
       await redis.ping();

@@ -1,20 +1,22 @@
 import { Command, CommanderError } from 'commander';
 import { registerAccountCommands } from './accounts';
+import { registerBillingCommands } from './billing';
 import { registerCreditCommands } from './credits';
 import { registerEmployeeCommands } from './employees';
 import { registerKeyCommands } from './keys';
 import { CliError, printError } from './output';
 
-/** The operator CLI: accounts, channels, employees, API keys and credits, on the service's own Redis. */
+/** The operator CLI: accounts, channels, employees, API keys, credits and billing, on the service's own Redis. */
 export function buildProgram(): Command {
   const program = new Command('sistava')
-    .description('Operate the Sistava webhook service: accounts, employees, API keys, credits. Reads REDIS_URL like the service.')
+    .description('Operate the Sistava webhook service: accounts, employees, API keys, credits, billing. Reads REDIS_URL (and TEMPORAL_ADDRESS for billing reconcile) like the service.')
     // Set before the subcommands exist so they inherit it: main() decides exit codes and --json errors.
     .exitOverride();
   registerAccountCommands(program);
   registerEmployeeCommands(program);
   registerKeyCommands(program);
   registerCreditCommands(program);
+  registerBillingCommands(program);
   return program;
 }
 

@@ -4,6 +4,10 @@ import Table from 'cli-table3';
 export interface CommandResult {
   json: Record<string, unknown>;
   text: string;
+  /** The text is written exactly as it is (its own line endings, as CSV needs), without a newline added. */
+  raw?: boolean;
+  /** Non-zero: the command ran but found a problem (a ledger that does not add up); the result is still printed. */
+  exitCode?: number;
 }
 
 /**
@@ -18,7 +22,7 @@ export class CliError extends Error {
 
 /** Writes the result: exactly one JSON object on stdout with `--json`, the text otherwise. */
 export function printResult(result: CommandResult, json: boolean): void {
-  process.stdout.write(json ? `${JSON.stringify(result.json)}\n` : `${result.text}\n`);
+  process.stdout.write(json ? `${JSON.stringify(result.json)}\n` : result.raw ? result.text : `${result.text}\n`);
 }
 
 /**

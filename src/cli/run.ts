@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { Redis } from 'ioredis';
-import { parseConfig, type Config } from '../config';
+import { Client, Connection } from '@temporalio/client';
+import { parseConfig, temporalAddress, type Config } from '../config';
 import { connectRedis } from '../redis';
 import { AccountStore, NotFoundError } from '../stores/account-store';
 import { EmployeeMemory } from '../stores/employee-memory';
@@ -12,7 +13,13 @@ export interface CliContext {
   accounts: AccountStore;
   ledger: Ledger;
   memory: EmployeeMemory;
+  config: Config;
+  /** A Temporal client on the service's namespace, connected on first use (only some commands need one). */
+  temporal(): Promise<Client>;
 }
+
+/** How long a command waits for Temporal to answer the first connect. */
+const TEMPORAL_CONNECT_TIMEOUT_MS = 5_000;
 
 type Handler<O> = (ctx: CliContext, args: string[], opts: O) => Promise<CommandResult>;
 
@@ -33,15 +40,28 @@ export function action<O extends object = object>(handler: Handler<O>) {
     const config = loadConfig(json);
     if (!config) return;
     const redis = await connect(config, json);
+    let connection: Promise<Connection> | undefined;
     try {
-      const ctx: CliContext = { accounts: new AccountStore(redis), ledger: new Ledger(redis), memory: new EmployeeMemory(redis, config.MEMORY_TURNS) };
-      printResult(await handler(ctx, command.processedArgs as string[], opts), json);
+      const ctx: CliContext = {
+        accounts: new AccountStore(redis),
+        ledger: new Ledger(redis),
+        memory: new EmployeeMemory(redis, config.MEMORY_TURNS),
+        config,
+        async temporal() {
+          connection ??= connectTemporal(config);
+          return new Client({ connection: await connection, namespace: config.TEMPORAL_NAMESPACE });
+        },
+      };
+      const result = await handler(ctx, command.processedArgs as string[], opts);
+      printResult(result, json);
+      if (result.exitCode) process.exitCode = result.exitCode;
     } catch (err) {
       const cliError = toCliError(err);
       printError(cliError, json);
       process.exitCode = cliError.exitCode;
     } finally {
       redis.disconnect();
+      await connection?.then((c) => c.close()).catch(() => undefined);
     }
   };
 }
@@ -74,6 +94,15 @@ async function connect(config: Config, json: boolean): Promise<Redis> {
     printError(new CliError('REDIS_UNAVAILABLE', `Could not connect to Redis at ${where}: ${(err as Error).message.replace(/\.$/, '')}. Check REDIS_URL.`), json);
     process.stdout.write('', () => process.exit(1));
     return new Promise<never>(() => undefined);
+  }
+}
+
+async function connectTemporal(config: Config): Promise<Connection> {
+  const address = temporalAddress(config);
+  try {
+    return await Connection.connect({ address, connectTimeout: TEMPORAL_CONNECT_TIMEOUT_MS });
+  } catch (err) {
+    throw new CliError('TEMPORAL_UNAVAILABLE', `Could not connect to Temporal at ${address}: ${(err as Error).message.replace(/\.$/, '')}. Check TEMPORAL_ADDRESS.`);
   }
 }
 

@@ -8,6 +8,8 @@ import type { AccountRateLimiter } from './rate-limit';
 import { apiError, toErrorBody } from './errors';
 import { webhookRoutes } from './webhook-route';
 import { statusRoutes } from './status-route';
+import { billingRoutes } from './billing-route';
+import type { Ledger } from '../stores/ledger';
 import type { EventStatusReader } from '../event-status';
 import type { ApiMetrics } from '../metrics';
 
@@ -22,6 +24,8 @@ export interface AppDeps {
   ready?: () => Promise<void>;
   /** Serves GET /api/webhook/:message_id when present. */
   statusReader?: EventStatusReader;
+  /** Serves GET /api/billing/usage when present. */
+  ledger?: Ledger;
   /** Serves GET /metrics and counts requests when present. */
   metrics?: ApiMetrics;
 }
@@ -56,6 +60,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   });
   webhookRoutes(router, deps);
   statusRoutes(router, deps);
+  billingRoutes(router, deps);
   if (deps.metrics) {
     const { registry } = deps.metrics;
     router.get('/metrics', async (ctx) => {

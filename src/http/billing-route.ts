@@ -1,0 +1,31 @@
+import type Router from '@koa/router';
+import type { AppDeps, AppState } from './app';
+import { authenticate } from './auth';
+import { apiError, upstream } from './errors';
+import { billingReport, ReportParams } from '../billing/report';
+
+/**
+ * GET /api/billing/usage?from=&to=&group_by=: the account's charges, grouped, with totals — the same
+ * JSON as `sistava billing report --format json`. The Bearer key chooses the account: there is no
+ * parameter that could name another one. Needs no enabled channel, like the status API.
+ */
+export function billingRoutes(router: Router<AppState>, deps: AppDeps): void {
+  const ledger = deps.ledger;
+  if (!ledger) return;
+  router.get('/api/billing/usage', authenticate(deps.accounts), async (ctx) => {
+    const query = ctx.query;
+    for (const name of ['from', 'to', 'group_by', 'format'] as const) {
+      if (Array.isArray(query[name])) throw apiError(400, 'INVALID_REQUEST', `${name} may be given once.`, { field: name });
+    }
+    if (query.format !== undefined && query.format !== 'json') {
+      throw apiError(400, 'INVALID_REQUEST', 'format must be json here; the CLI (sistava billing report) also prints table and csv.', { field: 'format' });
+    }
+    const parsed = ReportParams.safeParse({ from: query.from, to: query.to, group_by: query.group_by });
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const field = String(issue.path[0] ?? 'from');
+      throw apiError(400, 'INVALID_REQUEST', `${field} ${issue.message}.`, { field });
+    }
+    ctx.body = await upstream('redis', () => billingReport(ledger, ctx.state.account.id, parsed.data));
+  });
+}
