@@ -1,15 +1,20 @@
 import { Option, type Command } from 'commander';
 import type { z } from 'zod';
-import { billingReport, GROUP_BY, ReportParams } from '../billing/report';
+import { billingReport, GROUP_BY, PeriodParams, ReportParams } from '../billing/report';
 import { reportCsv, reportTable } from '../billing/report-format';
-import { CliError } from './output';
+import { reconcile, type ReconcileResult } from '../billing/reconcile';
+import { nonNegativeInt } from './arguments';
+import { CliError, fields, table } from './output';
 import { action, withJson } from './run';
 
 const FORMATS = ['table', 'csv', 'json'] as const;
 
-/** `billing report`. */
+/** Reservations younger than this are left alone: their workflow may be starting right now. */
+const DEFAULT_STALE_AFTER_MINUTES = 15;
+
+/** `billing report` and `billing reconcile`. */
 export function registerBillingCommands(program: Command): void {
-  const billing = program.command('billing').description('usage reports');
+  const billing = program.command('billing').description('usage reports, and the ledger checked against Temporal');
 
   withJson(billing.command('report'))
     .description('credits, tokens, runtime and events per group for [from, to), with totals')
@@ -29,6 +34,27 @@ export function registerBillingCommands(program: Command): void {
         return { json, text: reportTable(report) };
       }),
     );
+
+  withJson(billing.command('reconcile'))
+    .description('compare the ledger with the charges in the event workflows’ histories; --repair posts what is missing')
+    .requiredOption('--account <account-id>', 'account id')
+    .option('--from <when>', 'workflows started from (default: 30 days before --to)')
+    .option('--to <when>', 'workflows started before (default: now)')
+    .option('--repair', 'post missing charges (exactly once) and release reservations whose event never started')
+    .option('--stale-after <minutes>', 'release reservations open at least this long with no running workflow', nonNegativeInt, DEFAULT_STALE_AFTER_MINUTES)
+    .action(
+      action<{ account: string; from?: string; to?: string; repair?: boolean; staleAfter: number }>(async (ctx, _args, opts) => {
+        await ctx.accounts.requireAccount(opts.account);
+        const period = parse(PeriodParams, { from: opts.from, to: opts.to });
+        const result = await reconcile(await ctx.temporal(), ctx.ledger, {
+          accountId: opts.account,
+          ...period,
+          repair: Boolean(opts.repair),
+          staleAfterMs: opts.staleAfter * 60_000,
+        });
+        return { json: { ...result }, text: reconcileText(result), exitCode: result.ok ? 0 : 1 };
+      }),
+    );
 }
 
 function parse<T extends z.ZodType>(schema: T, input: unknown): z.output<T> {
@@ -36,4 +62,29 @@ function parse<T extends z.ZodType>(schema: T, input: unknown): z.output<T> {
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
   throw new CliError('INVALID_ARGUMENT', `--${String(issue.path[0] ?? 'from').replace('_', '-')} ${issue.message}.`, 2);
+}
+
+function reconcileText(r: ReconcileResult): string {
+  const summary = fields([
+    ['account', r.account_id],
+    ['period', `workflows started ${r.from} to ${r.to} (exclusive)`],
+    ['workflows', String(r.workflows)],
+    ['in the ledger', `${r.matched} charge(s) match`],
+    ['not settled', `${r.pending} running, ${r.uncharged} closed without a charge (failed)`],
+    ['missing', r.missing.length === 0 ? 'none' : `${r.missing.length} charge(s) ${r.repair ? '' : 'not '}in the ledger${r.repair ? `, ${r.missing.filter((m) => m.repaired).length} repaired` : ''}`],
+    ['mismatched', String(r.mismatched.length)],
+    ['stale reservations', r.stale_reservations.length === 0 ? 'none' : `${r.stale_reservations.length}, ${r.stale_reservations.filter((s) => s.released).length} released`],
+    ['result', r.ok ? 'OK' : r.repair ? 'PROBLEMS REMAIN' : 'DIFFERENCES FOUND (run with --repair to post missing charges)'],
+  ]);
+  const parts = [summary];
+  if (r.missing.length > 0) {
+    parts.push(table(['message', 'workflow', 'credits', 'repaired'], r.missing.map((m) => [m.message_id, m.workflow_id, String(m.credits), m.repaired ? 'yes' : 'no'])));
+  }
+  if (r.mismatched.length > 0) {
+    parts.push(table(['message', 'workflow', 'history', 'ledger'], r.mismatched.map((m) => [m.message_id, m.workflow_id, String(m.history_credits), String(m.ledger_credits)])));
+  }
+  if (r.stale_reservations.length > 0) {
+    parts.push(table(['message', 'reserved at', 'why', 'released'], r.stale_reservations.map((s) => [s.message_id, s.since, s.why, s.released ? 'yes' : 'no'])));
+  }
+  return parts.join('\n\n');
 }

@@ -1,0 +1,232 @@
+import { randomUUID } from 'node:crypto';
+import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
+import { defaultPayloadConverter, WorkflowNotFoundError } from '@temporalio/common';
+import type { temporal } from '@temporalio/proto';
+import type { Ledger, LedgerSnapshot, Posting } from '../stores/ledger';
+import { WORKFLOW_TYPE, type ChargeResult, type EmployeeOutcome, type WebhookEventInput } from '../../workflows/types';
+
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+type Payloads = temporal.api.common.v1.IPayloads | null | undefined;
+
+export interface ReconcileOptions {
+  accountId: string;
+  from: Date;
+  to: Date;
+  /** Post what the ledger is missing, and release stale reservations; otherwise only report. */
+  repair: boolean;
+  /** A reservation open this long may be released when its workflow is gone or closed. */
+  staleAfterMs: number;
+  now?: Date;
+}
+
+export interface MissingCharge {
+  message_id: string;
+  workflow_id: string;
+  run_id: string;
+  credits: number;
+  /** True once --repair posted it; false when the repair found the charge record already there. */
+  repaired: boolean;
+}
+
+export interface StaleReservation {
+  message_id: string;
+  workflow_id: string | null;
+  since: string;
+  why: 'never started' | 'workflow closed';
+  released: boolean;
+}
+
+/** What `billing reconcile` prints. `ok` is false while anything remains unexplained or unrepaired. */
+export interface ReconcileResult {
+  account_id: string;
+  from: string;
+  to: string;
+  repair: boolean;
+  workflows: number;
+  matched: number;
+  pending: number;
+  uncharged: number;
+  missing: MissingCharge[];
+  mismatched: Array<{ message_id: string; workflow_id: string; history_credits: number; ledger_credits: number }>;
+  stale_reservations: StaleReservation[];
+  ok: boolean;
+}
+
+/** The local activities that post an event's charge: today's and the one of older histories. */
+const CHARGE_ACTIVITIES = new Set(['settleCredits', 'chargeCredits']);
+const HISTORY_CONCURRENCY = 8;
+
+/**
+ * Compares the account's ledger with the charges recorded in Temporal: every event workflow started
+ * in [from, to) is found through visibility (search attribute AccountId), and the charge its history
+ * holds (the settlement's local-activity marker: the same result the workflow returns) is looked up
+ * in the ledger by message id. With `repair`, a missing charge is posted again — the same posting,
+ * through the same idempotent script, so a second repair posts nothing — and reservations left open
+ * by events that never started (or whose workflow was ended from outside) are released.
+ */
+export async function reconcile(client: Client, ledger: Ledger, options: ReconcileOptions): Promise<ReconcileResult> {
+  const now = options.now ?? new Date();
+  const snapshot = await ledger.snapshot(options.accountId);
+  const charged = chargesByMessage(snapshot);
+  const executions = await listExecutions(client, options);
+  const result: ReconcileResult = {
+    account_id: options.accountId,
+    from: options.from.toISOString(),
+    to: options.to.toISOString(),
+    repair: options.repair,
+    workflows: executions.length,
+    matched: 0,
+    pending: 0,
+    uncharged: 0,
+    missing: [],
+    mismatched: [],
+    stale_reservations: [],
+    ok: true,
+  };
+
+  await forEachLimited(executions, HISTORY_CONCURRENCY, async (execution) => {
+    const history = await client.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory();
+    const found = chargeInHistory(history.events ?? []);
+    if (!found.charge) {
+      if (execution.status.name === 'RUNNING') result.pending += 1;
+      else result.uncharged += 1;
+      return;
+    }
+    const messageId = found.input.messageId;
+    const inLedger = charged.get(messageId);
+    if (inLedger) {
+      if (inLedger.credits === found.charge.credits) result.matched += 1;
+      else result.mismatched.push({ message_id: messageId, workflow_id: execution.workflowId, history_credits: -found.charge.credits, ledger_credits: -inLedger.credits });
+      return;
+    }
+    const missing: MissingCharge = { message_id: messageId, workflow_id: execution.workflowId, run_id: execution.runId, credits: -found.charge.credits, repaired: false };
+    if (options.repair) {
+      const posting = { ...found.charge, repairedAt: now.toISOString() };
+      missing.repaired = (await ledger.settle(options.accountId, messageId, posting, 'repaired')).posted;
+    }
+    result.missing.push(missing);
+  });
+
+  result.stale_reservations = await staleReservations(client, ledger, snapshot, options, now);
+  result.missing.sort((a, b) => compare(a.message_id, b.message_id));
+  result.ok =
+    result.mismatched.length === 0 &&
+    result.missing.every((m) => m.repaired) &&
+    result.stale_reservations.every((s) => s.released);
+  return result;
+}
+
+/** The ledger's charge per message id (verify reports a message charged twice; here the first counts). */
+function chargesByMessage(snapshot: LedgerSnapshot): Map<string, Posting> {
+  const map = new Map<string, Posting>();
+  for (const p of snapshot.postings) if (p.kind === 'charge' && p.messageId && !map.has(p.messageId)) map.set(p.messageId, p);
+  return map;
+}
+
+async function listExecutions(client: Client, options: ReconcileOptions): Promise<WorkflowExecutionInfo[]> {
+  if (!/^[A-Za-z0-9_-]+$/.test(options.accountId)) throw new Error(`Account id ${JSON.stringify(options.accountId)} is not a plain id.`);
+  const query = [
+    `WorkflowType = '${WORKFLOW_TYPE}'`,
+    `AccountId = '${options.accountId}'`,
+    `StartTime >= '${options.from.toISOString()}'`,
+    `StartTime < '${options.to.toISOString()}'`,
+  ].join(' AND ');
+  const executions: WorkflowExecutionInfo[] = [];
+  for await (const execution of client.workflow.list({ query })) executions.push(execution);
+  return executions;
+}
+
+/**
+ * The event's input and the charge its history recorded: the settlement marker's result when it
+ * holds the posting (histories since `settle-credits`), else one rebuilt from the older
+ * chargeCredits result and the usage driveEmployee returned. No charge: not settled yet, or failed.
+ */
+export function chargeInHistory(events: HistoryEvent[]): { input: WebhookEventInput; charge?: Posting } {
+  const input = decode<WebhookEventInput>(events[0]?.workflowExecutionStartedEventAttributes?.input);
+  if (!input) throw new Error('history does not start with the event workflow input');
+  let usage: EmployeeOutcome['usage'] | undefined;
+  for (const event of events) {
+    const completed = event.activityTaskCompletedEventAttributes;
+    if (completed) usage = decode<EmployeeOutcome>(completed.result)?.usage ?? usage;
+    const marker = event.markerRecordedEventAttributes;
+    if (marker?.markerName !== 'core_local_activity') continue;
+    const data = decode<{ activity_type?: string; complete_time?: { seconds?: number } }>(marker.details?.data);
+    if (!data?.activity_type || !CHARGE_ACTIVITIES.has(data.activity_type)) continue;
+    const result = decode<ChargeResult>(marker.details?.result);
+    if (!result) continue;
+    if (result.posting) return { input, charge: result.posting };
+    // A settlement of a failed event: nothing was charged.
+    if (data.activity_type === 'settleCredits') return { input };
+    const at = data.complete_time?.seconds ? new Date(Number(data.complete_time.seconds) * 1000) : new Date(Number(event.eventTime?.seconds ?? 0) * 1000);
+    return { input, charge: legacyCharge(input, result, usage, at) };
+  }
+  return { input };
+}
+
+/** A charge from before the posting was kept in the result: its amounts, the event's usage, no price. */
+function legacyCharge(input: WebhookEventInput, result: ChargeResult, usage: EmployeeOutcome['usage'] | undefined, at: Date): Posting {
+  return {
+    id: randomUUID(),
+    kind: 'charge',
+    at: at.toISOString(),
+    credits: -result.credits,
+    messageId: input.messageId,
+    employeeId: input.employeeId,
+    event: input.event,
+    tokensIn: usage?.promptTokens,
+    tokensOut: usage?.completionTokens,
+    runtimeMs: usage?.runtimeMs,
+    model: usage?.model,
+    tokenCredits: result.tokenCredits,
+    runtimeCredits: result.runtimeCredits,
+  };
+}
+
+/**
+ * Reservations open longer than `staleAfterMs` whose event will never settle them: no workflow run
+ * for the message (the API died between reserving and starting, or the start failed and the
+ * release did not get through), or a run that closed without settling (terminated from outside).
+ * A running workflow keeps its reservation: it settles when it ends.
+ */
+async function staleReservations(client: Client, ledger: Ledger, snapshot: LedgerSnapshot, options: ReconcileOptions, now: Date): Promise<StaleReservation[]> {
+  const cutoff = now.getTime() - options.staleAfterMs;
+  const candidates = snapshot.open.filter((o) => o.since <= cutoff && o.since >= options.from.getTime() && o.since < options.to.getTime());
+  const stale: StaleReservation[] = [];
+  await forEachLimited(candidates, HISTORY_CONCURRENCY, async ({ messageId, since }) => {
+    const reservation = await ledger.reservationFor(options.accountId, messageId);
+    const workflowId = reservation?.workflowId ?? null;
+    const why = workflowId ? await whyUnsettled(client, workflowId, messageId) : 'never started';
+    if (!why) return;
+    const released = options.repair ? await ledger.release(options.accountId, messageId, why) : false;
+    stale.push({ message_id: messageId, workflow_id: workflowId, since: new Date(since).toISOString(), why, released });
+  });
+  return stale.sort((a, b) => compare(a.since, b.since) || compare(a.message_id, b.message_id));
+}
+
+/** Undefined while the message's own run is still running: it will settle. */
+async function whyUnsettled(client: Client, workflowId: string, messageId: string): Promise<StaleReservation['why'] | undefined> {
+  try {
+    const description = await client.workflow.getHandle(workflowId).describe();
+    // The id's latest run belongs to another message: this message's run never started (or closed long ago).
+    if ((description.memo as { messageId?: string } | undefined)?.messageId !== messageId) return 'never started';
+    return description.status.name === 'RUNNING' ? undefined : 'workflow closed';
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return 'never started';
+    throw err;
+  }
+}
+
+function decode<T>(payloads: Payloads): T | undefined {
+  const payload = payloads?.payloads?.[0];
+  return payload ? defaultPayloadConverter.fromPayload<T>(payload as Parameters<typeof defaultPayloadConverter.fromPayload>[0]) : undefined;
+}
+
+async function forEachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await work(items[next++]);
+  });
+  await Promise.all(lanes);
+}
+
+const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
