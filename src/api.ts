@@ -1,6 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { loadConfigOrExit, temporalAddress, type Config } from './config';
-import { createApp } from './http/app';
+import { createApp, createServer } from './http/app';
 import { AccountRateLimiter } from './http/rate-limit';
 import { EventIngest } from './ingest';
 import { createLogger } from './logger';
@@ -55,7 +55,7 @@ export async function startApi(config: Config): Promise<{ server: Server; close:
   // Lazy: the API starts even while Temporal is down, answers 502 meanwhile, and heals when it is back.
   const connection = Connection.lazy({ address: temporalAddress(config) });
   const app = buildApi(config, redis, connection, logger);
-  const server = app.listen(config.PORT, config.HOST);
+  const server = createServer(app, { timeoutMs: config.BODY_TIMEOUT_MS, logger }).listen(config.PORT, config.HOST);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
   const address = server.address();
   logger.info({ port: typeof address === 'object' && address ? address.port : config.PORT }, 'api listening');

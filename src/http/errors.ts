@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'NOT_FOUND'
   | 'METHOD_NOT_ALLOWED'
   | 'REQUEST_TIMEOUT'
+  | 'HEADERS_TOO_LARGE'
   | 'UPSTREAM_UNAVAILABLE'
   | 'INTERNAL';
 
@@ -61,6 +62,9 @@ const BODY_ERRORS: Record<string, { status: number; code: ErrorCode; message: st
   'charset.unsupported': { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Unsupported charset. Send UTF-8 JSON.' },
   'request.size.invalid': { status: 400, code: 'INVALID_REQUEST', message: 'Request body length does not match Content-Length.' },
   'request.aborted': { status: 400, code: 'INVALID_REQUEST', message: 'Request body was aborted before it was complete.' },
+  // The body is read once, by the body parser; a stream already unreadable then means the client hung
+  // up (or the server refused the connection) before it got there, which is no fault of ours.
+  'stream.not.readable': { status: 400, code: 'INVALID_REQUEST', message: 'Request body was aborted before it was complete.' },
 };
 
 /**
@@ -105,11 +109,31 @@ export function toErrorBody(err: unknown): ErrorBody {
   return { status: 500, code: 'INTERNAL', message: 'Internal error. It has been logged; retry later.' };
 }
 
+/**
+ * What to answer when Node's HTTP parser or its deadlines refuse a connection before the app sees a
+ * request (the server's `clientError`). Undefined for socket failures (a reset, a broken pipe): there
+ * is nobody left to answer. The parser's reason names what was wrong with the request, never its bytes.
+ */
+export function clientErrorBody(err: { code?: string; reason?: string }): ErrorBody | undefined {
+  switch (err.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return { status: 431, code: 'HEADERS_TOO_LARGE', message: 'Request line and headers exceed 16 KB. Send shorter headers.' };
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return { status: 413, code: 'PAYLOAD_TOO_LARGE', message: 'Chunk extensions are too large.' };
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return { status: 408, code: 'REQUEST_TIMEOUT', message: 'The request did not arrive in time.' };
+  }
+  if (!err.code?.startsWith('HPE_')) return undefined;
+  const reason = typeof err.reason === 'string' && /^[\x20-\x7e]{1,200}$/.test(err.reason) ? `: ${err.reason}` : '';
+  return { status: 400, code: 'INVALID_REQUEST', message: `The request is not valid HTTP/1.1${reason}.` };
+}
+
 function defaultCode(status: number): ErrorCode {
   if (status === 404) return 'NOT_FOUND';
   if (status === 405 || status === 501) return 'METHOD_NOT_ALLOWED';
   if (status === 408) return 'REQUEST_TIMEOUT';
   if (status === 413) return 'PAYLOAD_TOO_LARGE';
   if (status === 415) return 'UNSUPPORTED_MEDIA_TYPE';
+  if (status === 431) return 'HEADERS_TOO_LARGE';
   return 'INVALID_REQUEST';
 }
