@@ -71,7 +71,7 @@ function reconcileText(r: ReconcileResult): string {
     ['workflows', String(r.workflows)],
     ['in the ledger', `${r.matched} charge(s) match`],
     ['not settled', `${r.pending} running, ${r.uncharged} closed without a charge (failed)`],
-    ['missing', r.missing.length === 0 ? 'none' : `${r.missing.length} charge(s) ${r.repair ? '' : 'not '}in the ledger${r.repair ? `, ${r.missing.filter((m) => m.repaired).length} repaired` : ''}`],
+    ['missing', r.missing.length === 0 ? 'none' : `${r.missing.length} charge(s) not in the ledger${r.repair ? `, ${r.missing.filter((m) => m.repaired).length} repaired` : ''}`],
     ['mismatched', String(r.mismatched.length)],
     ['stale reservations', r.stale_reservations.length === 0 ? 'none' : `${r.stale_reservations.length}, ${r.stale_reservations.filter((s) => s.released).length} released`],
     ['result', r.ok ? 'OK' : r.repair ? 'PROBLEMS REMAIN' : 'DIFFERENCES FOUND (run with --repair to post missing charges)'],
