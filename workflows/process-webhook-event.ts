@@ -7,6 +7,7 @@ import {
   patched,
   proxyActivities,
   proxyLocalActivities,
+  setCurrentDetails,
   setHandler,
   sleep,
   upsertSearchAttributes,
@@ -17,6 +18,7 @@ import {
   EMPLOYEE_NOT_FOUND,
   MODEL_REJECTED,
   type ChargeResult,
+  type EmployeeOutcome,
   type EventStatus,
   type SettleOutcome,
   type Usage,
@@ -69,6 +71,12 @@ export async function processWebhookEvent(input: WebhookEventInput): Promise<Web
     result.status = status;
     upsertSearchAttributes([{ key: EVENT_STATUS, value: status }]);
   };
+  // "Current details" in the Temporal UI: what happened so far, one line a step, like a log.
+  const trail: string[] = [];
+  const note = (line: string) => {
+    trail.push(line);
+    setCurrentDetails(trail.join('\n'));
+  };
 
   let failure: ApplicationFailure | undefined;
   let delivered = false;
@@ -82,9 +90,12 @@ export async function processWebhookEvent(input: WebhookEventInput): Promise<Web
       { ...EMPLOYEE_OPTIONS, summary: `deliver to employee ${input.employeeId}` },
       [{ employeeId: input.employeeId, messageId: input.messageId, message }],
     );
+    note(`formatted: ${message.length > 120 ? `${message.slice(0, 119)}…` : message}`);
     delivered = true;
     result.attempts = outcome.attempts;
+    note(describeDelivery(outcome));
     result.charge = patched(SETTLE_CREDITS_PATCH) ? await settle(input, outcome.usage, 'completed') : await charge(input, outcome.usage);
+    note(`charged ${result.charge.credits} credits (${result.charge.tokenCredits} token, ${result.charge.runtimeCredits} runtime)`);
     setStatus('completed');
   } catch (err) {
     failure = asApplicationFailure(err);
@@ -92,6 +103,7 @@ export async function processWebhookEvent(input: WebhookEventInput): Promise<Web
     // The employee failed permanently: release the reservation, charging nothing. (When the
     // settlement itself failed — it retries without limit, so only on cancellation — there is nothing to add.)
     if (!delivered && patched(SETTLE_CREDITS_PATCH)) await settle(input, NOTHING_USED, 'failed');
+    note(`failed: ${failure.type ?? 'error'}: ${failure.message}`);
     setStatus('failed');
   }
 
@@ -102,6 +114,13 @@ export async function processWebhookEvent(input: WebhookEventInput): Promise<Web
   }
   if (failure) throw failure;
   return result;
+}
+
+function describeDelivery(outcome: EmployeeOutcome): string {
+  const attempt = outcome.attempts && outcome.attempts > 1 ? ` after ${outcome.attempts} attempts` : '';
+  if (outcome.runtime === 'inbox') return `delivered to the employee's inbox${attempt}`;
+  const { promptTokens, completionTokens, model } = outcome.usage;
+  return `asked model ${model ?? '?'}: ${promptTokens} + ${completionTokens} tokens${attempt}`;
 }
 
 function settle(input: WebhookEventInput, usage: Usage, outcome: SettleOutcome): Promise<ChargeResult> {

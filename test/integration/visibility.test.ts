@@ -73,5 +73,29 @@ describe('tracing events in Temporal', () => {
     expect(description.memo).toMatchObject({ messageId: res.body.message_id, requestId: 'req-memo-1', idempotencyKey: key, receivedAt: expect.any(String) });
     expect(JSON.stringify(description.memo)).not.toContain(acct.key);
     expect(await description.staticSummary()).toBe('[Webhook] Memo check.');
+    // Let its model call finish, so it cannot take a reply queued by the next test.
+    await eventually('memo event completed', async () => {
+      const status = await h.http.get(`/api/webhook/${res.body.message_id}`).set(acct.auth);
+      return status.body.status === 'completed' ? true : undefined;
+    });
+  });
+});
+
+describe('current details in the Temporal UI', () => {
+  it('read like a log of the steps the event went through', async () => {
+    fake.enqueue({ kind: 'ok', reply: 'On it.', promptTokens: 120, completionTokens: 30 });
+    const res = await post(acct.employeeId, 'order.completed', 'Customer John placed order #1234 for $99.');
+    const handle = h.workflowHandle(acct.accountId, res.body.message_id);
+    await handle.result();
+    const details = await eventually('current details', async () => {
+      // The SDK's built-in metadata query carries what setCurrentDetails set; a closed workflow still answers it.
+      const meta = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata').catch(() => undefined);
+      return meta?.currentDetails || undefined;
+    });
+    expect(details.split('\n')).toEqual([
+      'formatted: [Webhook: order.completed] Customer John placed order #1234 for $99.',
+      'asked model test-model: 120 + 30 tokens',
+      expect.stringMatching(/^charged \d+ credits \(\d+ token, \d+ runtime\)$/),
+    ]);
   });
 });
