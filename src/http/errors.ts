@@ -58,7 +58,6 @@ const BODY_ERRORS: Record<string, { status: number; code: ErrorCode; message: st
   'entity.too.large': { status: 413, code: 'PAYLOAD_TOO_LARGE', message: 'Request body exceeds 65536 bytes (64 KB). Send a shorter payload.' },
   'entity.parse.failed': { status: 400, code: 'MALFORMED_JSON', message: 'Request body is not valid JSON. Send a JSON object.' },
   'entity.verify.failed': { status: 400, code: 'MALFORMED_JSON', message: 'Request body is not valid JSON. Send a JSON object.' },
-  'encoding.unsupported': { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Unsupported Content-Encoding. Send the body uncompressed.' },
   'charset.unsupported': { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Unsupported charset. Send UTF-8 JSON.' },
   'request.size.invalid': { status: 400, code: 'INVALID_REQUEST', message: 'Request body length does not match Content-Length.' },
   'request.aborted': { status: 400, code: 'INVALID_REQUEST', message: 'Request body was aborted before it was complete.' },
@@ -68,22 +67,16 @@ const BODY_ERRORS: Record<string, { status: number; code: ErrorCode; message: st
 };
 
 /**
- * co-body and inflation throw some failures as plain errors without a `type`: a JSON syntax error
- * (a SyntaxError with status 400), an unknown Content-Encoding (status 415), and a compressed body
- * that does not inflate (a zlib error, which koa-body may rewrap, so it is told apart by the request
- * being compressed, not by its shape). Only the body parser may call this: elsewhere a SyntaxError is our bug.
+ * co-body throws a JSON syntax error as a plain SyntaxError (status 400) without a `type`. Only the
+ * body parser may call this: elsewhere a SyntaxError is our bug. (Compressed bodies never reach the
+ * parser: the route refuses them with 415.)
  */
-export function fromBodyParser(err: unknown, contentEncoding: string): unknown {
-  const e = err as { type?: string; status?: unknown };
+export function fromBodyParser(err: unknown): unknown {
+  const e = err as { type?: string };
   if (err instanceof HttpError || e?.type) return err;
-  const known = (type: string) => {
-    const { status, code, message } = BODY_ERRORS[type];
+  if (err instanceof SyntaxError) {
+    const { status, code, message } = BODY_ERRORS['entity.parse.failed'];
     return apiError(status, code, message, { cause: err });
-  };
-  if (err instanceof SyntaxError) return known('entity.parse.failed');
-  if (e?.status === 415) return known('encoding.unsupported');
-  if (contentEncoding && contentEncoding.toLowerCase() !== 'identity') {
-    return apiError(400, 'INVALID_REQUEST', `Request body is not valid ${contentEncoding}. Send it uncompressed, or compressed as declared.`, { cause: err });
   }
   return err;
 }

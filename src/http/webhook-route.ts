@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type Router from '@koa/router';
 import type { Middleware } from 'koa';
 import { koaBody } from 'koa-body';
@@ -79,6 +80,23 @@ function jsonBody(timeoutMs: number): Middleware<AppState> {
     if (ctx.request.charset && !UTF8.test(ctx.request.charset)) {
       throw apiError(415, 'UNSUPPORTED_MEDIA_TYPE', `Unsupported charset ${ctx.request.charset}. Send UTF-8 JSON.`);
     }
+    // Compressed bodies are refused unread: inflating them would put a second stream between the
+    // socket and the 64 KB limit, the timeout and the UTF-8 check, and webhook senders rarely compress.
+    const encoding = ctx.get('Content-Encoding').trim().toLowerCase();
+    if (encoding && encoding !== 'identity') {
+      ctx.set('Connection', 'close');
+      throw apiError(415, 'UNSUPPORTED_MEDIA_TYPE', `Content-Encoding "${encoding}" is not supported. Send the JSON body uncompressed.`);
+    }
+    // The parser decodes leniently (bad bytes become U+FFFD); a copy of the bytes it read lets us
+    // refuse invalid UTF-8 instead of handing the employee a garbled payload.
+    const bytes: Buffer[] = [];
+    let copied = 0;
+    const copy = (chunk: Buffer) => {
+      if (copied > MAX_BODY_BYTES) return;
+      bytes.push(chunk);
+      copied += chunk.length;
+    };
+    ctx.req.on('data', copy);
     // Failing the request stream makes raw-body stop reading and reject with our 408.
     const timer = setTimeout(() => {
       ctx.set('Connection', 'close');
@@ -89,9 +107,13 @@ function jsonBody(timeoutMs: number): Middleware<AppState> {
     } catch (err) {
       // The rest of an oversized or stalled body is never read, so the connection cannot be reused.
       ctx.set('Connection', 'close');
-      throw fromBodyParser(err, ctx.get('Content-Encoding'));
+      throw fromBodyParser(err);
     } finally {
       clearTimeout(timer);
+      ctx.req.off('data', copy);
+    }
+    if (!isUtf8(Buffer.concat(bytes))) {
+      throw apiError(400, 'MALFORMED_JSON', 'Request body is not valid UTF-8. Send UTF-8 encoded JSON.');
     }
     await next();
   };

@@ -89,16 +89,8 @@ function insertAt(bytes: Buffer, at: number, insert: Buffer): Buffer {
   return Buffer.concat([bytes.subarray(0, i), insert, bytes.subarray(i)]);
 }
 
-export interface BodyOptions {
-  /**
-   * Include compressed bodies that inflate past 64 KB, sent whole. Off wherever the body may be cut
-   * short: a cut one crashes the API process today (the KNOWN DEFECT in test/fuzz/front-door.test.ts).
-   */
-  bombs: boolean;
-}
-
-/** Gzip, deflate or brotli bodies: small ones whole or cut anywhere, and (optionally) whole bombs. */
-function compressed(t: FuzzTarget, options: BodyOptions): fc.Arbitrary<Body> {
+/** Gzip, deflate or brotli bodies: small ones whole or cut anywhere, and bombs (all refused with 415). */
+function compressed(t: FuzzTarget): fc.Arbitrary<Body> {
   const encodings = fc.constantFrom('gzip', 'deflate', 'br');
   const compress = (encoding: string, text: string) =>
     (encoding === 'gzip' ? gzipSync : encoding === 'deflate' ? deflateSync : brotliCompressSync)(Buffer.from(text));
@@ -111,11 +103,11 @@ function compressed(t: FuzzTarget, options: BodyOptions): fc.Arbitrary<Body> {
     encoding,
     bytes: compress(encoding, JSON.stringify({ employee_id: t.employeeId, payload: 'z'.repeat(4 * MAX_BODY_BYTES) })),
   }));
-  return options.bombs ? fc.oneof(small, bomb) : small;
+  return fc.oneof(small, bomb);
 }
 
 /** Bodies a client should never send, and a few it may (so some requests get all the way through). */
-export function bodies(t: FuzzTarget, options: BodyOptions): fc.Arbitrary<Body> {
+export function bodies(t: FuzzTarget): fc.Arbitrary<Body> {
   const valid = validRequest(t.employeeId);
   const jsonLike = fc.oneof(valid, fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v)));
   return fc.oneof(
@@ -189,7 +181,7 @@ export function bodies(t: FuzzTarget, options: BodyOptions): fc.Arbitrary<Body> 
           bytes: garbage ? Buffer.alloc(size, '{') : padded(t.employeeId, size, unit),
         })),
     },
-    { weight: 2, arbitrary: compressed(t, options) },
+    { weight: 2, arbitrary: compressed(t) },
     { weight: 1, arbitrary: fc.constantFrom('', ' ', '\r\n', '\ufeff{}', 'null', '{}', '[]', '"x"').map((s) => ({ shape: 'tiny', bytes: Buffer.from(s) })) },
   );
 }
@@ -294,7 +286,7 @@ export const methods: fc.Arbitrary<string> = fc.oneof(
 );
 
 /** Well-formed HTTP carrying hostile headers and bodies. */
-export function httpRequests(t: FuzzTarget, options: BodyOptions = { bombs: true }): fc.Arbitrary<HttpSpec> {
+export function httpRequests(t: FuzzTarget): fc.Arbitrary<HttpSpec> {
   return fc
     .record({
       method: methods,
@@ -302,7 +294,7 @@ export function httpRequests(t: FuzzTarget, options: BodyOptions = { bombs: true
       auth: authorization(t),
       type: contentType,
       optional: optionalHeaders,
-      body: bodies(t, options),
+      body: bodies(t),
       chunked: fc.boolean(),
     })
     .map(({ method, path, auth, type, optional, body, chunked }) => {
@@ -380,7 +372,7 @@ const mutations: fc.Arbitrary<[string, Mutation]> = fc.oneof(
 export function rawRequests(t: FuzzTarget): fc.Arbitrary<RawSpec> {
   // HEAD is left out: its answer has a Content-Length and no body, which only the request can tell.
   return fc
-    .tuple(httpRequests(t, { bombs: false }).filter((s) => s.method.toUpperCase() !== 'HEAD'), mutations)
+    .tuple(httpRequests(t).filter((s) => s.method.toUpperCase() !== 'HEAD'), mutations)
     .map(([spec, [mutation, mutate]]) => {
       const { head, body } = render(spec);
       const bytes = mutate(head, body);

@@ -157,11 +157,25 @@ describe('413: the 64 KB body limit', () => {
       expect(res.headers.connection).toBe('close');
     });
 
-    it('accepts a gzip-compressed JSON body', async () => {
+    it('refuses a gzip-compressed body with 415 without reading it', async () => {
       // Over a raw socket: superagent would JSON-encode a Buffer sent as application/json.
       const gzipped = gzipSync(JSON.stringify(valid()));
       const headers = { ...acct.auth, 'Content-Type': 'application/json', 'Content-Encoding': 'gzip', 'Content-Length': gzipped.length };
       const res = await rawRequest(server.port, headers, (req) => req.end(gzipped));
+      expect(res.status).toBe(415);
+      expect(res.body.error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+    });
+
+    it('refuses a body that is not valid UTF-8 as MALFORMED_JSON', async () => {
+      const body = Buffer.concat([Buffer.from(`{"employee_id":"${acct.employeeId}","payload":"caf`), Buffer.from([0xe9]), Buffer.from('"}')]);
+      const headers = { ...acct.auth, 'Content-Type': 'application/json', 'Content-Length': body.length };
+      const res = await rawRequest(server.port, headers, (req) => req.end(body));
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('MALFORMED_JSON');
+    });
+
+    it('accepts UTF-8 beyond ASCII, including U+FFFD itself', async () => {
+      const res = await h.http.post('/api/webhook/').set(acct.auth).send({ ...valid(), payload: 'Café ☕ \uFFFD 👍' });
       expect(res.status).toBe(202);
     });
 
@@ -335,7 +349,7 @@ describe('routes and methods', () => {
     ['a body of only whitespace', (r) => r.set('Content-Type', 'application/json').send('   '), 400, 'MALFORMED_JSON'],
     ['a deeply nested array', (r) => r.set('Content-Type', 'application/json').send(`${'['.repeat(5000)}${']'.repeat(5000)}`), 400, 'INVALID_REQUEST'],
     ['an unknown Content-Encoding', (r) => r.set('Content-Type', 'application/json').set('Content-Encoding', 'br2').send('{}'), 415, 'UNSUPPORTED_MEDIA_TYPE'],
-    ['a gzip header on a plain body', (r) => r.set('Content-Type', 'application/json').set('Content-Encoding', 'gzip').send('{}'), 400, 'INVALID_REQUEST'],
+    ['a gzip header on a plain body', (r) => r.set('Content-Type', 'application/json').set('Content-Encoding', 'gzip').send('{}'), 415, 'UNSUPPORTED_MEDIA_TYPE'],
     ['an unknown charset', (r) => r.set('Content-Type', 'application/json; charset=klingon').send('{}'), 415, 'UNSUPPORTED_MEDIA_TYPE'],
     ['a Latin-1 charset', (r) => r.set('Content-Type', 'application/json; charset=iso-8859-1').send(JSON.stringify(valid())), 415, 'UNSUPPORTED_MEDIA_TYPE'],
     ['a __proto__ key', (r) => r.set('Content-Type', 'application/json').send('{"__proto__":{"admin":true},"employee_id":"x","payload":"y"}'), 400, 'MALFORMED_JSON'],
