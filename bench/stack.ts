@@ -67,13 +67,15 @@ export class Stack {
   }
 
   /**
-   * `node --import tsx <file>` with its output in `<dir>/<name>.log`. With `profile`, V8 writes CPU
-   * profiles into `<dir>/profiles/<name>/` when the child exits (one per thread: tsx's loader has its own).
+   * A service entry point (`src/…`) runs as its built JavaScript from `dist/` (run.ts builds it first),
+   * bench tools as `node --import tsx <file>`; output goes to `<dir>/<name>.log`. With `profile`, V8
+   * writes CPU profiles into `<dir>/profiles/<name>/` when the child exits.
    */
   spawnChild(name: string, file: string, env: NodeJS.ProcessEnv, args: string[] = []): BenchChild {
     const out = fs.openSync(path.join(this.dir, `${name}.log`), 'a');
     const profile = this.profile ? ['--cpu-prof', '--cpu-prof-dir', path.join(this.profileDir, name)] : [];
-    const child = spawn(process.execPath, [...profile, '--import', 'tsx', path.join(ROOT, file), ...args], {
+    const entry = file.startsWith('src/') ? [path.join(ROOT, 'dist', file.replace(/\.ts$/, '.js'))] : ['--import', 'tsx', path.join(ROOT, file)];
+    const child = spawn(process.execPath, [...profile, ...entry, ...args], {
       cwd: ROOT,
       env: { ...process.env, ...env },
       stdio: ['ignore', out, out],

@@ -1,6 +1,14 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { ModelPrices, type PriceList } from './billing/pricing';
+
+/** The folder with package.json, whether this runs from `src/` (tsx) or from `dist/src/` (built). */
+function projectRoot(): string {
+  let dir = __dirname;
+  while (!fs.existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+}
 
 /** Environment booleans: "false", "0", "no" and "" are false (z.coerce.boolean would say true). */
 const envBoolean = z
@@ -40,7 +48,7 @@ export const Config = z.object({
   /** gRPC deadline of a workflow start: past it the caller gets a 502 and may retry with the same key. */
   TEMPORAL_START_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
   TEMPORAL_CLI: optionalString,
-  DATA_DIR: z.string().default(path.resolve(__dirname, '..', '.data')),
+  DATA_DIR: z.string().default(path.join(projectRoot(), '.data')),
   OPENAI_BASE_URL: optionalString,
   OPENAI_API_KEY: optionalString,
   OPENAI_MODEL: z.string().min(1).default('gpt-4o-mini'),
