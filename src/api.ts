@@ -38,6 +38,7 @@ export function buildApi(config: Config, redis: Redis, connection: Connection, l
     rateLimiter: new AccountRateLimiter(redis, config.RATE_LIMIT_PER_MINUTE),
     logger,
     bodyTimeoutMs: config.BODY_TIMEOUT_MS,
+    logPayloads: config.LOG_PAYLOADS,
     statusReader,
     ledger,
     metrics: createApiMetrics(),

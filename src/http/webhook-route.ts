@@ -41,6 +41,7 @@ export function webhookRoutes(router: Router<AppState>, deps: AppDeps): void {
         requestId: ctx.state.requestId,
       });
       ctx.state.log.info({ message_id: result.messageId, status: result.status, workflow_id: result.workflowId }, 'webhook event');
+      if (deps.logPayloads) ctx.state.log.debug({ message_id: result.messageId, event: request.event, payload: request.payload }, 'webhook payload');
       ctx.status = result.status === 'accepted' ? 202 : 200;
       if (result.status === 'accepted') ctx.set('Location', `/api/webhook/${result.messageId}`);
       ctx.body = { message_id: result.messageId, employee_id: result.employeeId, status: result.status };

@@ -1,3 +1,4 @@
+import request from 'supertest';
 import { randomUUID } from 'node:crypto';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -137,6 +138,19 @@ describe('API keys at rest', () => {
 });
 
 describe('logs', () => {
+  it('carry the payload only when LOG_PAYLOADS asks for it, and the key never', async () => {
+    const logs = captureLogs();
+    const config = testConfig({ LOG_LEVEL: 'debug', LOG_PAYLOADS: 'true' });
+    const logger = createLogger(config, 'api', logs.stream);
+    const acct = await h.seedAccount();
+    const payload = `Debug payload ${randomUUID()}`;
+    const app = buildApi(config, h.redis, Connection.lazy({ address: config.TEMPORAL_ADDRESS! }), logger);
+    const res = await request(app.callback()).post('/api/webhook/').set(acct.auth).send({ employee_id: acct.employeeId, payload });
+    expect(res.status).toBe(202);
+    expect(logs.lines.find((l) => l.msg === 'webhook payload')).toMatchObject({ message_id: res.body.message_id, payload });
+    expect(logs.text()).not.toContain(acct.key.slice('sk-'.length));
+  });
+
   it('never carry the raw key or the payload, on any path, at trace level', async () => {
     const logs = captureLogs();
     const config = testConfig({ LOG_LEVEL: 'trace', BODY_TIMEOUT_MS: '300' });
