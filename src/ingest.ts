@@ -87,17 +87,22 @@ export class EventIngest {
       if (windowKey) await this.remember(windowKey, duplicate.original, duplicate.dedupUntil);
       return this.duplicate(duplicate.original, workflowId);
     }
-    let runId: string;
+    let runId: string | undefined;
     try {
       runId = (await this.start(workflowId, input)).firstExecutionRunId;
     } catch (err) {
-      const alreadyStarted = err instanceof WorkflowExecutionAlreadyStartedError;
-      await this.release(input, alreadyStarted ? 'duplicate' : 'start-failed');
-      // Only a running workflow for this key refuses the start: that is the original event.
-      if (!alreadyStarted) throw upstreamUnavailable('temporal', err);
-      const { original, dedupUntil } = await this.describeOriginal(workflowId);
-      if (windowKey) await this.remember(windowKey, original, dedupUntil);
-      return this.duplicate(original, workflowId);
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        // Only a running workflow for this key refuses the start: that is the original event.
+        await this.release(input, 'duplicate');
+        const { original, dedupUntil } = await this.describeOriginal(workflowId);
+        if (windowKey) await this.remember(windowKey, original, dedupUntil);
+        return this.duplicate(original, workflowId);
+      }
+      runId = await this.startedAnyway(workflowId, messageId);
+      if (!runId) {
+        await this.release(input, 'start-failed');
+        throw upstreamUnavailable('temporal', err);
+      }
     }
     await this.recordAccepted(input, { accountId: req.accountId, employeeId: req.employeeId, workflowId, runId, event: req.event, receivedAt }, windowKey);
     return { status: 'accepted', messageId, employeeId: req.employeeId, workflowId };
@@ -167,6 +172,20 @@ export class EventIngest {
         ],
       }),
     );
+  }
+
+  /**
+   * A start whose answer was lost (deadline, dropped connection) may still have created the
+   * workflow: a 502 then would make a caller without a key send the event twice. Returns the run id
+   * when our own start did happen; undefined when it did not, or when Temporal cannot tell us.
+   */
+  private async startedAnyway(workflowId: string, messageId: string): Promise<string | undefined> {
+    try {
+      const description = await this.connection.withDeadline(Date.now() + 2_000, () => this.client.workflow.getHandle(workflowId).describe());
+      return (description.memo as Partial<Remembered> | undefined)?.messageId === messageId ? description.runId : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /**
