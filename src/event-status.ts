@@ -1,4 +1,5 @@
-import { WorkflowFailedError, type Client, type Connection } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowNotFoundError, type Client, type Connection } from '@temporalio/client';
+import { upstream } from './http/errors';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Redis } from 'ioredis';
 import { keys } from './stores/keys';
@@ -25,7 +26,8 @@ export interface EventStatusView {
   attempts: number;
   credits: number | null;
   error?: { type: string | null; message: string };
-  trace_url: string;
+  /** Null once the workflow is past Temporal's retention. */
+  trace_url: string | null;
 }
 
 /** Message records outlive the dev namespace's 24 h retention of closed workflows. */
@@ -47,15 +49,36 @@ export class EventStatusReader {
 
   /** Undefined for an unknown message id and for another account's: the caller cannot tell them apart. */
   async get(accountId: string, messageId: string): Promise<EventStatusView | undefined> {
-    const raw = await this.redis.get(keys.message(messageId));
+    const raw = await upstream('redis', () => this.redis.get(keys.message(messageId)));
     if (!raw) return undefined;
     const record = JSON.parse(raw) as MessageRecord;
     if (record.accountId !== accountId) return undefined;
+    const charge = await upstream('redis', () => this.ledger.chargeFor(accountId, messageId));
+    const base = {
+      message_id: messageId,
+      employee_id: record.employeeId,
+      event: record.event ?? null,
+      received_at: new Date(record.receivedAt).toISOString(),
+      credits: charge ? -charge.credits : null,
+    };
 
     const handle = this.client.workflow.getHandle(record.workflowId, record.runId);
     const deadline = () => Date.now() + 3_000;
-    const description = await this.connection.withDeadline(deadline(), () => handle.describe());
-    const charge = await this.ledger.chargeFor(accountId, messageId);
+    const description = await upstream('temporal', () => this.connection.withDeadline(deadline(), () => handle.describe())).catch((err) => {
+      if ((err as { cause?: unknown }).cause instanceof WorkflowNotFoundError) return undefined;
+      throw err;
+    });
+    if (!description) {
+      // Past Temporal's retention the history is gone; the ledger still knows: every completed event is charged.
+      return {
+        ...base,
+        status: charge ? 'completed' : 'failed',
+        completed_at: charge?.at ?? null,
+        attempts: 0,
+        ...(charge ? {} : { error: { type: null, message: 'The event did not complete; its details expired with the workflow history.' } }),
+        trace_url: null,
+      };
+    }
     const pendingAttempt = description.raw.pendingActivities?.[0]?.attempt ?? 0;
     const result = await this.result(description.status.name, () =>
       this.connection.withDeadline(deadline(), () => (description.status.name === 'RUNNING' ? handle.query<WebhookEventResult>('status') : handle.result())),
@@ -63,14 +86,10 @@ export class EventStatusReader {
     const searchStatus = description.searchAttributes.EventStatus?.[0] as EventStatus | undefined;
     const status: EventStatus = result?.status ?? searchStatus ?? 'accepted';
     return {
-      message_id: messageId,
-      employee_id: record.employeeId,
-      event: record.event ?? null,
+      ...base,
       status,
-      received_at: new Date(record.receivedAt).toISOString(),
-      completed_at: charge?.at ?? (status === 'failed' ? (description.closeTime?.toISOString() ?? null) : null),
+      completed_at: charge?.at ?? (status === 'failed' ? (result?.failedAt ?? description.closeTime?.toISOString() ?? null) : null),
       attempts: Math.max(pendingAttempt, result?.attempts ?? 0),
-      credits: charge ? -charge.credits : null,
       ...(result?.error ? { error: { type: result.error.type ?? null, message: result.error.message } } : {}),
       trace_url: traceUrl(this.traceBaseUrl, this.namespace, record.workflowId, record.runId),
     };

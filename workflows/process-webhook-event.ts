@@ -3,6 +3,7 @@ import {
   type LocalActivityOptions,
   ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
   defineQuery,
   patched,
   proxyActivities,
@@ -86,11 +87,11 @@ export async function processWebhookEvent(input: WebhookEventInput): Promise<Web
       { ...LOCAL_OPTIONS, summary: 'format message' },
       [{ payload: input.payload, event: input.event }],
     );
+    note(`formatted: ${message.length > 120 ? `${message.slice(0, 119)}…` : message}`);
     const outcome = await employee.driveEmployee.executeWithOptions(
       { ...EMPLOYEE_OPTIONS, summary: `deliver to employee ${input.employeeId}` },
       [{ employeeId: input.employeeId, messageId: input.messageId, message }],
     );
-    note(`formatted: ${message.length > 120 ? `${message.slice(0, 119)}…` : message}`);
     delivered = true;
     result.attempts = outcome.attempts;
     note(describeDelivery(outcome));
@@ -100,6 +101,7 @@ export async function processWebhookEvent(input: WebhookEventInput): Promise<Web
   } catch (err) {
     failure = asApplicationFailure(err);
     result.error = { type: failure.type ?? undefined, message: failure.message };
+    result.failedAt = new Date().toISOString();
     // The employee failed permanently: release the reservation, charging nothing. (When the
     // settlement itself failed — it retries without limit, so only on cancellation — there is nothing to add.)
     if (!delivered && patched(SETTLE_CREDITS_PATCH)) await settle(input, NOTHING_USED, 'failed');
@@ -123,11 +125,12 @@ function describeDelivery(outcome: EmployeeOutcome): string {
   return `asked model ${model ?? '?'}: ${promptTokens} + ${completionTokens} tokens${attempt}`;
 }
 
+/** Not cancellable: a cancelled event must still give back what the API reserved for it. */
 function settle(input: WebhookEventInput, usage: Usage, outcome: SettleOutcome): Promise<ChargeResult> {
-  return local.settleCredits.executeWithOptions(
+  return CancellationScope.nonCancellable(() => local.settleCredits.executeWithOptions(
     { ...LOCAL_OPTIONS, summary: outcome === 'completed' ? 'settle credits' : 'release reserved credits' },
     [{ accountId: input.accountId, messageId: input.messageId, employeeId: input.employeeId, event: input.event, usage, outcome }],
-  );
+  ));
 }
 
 /** Before SETTLE_CREDITS_PATCH: kept so that older histories replay. */

@@ -111,4 +111,6 @@ export interface WebhookEventResult {
   attempts?: number;
   charge?: ChargeResult;
   error?: { type?: string; message: string };
+  /** When the event failed (ISO time): a keyed event's workflow closes only when its window ends. */
+  failedAt?: string;
 }

@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import { z } from 'zod';
 import type { AppDeps, AppState } from './app';
 import { authenticate } from './auth';
-import { apiError, upstream } from './errors';
+import { apiError } from './errors';
 
 const MessageId = z.uuid();
 
@@ -18,7 +18,7 @@ export function statusRoutes(router: Router<AppState>, deps: AppDeps): void {
     const parsed = MessageId.safeParse(ctx.params.message_id);
     if (!parsed.success) throw apiError(400, 'INVALID_REQUEST', 'message_id must be the UUID returned by POST /api/webhook/.', { field: 'message_id' });
     const messageId = parsed.data.toLowerCase();
-    const view = await upstream('temporal', () => reader.get(ctx.state.account.id, messageId));
+    const view = await reader.get(ctx.state.account.id, messageId);
     if (!view) throw apiError(404, 'MESSAGE_NOT_FOUND', 'No event with this message_id in this account.');
     ctx.body = view;
   });

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createHarness, eventually, type Harness, type Seeded } from '../helpers/harness';
 
 let h: Harness;
@@ -68,6 +69,15 @@ describe('GET /api/webhook/:message_id', () => {
     expect(foreign.status).toBe(404);
     expect(foreign.body.error).toEqual(unknown.body.error);
     expect(foreign.body.error.code).toBe('MESSAGE_NOT_FOUND');
+  });
+
+  it('still answers from the ledger once Temporal has dropped the workflow (past retention)', async () => {
+    const messageId = randomUUID();
+    const record = { accountId: acct.accountId, employeeId: acct.employeeId, workflowId: `webhook/${acct.accountId}/msg/${messageId}`, receivedAt: Date.now() - 86_400_000 };
+    await h.redis.set(`sv:msg:${messageId}`, JSON.stringify(record), 'EX', 60);
+    const res = await h.http.get(`/api/webhook/${messageId}`).set(acct.auth);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ message_id: messageId, status: 'failed', credits: null, trace_url: null, error: { type: null } });
   });
 
   it('requires the Bearer key and a UUID', async () => {
