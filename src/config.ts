@@ -53,7 +53,8 @@ export const Config = z.object({
   OPENAI_API_KEY: optionalString,
   OPENAI_MODEL: z.string().min(1).default('gpt-4o-mini'),
   /** Per-request timeout towards the model server; the activity retries past it. */
-  MODEL_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
+  // Below the employee activity's 5-minute start-to-close timeout, or Temporal would cut the attempt first.
+  MODEL_TIMEOUT_MS: z.coerce.number().int().positive().max(240_000).default(60_000),
   /** Turns of conversation memory sent to the model with each event. */
   MEMORY_TURNS: z.coerce.number().int().min(0).max(200).default(20),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),

@@ -3,9 +3,6 @@
  * Kept free of imports so the workflow bundle stays small and deterministic.
  */
 
-/** An Idempotency-Key is a duplicate within this long after its first acceptance (product contract). */
-export const IDEMPOTENCY_WINDOW_MS = 5 * 60 * 1000;
-
 export const WORKFLOW_TYPE = 'processWebhookEvent';
 
 /** Failure types: stable strings that survive minification and cross process boundaries. */

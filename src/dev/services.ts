@@ -43,6 +43,16 @@ export async function waitFor(what: string, probe: () => Promise<unknown>, timeo
   throw new Error(`${what} not ready after ${timeoutMs} ms: ${(last as Error)?.message ?? last}`);
 }
 
+/** Rejects when the program cannot be run (not installed) or exits before it is ready. */
+function failedToRun(child: ChildProcess, name: string): Promise<never> {
+  const failed = new Promise<never>((_, reject) => {
+    child.once('error', (err) => reject(new Error(`could not run ${name}: ${err.message}`)));
+    child.once('exit', (code) => reject(new Error(`${name} exited with ${code} before it was ready`)));
+  });
+  failed.catch(() => undefined);
+  return failed;
+}
+
 function stopper(child: ChildProcess) {
   return (signal: NodeJS.Signals = 'SIGTERM') =>
     new Promise<void>((resolve) => {
@@ -74,9 +84,7 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
   for (const attribute of DEV_SERVER_SEARCH_ATTRIBUTES) args.push('--search-attribute', attribute);
   const out = opts.logFile ? fs.openSync(opts.logFile, 'a') : 'ignore';
   const child = spawn(opts.cli, args, { stdio: ['ignore', out, out] });
-  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`temporal exited with ${code}`))));
-  exited.catch(() => undefined);
-  await Promise.race([exited, waitFor(`Temporal at ${address}`, () => probeTemporal(address))]);
+  await Promise.race([failedToRun(child, 'temporal'), waitFor(`Temporal at ${address}`, () => probeTemporal(address))]);
   return { address, process: child, stop: stopper(child) };
 }
 
@@ -120,7 +128,7 @@ export async function startRedisServer(opts: RedisServerOptions): Promise<Runnin
   if (opts.logFile) args.push('--logfile', path.resolve(opts.logFile));
   const child = spawn('redis-server', args, { stdio: 'ignore' });
   const url = `redis://127.0.0.1:${opts.port}`;
-  await waitFor(`Redis at ${url}`, () => pingRedis(url), 20_000);
+  await Promise.race([failedToRun(child, 'redis-server'), waitFor(`Redis at ${url}`, () => pingRedis(url), 20_000)]);
   return { address: url, process: child, stop: stopper(child) };
 }
 

@@ -79,7 +79,7 @@ async function ensureTemporal(config: Config, started: RunningService[]): Promis
     say(`Temporal: using ${config.TEMPORAL_ADDRESS} (TEMPORAL_ADDRESS)`);
     return config.TEMPORAL_ADDRESS;
   }
-  const cli = await ensureTemporalCli();
+  const cli = await ensureTemporalCli(config.TEMPORAL_CLI);
   const dbFile = path.join(config.DATA_DIR, 'temporal.db');
   say(`Temporal: starting the dev server (${cli ?? 'SDK download'}) on 127.0.0.1:${TEMPORAL_PORT}, UI on ${TEMPORAL_UI_PORT}, database ${dbFile}`);
   const server = await startTemporalDevServer({

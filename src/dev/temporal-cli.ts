@@ -2,6 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { parseConfig } from '../config';
 
 /** The pinned Temporal CLI: later tags carry a go.mod `replace` and cannot be go-installed. */
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
@@ -21,10 +22,10 @@ function onPath(command: string): string | undefined {
 /**
  * Where the CLI is: TEMPORAL_CLI, else `temporal` on PATH, else the cache. Undefined when none exists.
  */
-export function findTemporalCli(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  if (env.TEMPORAL_CLI) {
-    if (!fs.existsSync(env.TEMPORAL_CLI)) throw new Error(`TEMPORAL_CLI=${env.TEMPORAL_CLI} does not exist`);
-    return env.TEMPORAL_CLI;
+export function findTemporalCli(configured = parseConfig().TEMPORAL_CLI): string | undefined {
+  if (configured) {
+    if (!fs.existsSync(configured)) throw new Error(`TEMPORAL_CLI=${configured} does not exist`);
+    return configured;
   }
   const cached = path.join(cacheDir(), 'temporal');
   return onPath('temporal') ?? (fs.existsSync(cached) ? cached : undefined);
@@ -36,7 +37,9 @@ export function findTemporalCli(env: NodeJS.ProcessEnv = process.env): string | 
  */
 export async function buildTemporalCli(log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<string> {
   const target = path.join(cacheDir(), 'temporal');
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'temporal-cli-'));
+  // Next to the cache, not in /tmp: the final rename must not cross filesystems (tmpfs).
+  fs.mkdirSync(path.dirname(cacheDir()), { recursive: true });
+  const tmp = fs.mkdtempSync(path.join(path.dirname(cacheDir()), '.build-'));
   log(`Building the Temporal CLI ${TEMPORAL_CLI_VERSION} with go install (about 3 minutes, once per machine) into ${cacheDir()} …`);
   const started = Date.now();
   const ticker = setInterval(() => log(`  … still building (${Math.round((Date.now() - started) / 1000)} s)`), 15_000);
@@ -58,12 +61,12 @@ export async function buildTemporalCli(log: (line: string) => void = (l) => proc
       child.on('error', reject);
       child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`go install exited with ${code}`))));
     });
+    fs.mkdirSync(cacheDir(), { recursive: true });
+    fs.renameSync(path.join(tmp, 'temporal'), target);
   } finally {
     clearInterval(ticker);
+    fs.rmSync(tmp, { recursive: true, force: true });
   }
-  fs.mkdirSync(cacheDir(), { recursive: true });
-  fs.renameSync(path.join(tmp, 'temporal'), target);
-  fs.rmSync(tmp, { recursive: true, force: true });
   log(`Temporal CLI built in ${Math.round((Date.now() - started) / 1000)} s: ${target}`);
   return target;
 }
@@ -72,8 +75,8 @@ export async function buildTemporalCli(log: (line: string) => void = (l) => proc
  * The CLI to run: found, else built with Go, else undefined (then the SDK downloads its own,
  * which needs internet access).
  */
-export async function ensureTemporalCli(): Promise<string | undefined> {
-  const found = findTemporalCli();
+export async function ensureTemporalCli(configured?: string): Promise<string | undefined> {
+  const found = findTemporalCli(configured);
   if (found) return found;
   if (onPath('go')) return buildTemporalCli();
   return undefined;

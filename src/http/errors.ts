@@ -57,8 +57,6 @@ export async function upstream<T>(what: 'redis' | 'temporal', call: () => Promis
 const BODY_ERRORS: Record<string, { status: number; code: ErrorCode; message: string }> = {
   'entity.too.large': { status: 413, code: 'PAYLOAD_TOO_LARGE', message: 'Request body exceeds 65536 bytes (64 KB). Send a shorter payload.' },
   'entity.parse.failed': { status: 400, code: 'MALFORMED_JSON', message: 'Request body is not valid JSON. Send a JSON object.' },
-  'entity.verify.failed': { status: 400, code: 'MALFORMED_JSON', message: 'Request body is not valid JSON. Send a JSON object.' },
-  'charset.unsupported': { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Unsupported charset. Send UTF-8 JSON.' },
   'request.size.invalid': { status: 400, code: 'INVALID_REQUEST', message: 'Request body length does not match Content-Length.' },
   'request.aborted': { status: 400, code: 'INVALID_REQUEST', message: 'Request body was aborted before it was complete.' },
   // The body is read once, by the body parser; a stream already unreadable then means the client hung

@@ -18,8 +18,6 @@ describe('toErrorBody', () => {
   it.each([
     ['entity.too.large', 413, 'PAYLOAD_TOO_LARGE'],
     ['entity.parse.failed', 400, 'MALFORMED_JSON'],
-    ['entity.verify.failed', 400, 'MALFORMED_JSON'],
-    ['charset.unsupported', 415, 'UNSUPPORTED_MEDIA_TYPE'],
     ['request.size.invalid', 400, 'INVALID_REQUEST'],
     ['request.aborted', 400, 'INVALID_REQUEST'],
   ])('maps the body-parser error %s to %i %s', (type, status, code) => {
