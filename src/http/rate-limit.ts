@@ -1,5 +1,7 @@
 import type { Redis } from 'ioredis';
+import type { Middleware } from 'koa';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import type { AppState } from './app';
 import { apiError, upstreamUnavailable } from './errors';
 import { keys } from '../stores/keys';
 
@@ -58,5 +60,18 @@ export function rateLimitHeaders(d: RateDecision): Record<string, string> {
     'RateLimit-Limit': String(d.limit),
     'RateLimit-Remaining': String(d.remaining),
     'RateLimit-Reset': String(d.resetSeconds),
+  };
+}
+
+/**
+ * Counts the request against the authenticated account's limit (its own, else the default) and
+ * sends the RateLimit headers; every rate-limited route shares the account's one budget.
+ */
+export function rateLimit(limiter: AccountRateLimiter): Middleware<AppState> {
+  return async (ctx, next) => {
+    const account = ctx.state.account;
+    const decision = await limiter.consume(account.id, account.rateLimitPerMinute);
+    ctx.set(rateLimitHeaders(decision));
+    await next();
   };
 }

@@ -5,7 +5,7 @@ import { koaBody } from 'koa-body';
 import type { AppDeps, AppState } from './app';
 import { authenticate, requireWebhookChannel } from './auth';
 import { apiError, fromBodyParser, upstream } from './errors';
-import { rateLimitHeaders } from './rate-limit';
+import { rateLimit } from './rate-limit';
 import { MAX_BODY_BYTES, parseIdempotencyKey, parseWebhookRequest } from './webhook-request';
 
 const WEBHOOK_PATHS = ['/api/webhook', '/api/webhook/'];
@@ -22,7 +22,7 @@ export function webhookRoutes(router: Router<AppState>, deps: AppDeps): void {
     WEBHOOK_PATHS,
     authenticate(deps.accounts),
     requireWebhookChannel(),
-    rateLimit(deps),
+    rateLimit(deps.rateLimiter),
     jsonBody(deps.bodyTimeoutMs),
     async (ctx) => {
       const request = parseWebhookRequest(ctx.request.body);
@@ -47,15 +47,6 @@ export function webhookRoutes(router: Router<AppState>, deps: AppDeps): void {
       ctx.body = { message_id: result.messageId, employee_id: result.employeeId, status: result.status };
     },
   );
-}
-
-function rateLimit(deps: AppDeps): Middleware<AppState> {
-  return async (ctx, next) => {
-    const account = ctx.state.account;
-    const decision = await deps.rateLimiter.consume(account.id, account.rateLimitPerMinute);
-    ctx.set(rateLimitHeaders(decision));
-    await next();
-  };
 }
 
 /**

@@ -122,6 +122,24 @@ describe('GET /api/billing/usage', () => {
   it('refuses a parameter given twice', async () => {
     expectError(await h.http.get(`/api/billing/usage?group_by=day&group_by=event`).set(a.auth), 400, 'INVALID_REQUEST', 'group_by');
   });
+
+  it('answers 429 with Retry-After once the account is over its rate limit, and spares other accounts', async () => {
+    const limited = await h.seedAccount({ credits: 0 });
+    await h.accounts.updateAccount(limited.accountId, { rateLimitPerMinute: 2 });
+    const [first, second] = [await usage(limited, {}), await usage(limited, {})];
+    expect([first.status, second.status]).toEqual([200, 200]);
+    expect([first.headers['ratelimit-limit'], first.headers['ratelimit-remaining']]).toEqual(['2', '1']);
+
+    const third = await usage(limited, {});
+    expectError(third, 429, 'RATE_LIMITED');
+    const retryAfter = Number(third.headers['retry-after']);
+    expect(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60).toBe(true);
+    expect(third.headers['ratelimit-remaining']).toBe('0');
+    // The webhook counts against the same budget: one account, one limit.
+    expectError(await h.http.post('/api/webhook/').set(limited.auth).send({ employee_id: limited.employeeId, payload: 'x' }), 429, 'RATE_LIMITED');
+
+    expect((await usage(b, {})).status).toBe(200);
+  });
 });
 
 describe('the billing and credits CLI', () => {
