@@ -24,7 +24,7 @@ export interface MissingCharge {
   workflow_id: string;
   run_id: string;
   credits: number;
-  /** True once --repair posted it; false when the repair found the charge record already there. */
+  /** True once --repair posted it. (A charge that a repair finds posted meanwhile is compared, not missing.) */
   repaired: boolean;
 }
 
@@ -62,7 +62,9 @@ const HISTORY_CONCURRENCY = 8;
  * holds (the settlement's local-activity marker: the same result the workflow returns) is looked up
  * in the ledger by message id. With `repair`, a missing charge is posted again — the same posting,
  * through the same idempotent script, so a second repair posts nothing — and reservations left open
- * by events that never started (or whose workflow was ended from outside) are released.
+ * by events that never started (or whose workflow was ended from outside) are released. Events keep
+ * settling while this runs: what settled after the ledger snapshot counts as matched, not missing
+ * or stale.
  */
 export async function reconcile(client: Client, ledger: Ledger, options: ReconcileOptions): Promise<ReconcileResult> {
   const now = options.now ?? new Date();
@@ -93,18 +95,13 @@ export async function reconcile(client: Client, ledger: Ledger, options: Reconci
       return;
     }
     const messageId = found.input.messageId;
-    const inLedger = charged.get(messageId);
-    if (inLedger) {
-      if (inLedger.credits === found.charge.credits) result.matched += 1;
-      else result.mismatched.push({ message_id: messageId, workflow_id: execution.workflowId, history_credits: -found.charge.credits, ledger_credits: -inLedger.credits });
+    const { posting: inLedger, repaired } = await ledgerCharge(ledger, charged, options, messageId, found.charge, now);
+    if (!inLedger) {
+      result.missing.push({ message_id: messageId, workflow_id: execution.workflowId, run_id: execution.runId, credits: -found.charge.credits, repaired });
       return;
     }
-    const missing: MissingCharge = { message_id: messageId, workflow_id: execution.workflowId, run_id: execution.runId, credits: -found.charge.credits, repaired: false };
-    if (options.repair) {
-      const posting = { ...found.charge, repairedAt: now.toISOString() };
-      missing.repaired = (await ledger.settle(options.accountId, messageId, posting, 'repaired')).posted;
-    }
-    result.missing.push(missing);
+    if (inLedger.credits === found.charge.credits) result.matched += 1;
+    else result.mismatched.push({ message_id: messageId, workflow_id: execution.workflowId, history_credits: -found.charge.credits, ledger_credits: -inLedger.credits });
   });
 
   result.stale_reservations = await staleReservations(client, ledger, snapshot, options, now);
@@ -114,6 +111,28 @@ export async function reconcile(client: Client, ledger: Ledger, options: Reconci
     result.missing.every((m) => m.repaired) &&
     result.stale_reservations.every((s) => s.released);
   return result;
+}
+
+/**
+ * The ledger's charge for a message whose history holds `charge`. The snapshot of the list comes
+ * first: the list is the record, and a charge record expires (LEDGER_RECORD_TTL_SECONDS) while its
+ * posting stays. Then the charge record: the event may have settled after the snapshot was taken,
+ * and a record that new has not expired. With `repair`, a charge in neither is posted; when that
+ * posts nothing, the workflow or another repair got there first, and their posting is returned to be
+ * compared. `repaired` is true only when this call posted it (it then returns no posting).
+ */
+async function ledgerCharge(
+  ledger: Ledger,
+  charged: Map<string, Posting>,
+  options: ReconcileOptions,
+  messageId: string,
+  charge: Posting,
+  now: Date,
+): Promise<{ posting?: Posting; repaired: boolean }> {
+  const posting = charged.get(messageId) ?? (await ledger.chargeFor(options.accountId, messageId));
+  if (posting || !options.repair) return { posting, repaired: false };
+  const settled = await ledger.settle(options.accountId, messageId, { ...charge, repairedAt: now.toISOString() }, 'repaired');
+  return settled.posted ? { repaired: true } : { posting: settled.posting, repaired: false };
 }
 
 /** The ledger's charge per message id (verify reports a message charged twice; here the first counts). */
@@ -198,6 +217,8 @@ async function staleReservations(client: Client, ledger: Ledger, snapshot: Ledge
     const why = workflowId ? await whyUnsettled(client, workflowId, messageId) : 'never started';
     if (!why) return;
     const released = options.repair ? await ledger.release(options.accountId, messageId, why) : false;
+    // Released since the snapshot (a workflow releases before it closes, or another repair did): not stale.
+    if (!released && !(await ledger.isReserved(options.accountId, messageId))) return;
     stale.push({ message_id: messageId, workflow_id: workflowId, since: new Date(since).toISOString(), why, released });
   });
   return stale.sort((a, b) => compare(a.since, b.since) || compare(a.message_id, b.message_id));

@@ -30,7 +30,7 @@ export function registerCreditCommands(program: Command): void {
     .action(
       action<{ account: string }>(async (ctx, _args, opts) => {
         await ctx.accounts.requireAccount(opts.account);
-        const { balance, reserved } = await ctx.ledger.snapshot(opts.account);
+        const { balance, reserved } = await ctx.ledger.counters(opts.account);
         return {
           json: { account_id: opts.account, balance, reserved },
           text: fields([

@@ -6,9 +6,14 @@ export const keys = {
   accountEmployees: (id: string) => `sv:{${id}}:employees`,
   balance: (id: string) => `sv:{${id}}:balance`,
   ledger: (id: string) => `sv:{${id}}:ledger`,
-  charge: (id: string, messageId: string) => `sv:{${id}}:charge:${messageId}`,
   /** Credits held for events in flight; the balance minus this is what a new event may reserve. */
   reserved: (id: string) => `sv:{${id}}:reserved`,
+  /**
+   * Per-message records (charge, reservation, released marker) make the ledger's scripts idempotent.
+   * They expire LEDGER_RECORD_TTL_SECONDS after the charge or release that completes them; an open
+   * reservation never does. The ledger list, not these, is the record (ledger.ts says why).
+   */
+  charge: (id: string, messageId: string) => `sv:{${id}}:charge:${messageId}`,
   reservation: (id: string, messageId: string) => `sv:{${id}}:reservation:${messageId}`,
   released: (id: string, messageId: string) => `sv:{${id}}:released:${messageId}`,
   /** Message ids with a reservation not yet released, scored by when it was made (ms). */

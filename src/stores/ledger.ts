@@ -49,6 +49,20 @@ export interface LedgerSnapshot {
 }
 
 /**
+ * How long an event's per-message records outlive it: the charge record from the charge, the
+ * reservation and its released marker from the release. They only make the scripts idempotent (an
+ * activity retry, a re-run after a worker crash, a repair finds them and posts nothing), and each of
+ * those happens while Temporal still holds the workflow: retries within minutes, a reset only within
+ * the namespace's retention (24 h on the dev server; keep it well under 30 days), and reconcile only
+ * over workflows Temporal lists. The ledger list never expires and stays the record: verify and the
+ * reports read only the list, reconcile looks a charge up in its snapshot of the list and asks the
+ * record only about one posted since, so an expired record changes none of their answers. The status
+ * API's message record (7 days) expires first. An open reservation never expires: its record holds
+ * the amount a late release (reconcile) gives back.
+ */
+export const LEDGER_RECORD_TTL_SECONDS = 30 * 24 * 3600;
+
+/**
  * Releases the event's reservation once: nothing when none was made or it was released already.
  * The amount is the one reserved, read from the reservation, whatever the configuration says now.
  * Expects KEYS r (reserved), l (ledger), h (reservation), x (released marker), o (open set).
@@ -63,7 +77,9 @@ local function release(r, l, h, x, o, template, messageId)
   local encoded = cjson.encode(posting)
   redis.call('DECRBY', r, amount)
   redis.call('RPUSH', l, encoded)
-  redis.call('SET', x, encoded)
+  -- The marker is set last, so it never expires before the reservation: no second release.
+  redis.call('EXPIRE', h, ${LEDGER_RECORD_TTL_SECONDS})
+  redis.call('SET', x, encoded, 'EX', ${LEDGER_RECORD_TTL_SECONDS})
   redis.call('ZREM', o, messageId)
   return 1
 end
@@ -98,7 +114,7 @@ local stored = redis.call('GET', KEYS[4])
 if not stored and ARGV[1] ~= '' then
   redis.call('DECRBY', KEYS[1], ARGV[1])
   redis.call('RPUSH', KEYS[3], ARGV[2])
-  redis.call('SET', KEYS[4], ARGV[2])
+  redis.call('SET', KEYS[4], ARGV[2], 'EX', ${LEDGER_RECORD_TTL_SECONDS})
   stored = ARGV[2]
   posted = 1
 end
@@ -224,6 +240,12 @@ export class Ledger {
     };
   }
 
+  /** The balance and the reserved credits, in one MGET: no postings read. */
+  async counters(accountId: string): Promise<{ balance: number; reserved: number }> {
+    const [balance, reserved] = await this.redis.mget(keys.balance(accountId), keys.reserved(accountId));
+    return { balance: Number(balance ?? 0), reserved: Number(reserved ?? 0) };
+  }
+
   async balance(accountId: string): Promise<number> {
     return Number((await this.redis.get(keys.balance(accountId))) ?? 0);
   }
@@ -255,12 +277,18 @@ export class Ledger {
     return { balance: Number(balance ?? 0), reserved: Number(reserved ?? 0), postings: postings.map((p) => JSON.parse(p) as Posting), open: pairs };
   }
 
+  /** True while the event's reservation is open: made and not yet released. */
+  async isReserved(accountId: string, messageId: string): Promise<boolean> {
+    return (await this.redis.zscore(keys.openReservations(accountId), messageId)) !== null;
+  }
+
+  /** The charge posting of an event, for LEDGER_RECORD_TTL_SECONDS after it was posted. */
   async chargeFor(accountId: string, messageId: string): Promise<Posting | undefined> {
     const raw = await this.redis.get(keys.charge(accountId, messageId));
     return raw ? (JSON.parse(raw) as Posting) : undefined;
   }
 
-  /** The reserve posting of an event, kept while the ledger is. */
+  /** The reserve posting of an event: while it is open, and LEDGER_RECORD_TTL_SECONDS after its release. */
   async reservationFor(accountId: string, messageId: string): Promise<Posting | undefined> {
     const raw = await this.redis.get(keys.reservation(accountId, messageId));
     return raw ? (JSON.parse(raw) as Posting) : undefined;

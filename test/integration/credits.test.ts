@@ -6,7 +6,7 @@ import { buildApi } from '../../src/api';
 import { verifySnapshot } from '../../src/billing/verify';
 import { createLogger } from '../../src/logger';
 import { keys } from '../../src/stores/keys';
-import type { Posting } from '../../src/stores/ledger';
+import { LEDGER_RECORD_TTL_SECONDS, type Posting } from '../../src/stores/ledger';
 import { eventWorkflowId, sha256Hex } from '../../src/workflow-id';
 import { MODEL_REJECTED } from '../../workflows/types';
 import { expectError } from '../helpers/error-body';
@@ -178,6 +178,26 @@ describe('reserve at ingest, settle in the workflow', () => {
     const charges = postings.filter((p) => p.kind === 'charge');
     expect(charges.map((c) => c.messageId)).toEqual([first.body.message_id]);
     await expectSettled(acct.accountId, 100 + charges[0].credits);
+  });
+
+  it('gives a settled event’s charge, reservation and release records a 30-day TTL, and never an open reservation or the ledger', async () => {
+    const acct = await h.seedAccount({ credits: 100 });
+    const res = await send(acct);
+    const settled: string = res.body.message_id;
+    await h.workflowHandle(acct.accountId, settled).result();
+    // Reserved and never started: its record holds the amount a later release gives back.
+    const open = randomUUID();
+    await h.ledger.reserve({ accountId: acct.accountId, messageId: open, employeeId: acct.employeeId, workflowId: `webhook/${acct.accountId}/msg/${open}`, credits: RESERVE });
+
+    const a = acct.accountId;
+    const ttl = (key: string) => h.redis.ttl(key);
+    const expiring = await Promise.all([keys.charge(a, settled), keys.reservation(a, settled), keys.released(a, settled)].map(ttl));
+    for (const seconds of expiring) expect(seconds).toBeGreaterThan(LEDGER_RECORD_TTL_SECONDS - 60);
+    expect(LEDGER_RECORD_TTL_SECONDS).toBe(30 * 24 * 3600);
+    // -1: the key exists and has no TTL.
+    expect(await Promise.all([keys.reservation(a, open), keys.ledger(a), keys.balance(a), keys.reserved(a), keys.openReservations(a)].map(ttl))).toEqual([-1, -1, -1, -1, -1]);
+    const { balance } = await h.ledger.snapshot(a);
+    expect(await h.ledger.counters(a)).toEqual({ balance, reserved: RESERVE });
   });
 });
 

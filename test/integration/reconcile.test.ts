@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
 import { reconcile } from '../../src/billing/reconcile';
+import { verifySnapshot } from '../../src/billing/verify';
 import { keys } from '../../src/stores/keys';
-import type { Posting } from '../../src/stores/ledger';
+import { Ledger, type LedgerSnapshot, type Posting } from '../../src/stores/ledger';
 import { startFakeModelServer, type FakeModelServer } from '../helpers/fake-model-server';
 import { createHarness, eventually, type Harness, type Seeded } from '../helpers/harness';
 import { runCli } from '../helpers/run-cli';
@@ -56,6 +58,24 @@ async function deleteCharge(accountId: string, messageId: string): Promise<Posti
   const posting = JSON.parse(raw) as Posting;
   await h.redis.multi().lrem(keys.ledger(accountId), 1, raw).del(keys.charge(accountId, messageId)).incrby(keys.balance(accountId), -posting.credits).exec();
   return posting;
+}
+
+/**
+ * The ledger as reconcile sees it when an event settles after the reads it starts with: the snapshot
+ * taken before the settlement and, with `chargeReadEarly`, the charge record read before it too.
+ */
+class LateLedger extends Ledger {
+  constructor(redis: Redis, private readonly before: LedgerSnapshot, private readonly chargeReadEarly = false) {
+    super(redis);
+  }
+
+  override async snapshot(): Promise<LedgerSnapshot> {
+    return this.before;
+  }
+
+  override async chargeFor(accountId: string, messageId: string): Promise<Posting | undefined> {
+    return this.chargeReadEarly ? undefined : super.chargeFor(accountId, messageId);
+  }
 }
 
 describe('billing reconcile', () => {
@@ -150,5 +170,57 @@ describe('billing reconcile', () => {
     } finally {
       await idle.close();
     }
+  });
+
+  it('matches from the ledger list, and repairs nothing, once an event’s per-message records have expired', async () => {
+    const acct = await h.seedAccount({ credits: 100 });
+    const [id] = await settledEvents(acct, 1);
+    const balance = await h.ledger.balance(acct.accountId);
+    // What Redis does LEDGER_RECORD_TTL_SECONDS after the settlement.
+    await h.redis.del(keys.charge(acct.accountId, id), keys.reservation(acct.accountId, id), keys.released(acct.accountId, id));
+
+    const repaired = await runCli(['billing', 'reconcile', '--account', acct.accountId, '--repair', '--json']);
+    expect(repaired).toMatchObject({ code: 0, json: { ok: true, matched: 1, missing: [], stale_reservations: [] } });
+    expect((await h.ledger.postings(acct.accountId)).filter((p) => p.kind === 'charge')).toHaveLength(1);
+    expect(await h.ledger.balance(acct.accountId)).toBe(balance);
+    expect(await runCli(['credits', 'verify', '--account', acct.accountId, '--json'])).toMatchObject({ code: 0, json: { ok: true } });
+  });
+
+  describe('an event that settles while reconcile runs', () => {
+    let idle: Harness;
+    let acct: Seeded;
+    let messageId: string;
+    let before: LedgerSnapshot;
+
+    beforeAll(async () => {
+      idle = await createHarness({}, { worker: false });
+      acct = await idle.seedAccount({ credits: 100 });
+      const res = await idle.http.post('/api/webhook/').set(acct.auth).send({ employee_id: acct.employeeId, payload: 'settles mid-reconcile' });
+      messageId = res.body.message_id;
+      // The snapshot reconcile takes first: the event reserved, not yet charged.
+      before = await idle.ledger.snapshot(acct.accountId);
+      await idle.startWorker();
+      await idle.workflowHandle(acct.accountId, messageId).result();
+      await eventually('closed in visibility', async () => ((await listed(`AccountId = '${acct.accountId}' AND ExecutionStatus = 'Completed'`)) === 1 ? true : undefined));
+    });
+    afterAll(async () => {
+      await idle?.close();
+    });
+
+    it.each([false, true])('is matched, not missing, and its reservation not stale (repair: %s)', async (repair) => {
+      expect({ open: before.open.map((o) => o.messageId), charges: before.postings.filter((p) => p.kind === 'charge') }).toEqual({ open: [messageId], charges: [] });
+      const result = await reconcile(idle.client, new LateLedger(idle.redis, before), { accountId: acct.accountId, ...period(), repair, staleAfterMs: 0 });
+      expect(result).toMatchObject({ ok: true, workflows: 1, matched: 1, missing: [], mismatched: [], stale_reservations: [] });
+    });
+
+    it('is matched when a repair finds the settlement’s posting already there, and nothing is posted twice', async () => {
+      const result = await reconcile(idle.client, new LateLedger(idle.redis, before, true), { accountId: acct.accountId, ...period(), repair: true, staleAfterMs: 0 });
+      expect(result).toMatchObject({ ok: true, workflows: 1, matched: 1, missing: [], mismatched: [], stale_reservations: [] });
+      const snapshot = await idle.ledger.snapshot(acct.accountId);
+      expect(verifySnapshot(acct.accountId, snapshot)).toMatchObject({ ok: true, problems: [] });
+      const charges = snapshot.postings.filter((p) => p.kind === 'charge');
+      expect(charges).toEqual([expect.objectContaining({ messageId })]);
+      expect(charges[0].repairedAt).toBeUndefined();
+    });
   });
 });
