@@ -40,7 +40,7 @@ export function registerKeyCommands(program: Command): void {
     );
 
   withJson(key.command('list'))
-    .description('list an account’s keys (never the keys themselves)')
+    .description('list an account’s keys (never the keys themselves); "last used" is updated at most once a minute')
     .requiredOption('--account <account-id>', 'account id')
     .action(
       action<{ account: string }>(async (ctx, _args, opts) => {

@@ -9,19 +9,19 @@ function unauthorized(code: 'MISSING_API_KEY' | 'INVALID_API_KEY', message: stri
   return apiError(401, code, message, { headers: { 'WWW-Authenticate': 'Bearer' } });
 }
 
-/** 401 unless the request carries a live API key; puts the account on `ctx.state`. */
+/** 401 unless the request carries a live API key; puts the account on `ctx.state` (one Redis round trip). */
 export function authenticate(accounts: AccountStore): Middleware<AppState> {
   return async (ctx, next) => {
     const header = ctx.get('Authorization');
     if (!header) throw unauthorized('MISSING_API_KEY', 'Missing API key. Send the header "Authorization: Bearer sk-…".');
     const match = BEARER.exec(header);
     if (!match) throw unauthorized('INVALID_API_KEY', 'Authorization must use the Bearer scheme: "Authorization: Bearer sk-…".');
-    const ref = await upstream('redis', () => accounts.authenticate(match[1]));
-    const account = ref && (await upstream('redis', () => accounts.getAccount(ref.accountId)));
-    if (!ref || !account) throw unauthorized('INVALID_API_KEY', 'Invalid or revoked API key. Create a new key and try again.');
+    const found = await upstream('redis', () => accounts.resolveKey(match[1]));
+    if (!found) throw unauthorized('INVALID_API_KEY', 'Invalid or revoked API key. Create a new key and try again.');
+    const { account, keyId } = found;
     ctx.state.account = account;
-    ctx.state.keyId = ref.keyId;
-    ctx.state.log = ctx.state.log.child({ account_id: account.id, key_id: ref.keyId });
+    ctx.state.keyId = keyId;
+    ctx.state.log = ctx.state.log.child({ account_id: account.id, key_id: keyId });
     await next();
   };
 }

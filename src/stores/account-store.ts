@@ -1,6 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { keys } from './keys';
+import { redisScript } from './redis-script';
 
 export interface Account {
   id: string;
@@ -49,6 +50,55 @@ export function generateApiKey(): string {
 const flag = (v: boolean) => (v ? '1' : '0');
 const now = () => new Date().toISOString();
 
+/**
+ * A key's `last_used_at` is rewritten only once it is this old: at most one write a minute per busy
+ * key instead of one per request. It answers "is this key still in use", which a minute does not change.
+ */
+export const LAST_USED_GRANULARITY_MS = 60_000;
+
+/**
+ * Key hash → account in one round trip: the key's reference, then its account's hash, and
+ * `last_used_at` when the stored one is older than ARGV[2]. ISO-8601 UTC times have a fixed width,
+ * so they order as strings. Nil for an unknown or revoked key (revocation deletes the index) or a
+ * missing account. The account and key-record keys follow from the reference, so they cannot be
+ * declared in KEYS and may live in other slots: this script needs a single Redis, not a cluster.
+ * KEYS: the key's hash index. ARGV: now, now minus the granularity.
+ */
+const resolveKeyScript = redisScript<[string, string[]] | null>(
+  'svResolveApiKey',
+  `
+local ref = redis.call('GET', KEYS[1])
+if not ref then return false end
+local key = cjson.decode(ref)
+local account = redis.call('HGETALL', '${keys.account('')}' .. key.accountId)
+if #account == 0 then return false end
+local record = '${keys.keyRecord('')}' .. key.keyId
+local last = redis.call('HGET', record, 'last_used_at')
+if not last or last < ARGV[2] then redis.call('HSET', record, 'last_used_at', ARGV[1]) end
+return {key.keyId, account}
+`,
+  1,
+);
+
+function toAccount(h: Record<string, string>): Account | undefined {
+  if (!h.id) return undefined;
+  return {
+    id: h.id,
+    email: h.email,
+    emailVerified: h.email_verified === '1',
+    webhookEnabled: h.webhook_enabled === '1',
+    rateLimitPerMinute: h.rate_limit_per_minute ? Number(h.rate_limit_per_minute) : undefined,
+    createdAt: h.created_at,
+  };
+}
+
+/** HGETALL as a Lua script returns it: field, value, field, value… */
+function fromPairs(flat: string[]): Record<string, string> {
+  const h: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) h[flat[i]] = flat[i + 1];
+  return h;
+}
+
 /** Accounts, employees and API keys, stored in Redis hashes. */
 export class AccountStore {
   constructor(private readonly redis: Redis) {}
@@ -75,16 +125,7 @@ export class AccountStore {
   }
 
   async getAccount(id: string): Promise<Account | undefined> {
-    const h = await this.redis.hgetall(keys.account(id));
-    if (!h.id) return undefined;
-    return {
-      id: h.id,
-      email: h.email,
-      emailVerified: h.email_verified === '1',
-      webhookEnabled: h.webhook_enabled === '1',
-      rateLimitPerMinute: h.rate_limit_per_minute ? Number(h.rate_limit_per_minute) : undefined,
-      createdAt: h.created_at,
-    };
+    return toAccount(await this.redis.hgetall(keys.account(id)));
   }
 
   async requireAccount(id: string): Promise<Account> {
@@ -212,12 +253,26 @@ export class AccountStore {
     return (await this.getApiKey(keyId))!;
   }
 
-  /** Looks a raw key up by its hash; the secret itself is never compared, so timing reveals nothing. */
-  async authenticate(rawKey: string): Promise<{ keyId: string; accountId: string } | undefined> {
-    const found = await this.redis.get(keys.apiKey(hashApiKey(rawKey)));
+  /**
+   * Looks a raw key up by its hash and loads its account, in one round trip. The secret itself is
+   * never compared, so timing reveals nothing. Undefined for an unknown or revoked key.
+   */
+  async resolveKey(rawKey: string): Promise<{ keyId: string; account: Account } | undefined> {
+    const at = Date.now();
+    const found = await resolveKeyScript(
+      this.redis,
+      keys.apiKey(hashApiKey(rawKey)),
+      new Date(at).toISOString(),
+      new Date(at - LAST_USED_GRANULARITY_MS).toISOString(),
+    );
     if (!found) return undefined;
-    const ref = JSON.parse(found) as { keyId: string; accountId: string };
-    this.redis.hset(keys.keyRecord(ref.keyId), 'last_used_at', now()).catch(() => undefined);
-    return ref;
+    const account = toAccount(fromPairs(found[1]));
+    return account && { keyId: found[0], account };
+  }
+
+  /** `resolveKey` without the account: which key and account a raw key stands for. */
+  async authenticate(rawKey: string): Promise<{ keyId: string; accountId: string } | undefined> {
+    const found = await this.resolveKey(rawKey);
+    return found && { keyId: found.keyId, accountId: found.account.id };
   }
 }

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { keys } from './keys';
+import { redisScript } from './redis-script';
 import type { EmployeeOutcome } from '../../workflows/types';
 
 export interface InboxEntry {
@@ -23,7 +24,9 @@ const INBOX_LIMIT = 1000;
  * memory and stores the outcome; a retry finds the outcome and changes nothing.
  * KEYS: outcome, inbox, memory. ARGV: outcome json, inbox entries json..., memory turns json..., counts.
  */
-const RECORD_ONCE = `
+const recordOnce = redisScript<string>(
+  'svRecordEmployeeOutcome',
+  `
 local existing = redis.call('GET', KEYS[1])
 if existing then return existing end
 local nInbox = tonumber(ARGV[2])
@@ -35,7 +38,9 @@ for i = 1, nTurns do redis.call('RPUSH', KEYS[3], ARGV[4 + nInbox + i]) end
 if keepTurns > 0 then redis.call('LTRIM', KEYS[3], -keepTurns, -1) else redis.call('DEL', KEYS[3]) end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ${OUTCOME_TTL_SECONDS})
 return ARGV[1]
-`;
+`,
+  3,
+);
 
 /** An employee's inbox (what it received and replied) and its conversation memory. */
 export class EmployeeMemory {
@@ -61,9 +66,8 @@ export class EmployeeMemory {
       inbox.push({ at, messageId, direction: 'replied', text: outcome.reply });
       turns.push({ role: 'assistant', content: outcome.reply });
     }
-    const stored = await this.redis.eval(
-      RECORD_ONCE,
-      3,
+    const stored = await recordOnce(
+      this.redis,
       keys.outcome(employeeId, messageId),
       keys.inbox(employeeId),
       keys.memory(employeeId),
