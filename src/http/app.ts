@@ -22,7 +22,7 @@ export interface AppDeps {
   logger: Logger;
   /** A body that has not fully arrived by then gets a 408, so a stalled client holds nothing for long. */
   bodyTimeoutMs: number;
-  /** Debug aid: log each accepted payload's text (LOG_PAYLOADS). Off by default: payloads may hold personal data. */
+  /** Debug aid: log each accepted payload's text at info (LOG_PAYLOADS). Off by default: payloads may hold personal data. */
   logPayloads?: boolean;
   /** Readiness probe: resolves when Redis and Temporal answer. */
   ready?: () => Promise<void>;

@@ -41,7 +41,7 @@ export function webhookRoutes(router: Router<AppState>, deps: AppDeps): void {
         requestId: ctx.state.requestId,
       });
       ctx.state.log.info({ message_id: result.messageId, status: result.status, workflow_id: result.workflowId }, 'webhook event');
-      if (deps.logPayloads) ctx.state.log.debug({ message_id: result.messageId, event: request.event, payload: request.payload }, 'webhook payload');
+      if (deps.logPayloads) ctx.state.log.info({ message_id: result.messageId, event: request.event, payload: request.payload }, 'webhook payload');
       ctx.status = result.status === 'accepted' ? 202 : 200;
       if (result.status === 'accepted') ctx.set('Location', `/api/webhook/${result.messageId}`);
       ctx.body = { message_id: result.messageId, employee_id: result.employeeId, status: result.status };
@@ -62,11 +62,12 @@ function jsonBody(timeoutMs: number): Middleware<AppState> {
       ctx.set('Connection', 'close');
       throw apiError(413, 'PAYLOAD_TOO_LARGE', `Request body is ${declared} bytes; the limit is ${MAX_BODY_BYTES} bytes (64 KB).`);
     }
-    if (!(ctx.request.length > 0) && !ctx.get('Transfer-Encoding')) {
-      throw apiError(400, 'INVALID_REQUEST', 'Request body is empty. Send a JSON object with employee_id and payload.');
-    }
     if (!ctx.is(JSON_TYPES)) {
       throw apiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the body as JSON with "Content-Type: application/json".');
+    }
+    // After the 415 check, so the documented order holds: a text/plain request is a 415 even without a body.
+    if (!(ctx.request.length > 0) && !ctx.get('Transfer-Encoding')) {
+      throw apiError(400, 'INVALID_REQUEST', 'Request body is empty. Send a JSON object with employee_id and payload.');
     }
     // The body is always decoded as UTF-8 (RFC 8259); another declared charset would be garbled silently.
     if (ctx.request.charset && !UTF8.test(ctx.request.charset)) {

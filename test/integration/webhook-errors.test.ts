@@ -315,6 +315,11 @@ describe('the order of the checks: 401, 403, 429, 413, 415, 400, 404', () => {
     expectError(res, 415, 'UNSUPPORTED_MEDIA_TYPE');
   });
 
+  it('answers 415 for a non-JSON content type even without a body', async () => {
+    const res = await post().set('Content-Type', 'text/plain').send('');
+    expectError(res, 415, 'UNSUPPORTED_MEDIA_TYPE');
+  });
+
   it('answers 400 for a bad body naming an unknown employee', async () => {
     const res = await post().send({ employee_id: randomUUID() });
     expectError(res, 400, 'INVALID_REQUEST', 'payload');
