@@ -4,7 +4,7 @@ import { createApp, createServer } from './http/app';
 import { AccountRateLimiter } from './http/rate-limit';
 import { EventIngest } from './ingest';
 import { createLogger } from './logger';
-import { connectRedis } from './redis';
+import { createRedis } from './redis';
 import { AccountStore } from './stores/account-store';
 import { Ledger } from './stores/ledger';
 import { EventStatusReader } from './event-status';
@@ -52,7 +52,7 @@ export function buildApi(config: Config, redis: Redis, connection: Connection, l
 /** Connects, listens; `close()` stops listening, drains in-flight requests, then disconnects. */
 export async function startApi(config: Config): Promise<{ server: Server; close: () => Promise<void> }> {
   const logger = createLogger(config, 'api');
-  const redis = await connectRedis(config.REDIS_URL, { failFast: true, name: 'sistava-api' });
+  const redis = createRedis(config.REDIS_URL, { failFast: true, name: 'sistava-api' });
   // Lazy: the API starts even while Temporal is down, answers 502 meanwhile, and heals when it is back.
   const connection = Connection.lazy({ address: temporalAddress(config) });
   const app = buildApi(config, redis, connection, logger);

@@ -9,10 +9,31 @@ export interface RedisOptions {
   name?: string;
 }
 
-/** Connects and waits until Redis answers. */
+/**
+ * For long-running services: starts connecting and returns at once. A service started while Redis
+ * is down (or restarting) comes up anyway and heals when Redis answers; meanwhile the API answers
+ * 502 and the worker's activities retry.
+ */
+export function createRedis(url: string, options: RedisOptions = {}): Redis {
+  return newClient(url, options, false);
+}
+
+/** For commands and tools: connects and waits until Redis answers, or throws. */
 export async function connectRedis(url: string, options: RedisOptions = {}): Promise<Redis> {
+  const redis = newClient(url, options, true);
+  try {
+    await redis.connect();
+  } catch (err) {
+    // Otherwise the client would keep reconnecting in the background, holding the process open.
+    redis.disconnect();
+    throw err;
+  }
+  return redis;
+}
+
+function newClient(url: string, options: RedisOptions, lazyConnect: boolean): Redis {
   const redis = new Redis(url, {
-    lazyConnect: true,
+    lazyConnect,
     connectionName: options.name,
     enableOfflineQueue: !options.failFast,
     maxRetriesPerRequest: options.failFast ? 1 : 3,
@@ -22,12 +43,5 @@ export async function connectRedis(url: string, options: RedisOptions = {}): Pro
   });
   // Connection errors surface on commands; the event only needs a listener so it never crashes the process.
   redis.on('error', () => undefined);
-  try {
-    await redis.connect();
-  } catch (err) {
-    // Otherwise the client would keep reconnecting in the background, holding the process open.
-    redis.disconnect();
-    throw err;
-  }
   return redis;
 }

@@ -3,14 +3,14 @@ import { loadConfigOrExit, temporalAddress } from './config';
 import { createWorker } from './create-worker';
 import { createLogger } from './logger';
 import { installTemporalRuntime } from './temporal-runtime';
-import { connectRedis } from './redis';
+import { createRedis } from './redis';
 
 /** Runs one worker until SIGINT/SIGTERM; the SDK then drains running activities (shutdownGraceTime). */
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger(config, 'worker');
   installTemporalRuntime(logger, 'WARN', config.WORKER_METRICS_ADDRESS);
-  const redis = await connectRedis(config.REDIS_URL, { name: 'sistava-worker' });
+  const redis = createRedis(config.REDIS_URL, { name: 'sistava-worker' });
   const connection = await NativeConnection.connect({ address: temporalAddress(config) });
   const worker = await createWorker(config, connection, redis);
   logger.info(

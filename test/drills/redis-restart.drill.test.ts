@@ -53,4 +53,20 @@ describe('drill: Redis killed and restarted (AOF) during a burst', () => {
     expect(debited.sort()).toEqual([...burst.accepted].sort());
     await worker.stop();
   }, 180_000);
+
+  it('brings up a worker while Redis is down, which processes the waiting events once Redis is back', async () => {
+    const { accepted } = await postBurst(h, acct, 20);
+    expect(accepted).toHaveLength(20);
+    await redis.kill('SIGKILL');
+    const worker = startService('src/worker.ts', { REDIS_URL: redis.address, TEMPORAL_TASK_QUEUE: TASK_QUEUE, LOG_LEVEL: 'info' });
+    await eventually('worker polling without Redis', async () => (worker.output.join('').includes('worker polling') ? true : undefined), 30_000).catch(
+      (err: Error) => {
+        throw new Error(`${err.message}\n${worker.output.join('')}`);
+      },
+    );
+    await redis.restart();
+    const completed = await awaitCompleted(h, acct, accepted);
+    expect(completed.sort()).toEqual([...accepted].sort());
+    await worker.stop();
+  }, 120_000);
 });
