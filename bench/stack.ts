@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { freePort, startRedisServer, startTemporalDevServer, type RunningService } from '../src/dev/services';
+import { freePort, startRedisServer, startTemporalDevServer, type RunningService, quietBundlerLogger } from '../src/dev/services';
 import { ensureTemporalCli } from '../src/dev/temporal-cli';
 import { peakRssMb } from './proc';
 
@@ -60,7 +60,7 @@ export class Stack {
 
   /** Builds a workflow bundle once and writes it into the run's folder. */
   async bundle(name: string, workflowsPath: string): Promise<string> {
-    const { code } = await bundleWorkflowCode({ workflowsPath, logger: quietLogger });
+    const { code } = await bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
     const file = path.join(this.dir, `${name}-bundle.js`);
     fs.writeFileSync(file, code);
     return file;
@@ -125,12 +125,3 @@ function terminate(child: ChildProcess, graceMs = 15_000): Promise<void> {
     child.kill('SIGTERM');
   });
 }
-
-const quietLogger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: (message: string) => process.stderr.write(`${message}\n`),
-};

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { freePort, startRedisServer, startTemporalDevServer } from '../../src/dev/services';
+import { freePort, startRedisServer, startTemporalDevServer, quietBundlerLogger } from '../../src/dev/services';
 import { findTemporalCli } from '../../src/dev/temporal-cli';
 
 /**
@@ -15,7 +15,7 @@ export default async function globalSetup(): Promise<void> {
   const [redis, temporal, bundle] = await Promise.all([
     startRedisServer({ port: redisPort, dir: path.join(dir, 'redis'), appendfsync: 'always', logFile: path.join(dir, 'redis.log') }),
     startTemporalDevServer({ cli: findTemporalCli(), port: temporalPort, dbFile: path.join(dir, 'temporal.db'), logFile: path.join(dir, 'temporal.log') }),
-    bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger }),
+    bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietBundlerLogger }),
   ]);
   const bundlePath = path.join(dir, 'workflow-bundle.js');
   fs.writeFileSync(bundlePath, bundle.code);
@@ -28,12 +28,3 @@ export default async function globalSetup(): Promise<void> {
   });
   (globalThis as any).__SISTAVA_STACK__ = { redis, temporal, dir };
 }
-
-const quietLogger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: (message: string) => process.stderr.write(`${message}\n`),
-};
