@@ -8,7 +8,8 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY workflows ./workflows
 COPY activities ./activities
-# Plain JavaScript at run time: the tsx loader costs about 50 MB of RSS per process.
+# Plain JavaScript at run time (the tsx loader costs about 50 MB of RSS per process), and the
+# workflow bundle built once here (dist/workflow-bundle.js, used through WORKFLOW_BUNDLE_PATH).
 # The CLI (npx sistava) still runs through tsx, a runtime dependency.
 RUN npm run build && npm prune --omit=dev && npm cache clean --force
 USER node
