@@ -1,24 +1,12 @@
-import { startFakeModelServer, type FakeModelServer } from '../helpers/fake-model-server';
-import { createHarness, type Harness, type Seeded } from '../helpers/harness';
 import { awaitCompleted, postBurst } from '../helpers/burst';
+import { useDrillStack } from '../helpers/drill-stack';
 import { debitedMessageIds, repeated, reportDrill } from '../helpers/ledger-checks';
 
-let h: Harness;
-let fake: FakeModelServer;
-let acct: Seeded;
-
-beforeAll(async () => {
-  fake = await startFakeModelServer();
-  h = await createHarness({ OPENAI_BASE_URL: fake.baseURL });
-  acct = await h.seedAccount({ credits: 100_000 });
-});
-afterAll(async () => {
-  await h?.close();
-  await fake?.close();
-});
+const stack = useDrillStack('model-outage', { fakeModel: true, worker: true });
 
 describe('drill: model server down for a while, then back', () => {
   it('keeps the events waiting with backoff and completes each once when the model returns', async () => {
+    const { h, acct, fake } = stack;
     fake.setDefault({ kind: 'status', status: 503 });
     const { accepted } = await postBurst(h, acct, 30);
     await fake.waitForRequests(60, 60_000); // every event failed at least twice: backing off, not lost

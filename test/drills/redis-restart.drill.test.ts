@@ -1,29 +1,20 @@
-import { randomUUID } from 'node:crypto';
-import { createHarness, eventually, type Harness, type Seeded } from '../helpers/harness';
+import { eventually } from '../helpers/harness';
 import { awaitCompleted, postBurst } from '../helpers/burst';
+import { useDrillStack } from '../helpers/drill-stack';
 import { debitedMessageIds, repeated, reportDrill } from '../helpers/ledger-checks';
 import { privateRedis, type RestartableService } from '../helpers/private-stack';
-import { killAllServices, startService } from '../helpers/processes';
+import { startService } from '../helpers/processes';
 
-const TASK_QUEUE = `drill-redis-${randomUUID()}`;
 let redis: RestartableService;
-let h: Harness;
-let acct: Seeded;
-
 beforeAll(async () => {
   redis = await privateRedis();
-  h = await createHarness({ REDIS_URL: redis.address, TEMPORAL_TASK_QUEUE: TASK_QUEUE }, { worker: false });
-  acct = await h.seedAccount({ credits: 100_000 });
-  await h.accounts.updateAccount(acct.accountId, { rateLimitPerMinute: 100_000 });
 }, 60_000);
-afterAll(async () => {
-  await killAllServices();
-  await h?.close();
-  await redis?.stop();
-});
+afterAll(() => redis?.stop());
+const stack = useDrillStack('redis-restart', { overrides: () => ({ REDIS_URL: redis.address }) });
 
 describe('drill: Redis killed and restarted (AOF) during a burst', () => {
   it('processes every accepted event once; requests during the outage get 502 and are not processed', async () => {
+    const { h, acct, taskQueue: TASK_QUEUE } = stack;
     const worker = startService('src/worker.ts', { REDIS_URL: redis.address, TEMPORAL_TASK_QUEUE: TASK_QUEUE });
     let restarting: Promise<void> | undefined;
     const burst = await postBurst(h, acct, 300, {
@@ -55,6 +46,7 @@ describe('drill: Redis killed and restarted (AOF) during a burst', () => {
   }, 180_000);
 
   it('brings up a worker while Redis is down, which processes the waiting events once Redis is back', async () => {
+    const { h, acct, taskQueue: TASK_QUEUE } = stack;
     const { accepted } = await postBurst(h, acct, 20);
     expect(accepted).toHaveLength(20);
     await redis.kill('SIGKILL');

@@ -1,25 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { freePort } from '../../src/dev/services';
-import { createHarness, eventually, type Harness, type Seeded } from '../helpers/harness';
+import { useDrillStack } from '../helpers/drill-stack';
+import { eventually } from '../helpers/harness';
 import { debitedMessageIds, reportDrill } from '../helpers/ledger-checks';
-import { killAllServices, startService } from '../helpers/processes';
+import { startService } from '../helpers/processes';
 
-const TASK_QUEUE = `drill-two-apis-${randomUUID()}`;
-let h: Harness;
-let acct: Seeded;
-
-beforeAll(async () => {
-  h = await createHarness({ TEMPORAL_TASK_QUEUE: TASK_QUEUE });
-  acct = await h.seedAccount({ credits: 1_000 });
-  await h.accounts.updateAccount(acct.accountId, { rateLimitPerMinute: 100_000 });
-});
-afterAll(async () => {
-  await killAllServices();
-  await h?.close();
-});
+const stack = useDrillStack('two-apis', { worker: true, credits: 1_000 });
 
 describe('drill: 200 concurrent requests with one Idempotency-Key across two API processes', () => {
   it('accepts exactly one; the other 199 are duplicates of it', async () => {
+    const { h, acct, taskQueue: TASK_QUEUE } = stack;
     const ports = [await freePort(), await freePort()];
     const apis = ports.map((port) => startService('src/api.ts', { PORT: String(port), HOST: '127.0.0.1', TEMPORAL_TASK_QUEUE: TASK_QUEUE }));
     for (const port of ports) {

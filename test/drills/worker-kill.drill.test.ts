@@ -1,29 +1,13 @@
-import { randomUUID } from 'node:crypto';
-import { startFakeModelServer, type FakeModelServer } from '../helpers/fake-model-server';
-import { createHarness, type Harness, type Seeded } from '../helpers/harness';
 import { awaitCompleted, postBurst } from '../helpers/burst';
+import { useDrillStack } from '../helpers/drill-stack';
 import { debitedMessageIds, repeated, reportDrill } from '../helpers/ledger-checks';
-import { killAllServices, startService } from '../helpers/processes';
+import { startService } from '../helpers/processes';
 
-const TASK_QUEUE = `drill-worker-kill-${randomUUID()}`;
-let h: Harness;
-let fake: FakeModelServer;
-let acct: Seeded;
-
-beforeAll(async () => {
-  fake = await startFakeModelServer();
-  h = await createHarness({ TEMPORAL_TASK_QUEUE: TASK_QUEUE, OPENAI_BASE_URL: fake.baseURL }, { worker: false });
-  acct = await h.seedAccount({ credits: 100_000 });
-  await h.accounts.updateAccount(acct.accountId, { rateLimitPerMinute: 100_000 });
-});
-afterAll(async () => {
-  await killAllServices();
-  await h?.close();
-  await fake?.close();
-});
+const stack = useDrillStack('worker-kill', { fakeModel: true });
 
 describe('drill: worker SIGKILL with 200 events in flight', () => {
   it('loses no accepted event and charges none twice after a restart', async () => {
+    const { h, acct, fake, taskQueue: TASK_QUEUE } = stack;
     fake.setDefault({ kind: 'hang', ms: 400 });
     const { accepted } = await postBurst(h, acct, 200);
     expect(accepted).toHaveLength(200);

@@ -8,10 +8,13 @@ export interface RawResponse {
   body: any;
 }
 
-/** Listens on an ephemeral port for requests supertest cannot shape (chunked, lying Content-Length). */
-export async function listen(app: Koa<any>): Promise<{ port: number; close: () => Promise<void> }> {
-  const server = app.listen(0, '127.0.0.1');
-  await new Promise<void>((resolve) => server.once('listening', resolve));
+/**
+ * Listens on an ephemeral loopback port, for requests supertest cannot shape (chunked, lying
+ * Content-Length) or a server built with createServer; `close` drops every connection.
+ */
+export async function listen(target: Koa<any> | http.Server): Promise<{ port: number; close: () => Promise<void> }> {
+  const server = target instanceof http.Server ? target : http.createServer(target.callback());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as AddressInfo).port,
     close: () =>

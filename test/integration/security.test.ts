@@ -1,7 +1,5 @@
 import request from 'supertest';
 import { randomUUID } from 'node:crypto';
-import type http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Connection } from '@temporalio/client';
 import { Redis } from 'ioredis';
 import { buildApi } from '../../src/api';
@@ -12,6 +10,7 @@ import { keys } from '../../src/stores/keys';
 import { captureLogs } from '../helpers/captured-logs';
 import { createHarness, eventually, testConfig, type Harness, type Seeded } from '../helpers/harness';
 import { dumpRedis } from '../helpers/redis-dump';
+import { listen } from '../helpers/raw-http';
 import { sendRaw } from '../helpers/raw-socket';
 
 /**
@@ -294,16 +293,3 @@ describe('key checks and timing', () => {
     }
   });
 });
-
-/** Listens on an ephemeral loopback port; `close` drops every connection. */
-async function listen(server: http.Server): Promise<{ port: number; close: () => Promise<void> }> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}

@@ -1,25 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { freePort } from '../../src/dev/services';
-import { startFakeModelServer, type FakeModelServer } from '../helpers/fake-model-server';
-import { createHarness, eventually, type Harness, type Seeded } from '../helpers/harness';
-import { killAllServices, startService, type ServiceProcess } from '../helpers/processes';
+import { useDrillStack } from '../helpers/drill-stack';
+import { eventually } from '../helpers/harness';
+import { startService, type ServiceProcess } from '../helpers/processes';
 
-const TASK_QUEUE = `test-shutdown-${randomUUID()}`;
-let h: Harness;
-let fake: FakeModelServer;
-let acct: Seeded;
-
-beforeAll(async () => {
-  fake = await startFakeModelServer();
-  h = await createHarness({ TEMPORAL_TASK_QUEUE: TASK_QUEUE, OPENAI_BASE_URL: fake.baseURL }, { worker: false });
-  acct = await h.seedAccount({ credits: 10_000 });
-  await h.accounts.updateAccount(acct.accountId, { rateLimitPerMinute: 100_000 });
-});
-afterAll(async () => {
-  await killAllServices();
-  await h?.close();
-  await fake?.close();
-});
+const stack = useDrillStack('shutdown', { fakeModel: true, credits: 10_000 });
 
 async function waitForApi(port: number, api: ServiceProcess): Promise<void> {
   await eventually('API listening', async () => {
@@ -32,6 +16,7 @@ async function waitForApi(port: number, api: ServiceProcess): Promise<void> {
 
 describe('SIGTERM', () => {
   it('stops the API during a burst without losing any accepted event, and the worker drains before exiting', async () => {
+    const { h, acct, fake, taskQueue: TASK_QUEUE } = stack;
     const port = await freePort();
     const api = startService('src/api.ts', { PORT: String(port), HOST: '127.0.0.1', TEMPORAL_TASK_QUEUE: TASK_QUEUE });
     const worker = startService('src/worker.ts', { TEMPORAL_TASK_QUEUE: TASK_QUEUE, OPENAI_BASE_URL: fake.baseURL });
