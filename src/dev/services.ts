@@ -53,13 +53,17 @@ function failedToRun(child: ChildProcess, name: string): Promise<never> {
   return failed;
 }
 
+/** Signals a child process and resolves once it has exited (at once if it already has). */
+export function stopProcess(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill(signal);
+  });
+}
+
 function stopper(child: ChildProcess) {
-  return (signal: NodeJS.Signals = 'SIGTERM') =>
-    new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill(signal);
-    });
+  return (signal: NodeJS.Signals = 'SIGTERM') => stopProcess(child, signal);
 }
 
 export interface TemporalDevServerOptions {

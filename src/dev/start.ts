@@ -4,7 +4,7 @@ import path from 'node:path';
 import { loadConfigOrExit, temporalAddress, type Config } from '../config';
 import { connectRedis } from '../redis';
 import { ensureDemo, type Demo } from './demo';
-import { pingRedis, startRedisServer, startTemporalDevServer, waitFor, type RunningService } from './services';
+import { pingRedis, startRedisServer, stopProcess, startTemporalDevServer, waitFor, type RunningService } from './services';
 import { ensureTemporalCli } from './temporal-cli';
 
 /**
@@ -30,7 +30,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     say('stopping: API and worker first, then the servers this stack started …');
-    await Promise.all(children.map((c) => terminate(c)));
+    await Promise.all(children.map((c) => stopProcess(c)));
     for (const service of started.reverse()) await service.stop();
     say('stopped.');
     process.exit(code);
@@ -122,14 +122,6 @@ function runChild(name: string, file: string, env: NodeJS.ProcessEnv): ChildProc
   prefix(child.stdout!, process.stdout);
   prefix(child.stderr!, process.stderr);
   return child;
-}
-
-function terminate(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
 }
 
 function banner(config: Config, demo: Demo, created: boolean, apiUrl: string): void {
