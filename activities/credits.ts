@@ -1,6 +1,6 @@
 import { priceEvent, priceFor, type PriceList } from '../src/billing/pricing';
 import { chargePosting, type Ledger, type SettleResult } from '../src/stores/ledger';
-import type { ChargeResult, SettleOutcome, Usage } from '../workflows/types';
+import type { ChargeResult, SettleOutcome, Usage } from '../workflows/contract';
 
 export interface ChargeCreditsInput {
   accountId: string;
@@ -21,7 +21,7 @@ export interface CreditDeps {
 
 export function creditActivities(deps: CreditDeps) {
   /**
-   * Settles the event in one Redis script keyed by its message id: posts what it cost at today's
+   * Settles the event in one database statement keyed by its message id: posts what it cost at today's
    * price (recorded on the posting) and releases what the API reserved at ingest. Retries and
    * re-runs find the first posting and post nothing. A failed event reports no usage — the model
    * rejected it or the employee is gone — so it is not charged; its reservation is released.

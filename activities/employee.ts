@@ -1,12 +1,12 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { AccountStore } from '../src/stores/account-store';
+import type { EmployeeStore } from '../src/stores/employees';
 import type { EmployeeMemory } from '../src/stores/employee-memory';
-import { EMPLOYEE_NOT_FOUND, type EmployeeOutcome } from '../workflows/types';
+import { EMPLOYEE_NOT_FOUND, type EmployeeOutcome } from '../workflows/contract';
 import type { ChatMessage, ChatResult } from './model-server';
 
 export interface EmployeeDeps {
-  accounts: AccountStore;
+  employees: EmployeeStore;
   memory: EmployeeMemory;
   /** Absent when no model endpoint is configured: events are then delivered to the inbox only. */
   complete?: (model: string, messages: ChatMessage[], signal?: AbortSignal) => Promise<ChatResult>;
@@ -35,7 +35,7 @@ export function employeeActivities(deps: EmployeeDeps) {
   async function deliver(input: DriveEmployeeInput): Promise<EmployeeOutcome> {
     const done = await deps.memory.outcome(input.employeeId, input.messageId);
     if (done) return done;
-    const employee = await deps.accounts.getEmployee(input.employeeId);
+    const employee = await deps.employees.getEmployee(input.employeeId);
     if (!employee) throw ApplicationFailure.nonRetryable(`Employee ${input.employeeId} no longer exists`, EMPLOYEE_NOT_FOUND);
 
     const started = Date.now();

@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
 import { ApplicationFailure } from '@temporalio/common';
-import { MODEL_RATE_LIMITED, MODEL_REJECTED, MODEL_UNAVAILABLE } from '../workflows/types';
+import { MODEL_RATE_LIMITED, MODEL_REJECTED, MODEL_UNAVAILABLE } from '../workflows/contract';
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';

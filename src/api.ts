@@ -1,28 +1,40 @@
-import { Client, Connection } from '@temporalio/client';
-import { loadConfigOrExit, temporalAddress, type Config } from './config';
-import { createApp, createServer } from './http/app';
-import { AccountRateLimiter } from './http/rate-limit';
-import { EventIngest } from './ingest';
-import { createLogger } from './logger';
-import { createRedis } from './redis';
-import { AccountStore } from './stores/account-store';
-import { Ledger } from './stores/ledger';
-import { EventStatusReader } from './event-status';
-import { createApiMetrics } from './metrics';
 import type { Server } from 'node:http';
+import { Client, Connection } from '@temporalio/client';
 import type { Redis } from 'ioredis';
-import type { Logger } from './logger';
+import type pg from 'pg';
+import { loadConfigOrExit, temporalAddress, type Config } from './config';
+import { EventStatusReader } from './events/event-status';
+import { EventIngest } from './events/ingest';
+import { createApp } from './http/app';
+import { createServer } from './http/server';
+import { createLogger, type Logger } from './observability/logger';
+import { createApiMetrics } from './observability/metrics';
+import { ApiKeyStore } from './stores/api-keys';
+import { EmployeeStore } from './stores/employees';
+import { Ledger } from './stores/ledger';
+import { MessageStore } from './stores/messages';
+import { assertSchemaCurrent } from './stores/postgres/migrate';
+import { createPool } from './stores/postgres/pool';
+import { createRedis } from './stores/redis/client';
+import { IdempotencyCache } from './stores/redis/idempotency-cache';
+import { AccountRateLimiter } from './stores/redis/rate-limiter';
+import { UsageStore } from './stores/usage';
+
+/** The clients the API talks through. */
+export interface ApiClients {
+  db: pg.Pool;
+  redis: Redis;
+  connection: Connection;
+}
 
 /** The HTTP app wired to its stores and to Temporal; shared by the entry point and the tests. */
-export function buildApi(config: Config, redis: Redis, connection: Connection, logger: Logger) {
+export function buildApi(config: Config, { db, redis, connection }: ApiClients, logger: Logger) {
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
-  const accounts = new AccountStore(redis);
-  const ledger = new Ledger(redis);
   const ingest = new EventIngest(
     client,
     connection,
-    redis,
-    ledger,
+    new IdempotencyCache(redis),
+    new Ledger(db),
     {
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       idempotencyWindowMs: config.IDEMPOTENCY_WINDOW_MS,
@@ -31,31 +43,34 @@ export function buildApi(config: Config, redis: Redis, connection: Connection, l
     },
     logger,
   );
-  const statusReader = new EventStatusReader(client, connection, redis, ledger, config.TEMPORAL_UI_URL, config.TEMPORAL_NAMESPACE);
   return createApp({
-    accounts,
+    keys: new ApiKeyStore(db),
+    employees: new EmployeeStore(db),
     ingest,
     rateLimiter: new AccountRateLimiter(redis, config.RATE_LIMIT_PER_MINUTE),
     logger,
     bodyTimeoutMs: config.BODY_TIMEOUT_MS,
     logPayloads: config.LOG_PAYLOADS,
-    statusReader,
-    ledger,
+    statusReader: new EventStatusReader(client, connection, new MessageStore(db), config.TEMPORAL_UI_URL, config.TEMPORAL_NAMESPACE),
+    usage: new UsageStore(db),
     metrics: createApiMetrics(),
-    ready: async () => {
-      await redis.ping();
-      await connection.withDeadline(Date.now() + 2_000, () => connection.healthService.check({}));
-    },
+    readiness: [
+      { name: 'database', check: async () => void (await db.query('SELECT 1')) },
+      { name: 'redis', check: async () => void (await redis.ping()) },
+      { name: 'temporal', check: async () => void (await connection.withDeadline(Date.now() + 2_000, () => connection.healthService.check({}))) },
+    ],
   });
 }
 
 /** Connects, listens; `close()` stops listening, drains in-flight requests, then disconnects. */
 export async function startApi(config: Config): Promise<{ server: Server; close: () => Promise<void> }> {
   const logger = createLogger(config, 'api');
+  const db = createPool(config.DATABASE_URL, { name: 'sistava-api', max: config.DATABASE_POOL_SIZE, failFast: true });
+  await assertSchemaCurrent(db);
   const redis = createRedis(config.REDIS_URL, { failFast: true, name: 'sistava-api' });
   // Lazy: the API starts even while Temporal is down, answers 502 meanwhile, and heals when it is back.
   const connection = Connection.lazy({ address: temporalAddress(config) });
-  const app = buildApi(config, redis, connection, logger);
+  const app = buildApi(config, { db, redis, connection }, logger);
   const server = createServer(app, { timeoutMs: config.BODY_TIMEOUT_MS, logger }).listen(config.PORT, config.HOST);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
   const address = server.address();
@@ -65,6 +80,7 @@ export async function startApi(config: Config): Promise<{ server: Server; close:
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await connection.close().catch(() => undefined);
     redis.disconnect();
+    await db.end();
   };
   return { server, close };
 }
@@ -76,12 +92,12 @@ if (require.main === module) {
       const shutdown = () => {
         // Stop accepting, let requests in flight finish, then exit.
         server.closeIdleConnections();
-        close().then(() => process.exit(0));
+        void close().then(() => process.exit(0));
       };
       process.once('SIGTERM', shutdown);
       process.once('SIGINT', shutdown);
     },
-    (err) => {
+    (err: unknown) => {
       process.stderr.write(`api failed to start: ${(err as Error).message}\n`);
       process.exit(1);
     },

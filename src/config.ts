@@ -39,6 +39,11 @@ const optionalString = z
 export const Config = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().default('0.0.0.0'),
+  /** The system of record: accounts, keys, credits and the ledger, inboxes and memory. */
+  DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/sistava'),
+  /** Connections per process; the API's hot path holds one for a single statement. */
+  DATABASE_POOL_SIZE: z.coerce.number().int().positive().max(200).default(10),
+  /** Only what may be forgotten: rate-limit counters and the Idempotency-Key window cache. */
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
   TEMPORAL_ADDRESS: optionalString,
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
@@ -71,6 +76,10 @@ export const Config = z.object({
   CREDITS_PER_1K_TOKENS: z
     .undefined({ error: 'replaced by CREDITS_PER_1K_PROMPT_TOKENS and CREDITS_PER_1K_COMPLETION_TOKENS; set those instead' })
     .optional(),
+  /** How often the Temporal Schedule reconciles every account's ledger with the workflow histories (Go duration: 1h, 15m). */
+  RECONCILE_INTERVAL: z.string().regex(/^\d+(ms|s|m|h)$/, 'must be a duration like 1h or 15m').default('1h'),
+  /** A reservation open this long whose workflow is gone or closed is released by reconcile. */
+  RECONCILE_STALE_AFTER_MS: z.coerce.number().int().positive().default(15 * 60 * 1000),
   /** How long an Idempotency-Key stays a duplicate after first acceptance (product contract: 5 minutes). */
   IDEMPOTENCY_WINDOW_MS: z.coerce.number().int().positive().default(5 * 60 * 1000),
   /** A request body that has not fully arrived by then is answered with 408. */

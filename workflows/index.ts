@@ -1,1 +1,3 @@
-export { processWebhookEvent, statusQuery } from './process-webhook-event';
+/** Every workflow the worker runs; the bundle's entry point. */
+export { processWebhookEvent } from './process-webhook-event';
+export { reconcileBilling } from './reconcile-billing';

@@ -4,20 +4,22 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
-  defineQuery,
   patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   sleep,
+  upsertMemo,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { EVENT_STATUS } from './search-attributes';
 import {
   EMPLOYEE_NOT_FOUND,
+  EVENT_STATUS,
   MODEL_REJECTED,
+  statusQuery,
+  type EventMemo,
   type ChargeResult,
   type EmployeeOutcome,
   type EventStatus,
@@ -25,9 +27,7 @@ import {
   type Usage,
   type WebhookEventInput,
   type WebhookEventResult,
-} from './types';
-
-export const statusQuery = defineQuery<WebhookEventResult>('status');
+} from './contract';
 
 /**
  * Since this patch the event settles (charge what it cost, release what the API reserved at ingest),
@@ -35,6 +35,12 @@ export const statusQuery = defineQuery<WebhookEventResult>('status');
  * replay that way.
  */
 export const SETTLE_CREDITS_PATCH = 'settle-credits';
+
+/**
+ * Since this patch the settlement writes the charge into the memo (`settled`, `charge`), so
+ * reconcile finds it in a visibility listing instead of parsing local-activity markers.
+ */
+export const CHARGE_IN_MEMO_PATCH = 'charge-in-memo';
 
 /** What a failed event consumed: a failed attempt reports no usage, so nothing is charged. */
 const NOTHING_USED: Usage = { promptTokens: 0, completionTokens: 0, runtimeMs: 0 };
@@ -126,11 +132,18 @@ function describeDelivery(outcome: EmployeeOutcome): string {
 }
 
 /** Not cancellable: a cancelled event must still give back what the API reserved for it. */
-function settle(input: WebhookEventInput, usage: Usage, outcome: SettleOutcome): Promise<ChargeResult> {
-  return CancellationScope.nonCancellable(() => local.settleCredits.executeWithOptions(
-    { ...LOCAL_OPTIONS, summary: outcome === 'completed' ? 'settle credits' : 'release reserved credits' },
-    [{ accountId: input.accountId, messageId: input.messageId, employeeId: input.employeeId, event: input.event, usage, outcome }],
-  ));
+async function settle(input: WebhookEventInput, usage: Usage, outcome: SettleOutcome): Promise<ChargeResult> {
+  const charge = await CancellationScope.nonCancellable(() =>
+    local.settleCredits.executeWithOptions(
+      { ...LOCAL_OPTIONS, summary: outcome === 'completed' ? 'settle credits' : 'release reserved credits' },
+      [{ accountId: input.accountId, messageId: input.messageId, employeeId: input.employeeId, event: input.event, usage, outcome }],
+    ),
+  );
+  if (patched(CHARGE_IN_MEMO_PATCH)) {
+    const settled: Pick<EventMemo, 'settled' | 'charge'> = { settled: true, charge: charge.posting ?? null };
+    upsertMemo(settled);
+  }
+  return charge;
 }
 
 /** Before SETTLE_CREDITS_PATCH: kept so that older histories replay. */

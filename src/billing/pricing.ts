@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import type { PriceUsed, Usage } from '../../workflows/types';
+import type { Usage } from '../../workflows/contract';
+import type { PriceUsed } from './types';
 
 /** One model's token prices, in whole credits per 1,000 tokens. */
 export const ModelPrice = z.strictObject({

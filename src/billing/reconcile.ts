@@ -2,8 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { defaultPayloadConverter, WorkflowNotFoundError } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
-import type { Ledger, LedgerSnapshot, Posting } from '../stores/ledger';
-import { WORKFLOW_TYPE, type ChargeResult, type EmployeeOutcome, type WebhookEventInput } from '../../workflows/types';
+import { processWebhookEvent } from '../../workflows';
+import type { ChargeResult, EmployeeOutcome, EventMemo, WebhookEventInput } from '../../workflows/contract';
+import { compare } from '../shared/text';
+import type { Ledger } from '../stores/ledger';
+import type { Posting } from './types';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 type Payloads = temporal.api.common.v1.IPayloads | null | undefined;
@@ -52,31 +55,41 @@ export interface ReconcileResult {
   ok: boolean;
 }
 
-/** The local activities that post an event's charge: today's and the one of older histories. */
+/** The local activities that posted an event's charge in histories recorded before the charge went into the memo. */
 const CHARGE_ACTIVITIES = new Set(['settleCredits', 'chargeCredits']);
 const HISTORY_CONCURRENCY = 8;
 
+/** One event workflow and the charge Temporal holds for it. */
+interface Recorded {
+  execution: WorkflowExecutionInfo;
+  messageId: string;
+  charge?: Posting;
+  /** Settled without a charge (it failed and consumed nothing). */
+  settled: boolean;
+}
+
 /**
  * Compares the account's ledger with the charges recorded in Temporal: every event workflow started
- * in [from, to) is found through visibility (search attribute AccountId), and the charge its history
- * holds (the settlement's local-activity marker: the same result the workflow returns) is looked up
- * in the ledger by message id. With `repair`, a missing charge is posted again — the same posting,
- * through the same idempotent script, so a second repair posts nothing — and reservations left open
- * by events that never started (or whose workflow was ended from outside) are released. Events keep
- * settling while this runs: what settled after the ledger snapshot counts as matched, not missing
- * or stale.
+ * in [from, to) is found through visibility (search attribute AccountId), with the charge its
+ * settlement wrote into the memo (`charge`), and that charge is looked up in the ledger by message
+ * id, all at once. With `repair`, a missing charge is posted again — the same posting, through the
+ * same idempotent statement, so a second repair posts nothing — and reservations left open by
+ * events that never started (or whose workflow was ended from outside) are released. Events keep
+ * settling while this runs: a charge posted meanwhile counts as matched, not missing.
  */
 export async function reconcile(client: Client, ledger: Ledger, options: ReconcileOptions): Promise<ReconcileResult> {
   const now = options.now ?? new Date();
-  const snapshot = await ledger.snapshot(options.accountId);
-  const charged = chargesByMessage(snapshot);
-  const executions = await listExecutions(client, options);
+  const recorded = await recordedCharges(client, await listExecutions(client, options));
+  const charged = await ledger.chargesFor(
+    options.accountId,
+    recorded.filter((r) => r.charge).map((r) => r.messageId),
+  );
   const result: ReconcileResult = {
     account_id: options.accountId,
     from: options.from.toISOString(),
     to: options.to.toISOString(),
     repair: options.repair,
-    workflows: executions.length,
+    workflows: recorded.length,
     matched: 0,
     pending: 0,
     uncharged: 0,
@@ -86,25 +99,22 @@ export async function reconcile(client: Client, ledger: Ledger, options: Reconci
     ok: true,
   };
 
-  await forEachLimited(executions, HISTORY_CONCURRENCY, async (execution) => {
-    const history = await client.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory();
-    const found = chargeInHistory(history.events ?? []);
-    if (!found.charge) {
-      if (execution.status.name === 'RUNNING') result.pending += 1;
+  await forEachLimited(recorded, HISTORY_CONCURRENCY, async ({ execution, messageId, charge, settled }) => {
+    if (!charge) {
+      if (execution.status.name === 'RUNNING' && !settled) result.pending += 1;
       else result.uncharged += 1;
       return;
     }
-    const messageId = found.input.messageId;
-    const { posting: inLedger, repaired } = await ledgerCharge(ledger, charged, options, messageId, found.charge, now);
+    const { posting: inLedger, repaired } = await ledgerCharge(ledger, charged, options, messageId, charge, now);
     if (!inLedger) {
-      result.missing.push({ message_id: messageId, workflow_id: execution.workflowId, run_id: execution.runId, credits: -found.charge.credits, repaired });
+      result.missing.push({ message_id: messageId, workflow_id: execution.workflowId, run_id: execution.runId, credits: -charge.credits, repaired });
       return;
     }
-    if (inLedger.credits === found.charge.credits) result.matched += 1;
-    else result.mismatched.push({ message_id: messageId, workflow_id: execution.workflowId, history_credits: -found.charge.credits, ledger_credits: -inLedger.credits });
+    if (inLedger.credits === charge.credits) result.matched += 1;
+    else result.mismatched.push({ message_id: messageId, workflow_id: execution.workflowId, history_credits: -charge.credits, ledger_credits: -inLedger.credits });
   });
 
-  result.stale_reservations = await staleReservations(client, ledger, snapshot, options, now);
+  result.stale_reservations = await staleReservations(client, ledger, options, now);
   result.missing.sort((a, b) => compare(a.message_id, b.message_id));
   result.ok =
     result.mismatched.length === 0 &&
@@ -114,12 +124,29 @@ export async function reconcile(client: Client, ledger: Ledger, options: Reconci
 }
 
 /**
- * The ledger's charge for a message whose history holds `charge`. The snapshot of the list comes
- * first: the list is the record, and a charge record expires (LEDGER_RECORD_TTL_SECONDS) while its
- * posting stays. Then the charge record: the event may have settled after the snapshot was taken,
- * and a record that new has not expired. With `repair`, a charge in neither is posted; when that
- * posts nothing, the workflow or another repair got there first, and their posting is returned to be
- * compared. `repaired` is true only when this call posted it (it then returns no posting).
+ * Each execution's charge: from its memo (events since `charge-in-memo`: no history read), else
+ * from its history (events recorded before; only those still within Temporal's retention).
+ */
+async function recordedCharges(client: Client, executions: WorkflowExecutionInfo[]): Promise<Recorded[]> {
+  const recorded: Recorded[] = [];
+  await forEachLimited(executions, HISTORY_CONCURRENCY, async (execution) => {
+    const memo = (execution.memo ?? {}) as Partial<EventMemo>;
+    if (memo.messageId && memo.settled !== undefined) {
+      recorded.push({ execution, messageId: memo.messageId, charge: memo.charge ?? undefined, settled: memo.settled });
+      return;
+    }
+    const history = await client.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory();
+    const found = chargeInHistory(history.events ?? []);
+    recorded.push({ execution, messageId: found.input.messageId, charge: found.charge, settled: false });
+  });
+  return recorded;
+}
+
+/**
+ * The ledger's charge for a message whose workflow recorded `charge`: the batch lookup first, then
+ * with `repair` a charge in neither is posted; when that posts nothing, the workflow or another
+ * repair got there first, and their posting is returned to be compared. `repaired` is true only
+ * when this call posted it (it then returns no posting).
  */
 async function ledgerCharge(
   ledger: Ledger,
@@ -135,17 +162,10 @@ async function ledgerCharge(
   return settled.posted ? { repaired: true } : { posting: settled.posting, repaired: false };
 }
 
-/** The ledger's charge per message id (verify reports a message charged twice; here the first counts). */
-function chargesByMessage(snapshot: LedgerSnapshot): Map<string, Posting> {
-  const map = new Map<string, Posting>();
-  for (const p of snapshot.postings) if (p.kind === 'charge' && p.messageId && !map.has(p.messageId)) map.set(p.messageId, p);
-  return map;
-}
-
 async function listExecutions(client: Client, options: ReconcileOptions): Promise<WorkflowExecutionInfo[]> {
   if (!/^[A-Za-z0-9_-]+$/.test(options.accountId)) throw new Error(`Account id ${JSON.stringify(options.accountId)} is not a plain id.`);
   const query = [
-    `WorkflowType = '${WORKFLOW_TYPE}'`,
+    `WorkflowType = '${processWebhookEvent.name}'`,
     `AccountId = '${options.accountId}'`,
     `StartTime >= '${options.from.toISOString()}'`,
     `StartTime < '${options.to.toISOString()}'`,
@@ -156,9 +176,12 @@ async function listExecutions(client: Client, options: ReconcileOptions): Promis
 }
 
 /**
- * The event's input and the charge its history recorded: the settlement marker's result when it
- * holds the posting (histories since `settle-credits`), else one rebuilt from the older
- * chargeCredits result and the usage driveEmployee returned. No charge: not settled yet, or failed.
+ * The event's input and the charge its history recorded, for histories from before the charge was
+ * written into the memo: the settlement's local-activity marker result when it holds the posting
+ * (histories since `settle-credits`), else one rebuilt from the older chargeCredits result and the
+ * usage driveEmployee returned. No charge: not settled yet, or failed. It reads the SDK's marker
+ * name (`core_local_activity`), which is not a public contract: that is why new events carry their
+ * charge in the memo, and why this path can go once no such history is within retention.
  */
 export function chargeInHistory(events: HistoryEvent[]): { input: WebhookEventInput; charge?: Posting } {
   const input = decode<WebhookEventInput>(events[0]?.workflowExecutionStartedEventAttributes?.input);
@@ -207,19 +230,18 @@ function legacyCharge(input: WebhookEventInput, result: ChargeResult, usage: Emp
  * release did not get through), or a run that closed without settling (terminated from outside).
  * A running workflow keeps its reservation: it settles when it ends.
  */
-async function staleReservations(client: Client, ledger: Ledger, snapshot: LedgerSnapshot, options: ReconcileOptions, now: Date): Promise<StaleReservation[]> {
+async function staleReservations(client: Client, ledger: Ledger, options: ReconcileOptions, now: Date): Promise<StaleReservation[]> {
   const cutoff = now.getTime() - options.staleAfterMs;
-  const candidates = snapshot.open.filter((o) => o.since <= cutoff && o.since >= options.from.getTime() && o.since < options.to.getTime());
+  const open = await ledger.openReservations(options.accountId, options.from, options.to);
+  const candidates = open.filter((o) => o.since.getTime() <= cutoff);
   const stale: StaleReservation[] = [];
-  await forEachLimited(candidates, HISTORY_CONCURRENCY, async ({ messageId, since }) => {
-    const reservation = await ledger.reservationFor(options.accountId, messageId);
-    const workflowId = reservation?.workflowId ?? null;
-    const why = workflowId ? await whyUnsettled(client, workflowId, messageId) : 'never started';
+  await forEachLimited(candidates, HISTORY_CONCURRENCY, async ({ messageId, workflowId, since }) => {
+    const why = await whyUnsettled(client, workflowId, messageId);
     if (!why) return;
     const released = options.repair ? await ledger.release(options.accountId, messageId, why) : false;
-    // Released since the snapshot (a workflow releases before it closes, or another repair did): not stale.
+    // Released meanwhile (a workflow releases before it closes, or another repair did): not stale.
     if (!released && !(await ledger.isReserved(options.accountId, messageId))) return;
-    stale.push({ message_id: messageId, workflow_id: workflowId, since: new Date(since).toISOString(), why, released });
+    stale.push({ message_id: messageId, workflow_id: workflowId, since: since.toISOString(), why, released });
   });
   return stale.sort((a, b) => compare(a.since, b.since) || compare(a.message_id, b.message_id));
 }
@@ -250,4 +272,3 @@ async function forEachLimited<T>(items: T[], limit: number, work: (item: T) => P
   await Promise.all(lanes);
 }
 
-const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);

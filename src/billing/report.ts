@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import type { Ledger, Posting } from '../stores/ledger';
+import { compare } from '../shared/text';
+import type { UsageRow, UsageStore } from '../stores/usage';
 
 export const GROUP_BY = ['employee', 'event', 'day', 'message'] as const;
 export type GroupBy = (typeof GROUP_BY)[number];
@@ -71,75 +72,40 @@ export interface BillingReport {
 
 const zero = (): ReportTotals => ({ events: 0, credits: 0, token_credits: 0, runtime_credits: 0, tokens_in: 0, tokens_out: 0, runtime_ms: 0 });
 
-/** Charges whose posting time falls in [from, to): what the account was billed in the period. */
-export function chargesIn(postings: Posting[], from: Date, to: Date): Posting[] {
-  const [start, end] = [from.getTime(), to.getTime()];
-  return postings.filter((p) => {
-    if (p.kind !== 'charge') return false;
-    const at = Date.parse(p.at);
-    return at >= start && at < end;
-  });
-}
-
-function groupOf(p: Posting, groupBy: GroupBy): string {
-  switch (groupBy) {
-    case 'employee':
-      return p.employeeId ?? '(unknown)';
-    case 'event':
-      return p.event ?? NO_EVENT_LABEL;
-    case 'day':
-      return new Date(p.at).toISOString().slice(0, 10);
-    case 'message':
-      return p.messageId ?? p.id;
-  }
-}
-
-function add(sum: ReportTotals, p: Posting): void {
-  sum.events += 1;
-  sum.credits += -p.credits;
-  sum.token_credits += p.tokenCredits ?? 0;
-  sum.runtime_credits += p.runtimeCredits ?? 0;
-  sum.tokens_in += p.tokensIn ?? 0;
-  sum.tokens_out += p.tokensOut ?? 0;
-  sum.runtime_ms += p.runtimeMs ?? 0;
-}
+const TOTALS = Object.keys(zero()) as Array<keyof ReportTotals>;
 
 /**
- * Groups the period's charges. Days and messages read in time order; employees and events by
- * credits, largest first. The totals are summed from the postings themselves, not from the rows.
+ * Orders the period's groups and sums the totals. Days and messages read in time order; employees
+ * and events by credits, largest first.
  */
-export function buildReport(accountId: string, postings: Posting[], params: ReportParams): BillingReport {
-  const charges = chargesIn(postings, params.from, params.to);
-  const groups = new Map<string, { row: ReportRow; first: number }>();
+export function assembleReport(accountId: string, params: ReportParams, usage: UsageRow[]): BillingReport {
   const totals = zero();
-  for (const p of charges) {
-    const key = groupOf(p, params.groupBy);
-    let entry = groups.get(key);
-    if (!entry) groups.set(key, (entry = { row: { group: key, ...zero() }, first: Date.parse(p.at) }));
-    add(entry.row, p);
-    add(totals, p);
-  }
-  const entries = [...groups.values()];
-  const order: Record<GroupBy, (a: typeof entries[number], b: typeof entries[number]) => number> = {
+  const rows = usage.map((u) => {
+    const row: ReportRow = { group: params.groupBy === 'event' && u.group === '' ? NO_EVENT_LABEL : u.group, ...zero() };
+    for (const field of TOTALS) {
+      row[field] = Number(u[field]);
+      totals[field] += row[field];
+    }
+    return { row, first: new Date(u.first_at).getTime() };
+  });
+  const order: Record<GroupBy, (a: (typeof rows)[number], b: (typeof rows)[number]) => number> = {
     day: (a, b) => compare(a.row.group, b.row.group),
     message: (a, b) => a.first - b.first || compare(a.row.group, b.row.group),
     employee: (a, b) => b.row.credits - a.row.credits || compare(a.row.group, b.row.group),
     event: (a, b) => b.row.credits - a.row.credits || compare(a.row.group, b.row.group),
   };
-  entries.sort(order[params.groupBy]);
+  rows.sort(order[params.groupBy]);
   return {
     account_id: accountId,
     from: params.from.toISOString(),
     to: params.to.toISOString(),
     group_by: params.groupBy,
-    rows: entries.map((e) => e.row),
+    rows: rows.map((r) => r.row),
     totals,
   };
 }
 
-const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-
-/** The one report function the CLI and the HTTP API share. */
-export async function billingReport(ledger: Ledger, accountId: string, params: ReportParams): Promise<BillingReport> {
-  return buildReport(accountId, await ledger.postings(accountId), params);
+/** The one report function the CLI and the HTTP API share: aggregated in the database. */
+export async function billingReport(usage: UsageStore, accountId: string, params: ReportParams): Promise<BillingReport> {
+  return assembleReport(accountId, params, await usage.usage(accountId, params.groupBy, params.from, params.to));
 }

@@ -1,5 +1,6 @@
 import { Argument, type Command } from 'commander';
-import type { Account, Employee } from '../stores/account-store';
+import type { Account } from '../stores/accounts';
+import type { Employee } from '../stores/employees';
 import { email, nonNegativeInt, positiveInt } from './arguments';
 import { fields, table, type CommandResult } from './output';
 import { action, withJson } from './run';
@@ -56,7 +57,7 @@ export function registerAccountCommands(program: Command): void {
     .action(
       action(async (ctx, [id]) => {
         const found = await ctx.accounts.requireAccount(id);
-        const [balance, employees] = await Promise.all([ctx.ledger.balance(id), ctx.accounts.listEmployees(id)]);
+        const [balance, employees] = await Promise.all([ctx.ledger.balance(id), ctx.employees.listEmployees(id)]);
         return {
           json: { ...accountJson(found), balance, employees: employees.map(employeeSummary) },
           text: `${accountText(found, [['credits', String(balance)]])}\n\n${employeesText(employees)}`,

@@ -3,6 +3,8 @@ import type { z } from 'zod';
 import { billingReport, GROUP_BY, PeriodParams, ReportParams } from '../billing/report';
 import { reportCsv, reportTable } from '../billing/report-format';
 import { reconcile, type ReconcileResult } from '../billing/reconcile';
+import { DEFAULT_LOOKBACK_MS, reconcileAll } from '../billing/reconcile-all';
+import type { ReconcileSummary } from '../../workflows/contract';
 import { nonNegativeInt } from './arguments';
 import { CliError, fields, table } from './output';
 import { action, withJson } from './run';
@@ -27,7 +29,7 @@ export function registerBillingCommands(program: Command): void {
       action<{ account: string; from?: string; to?: string; groupBy: string; format: (typeof FORMATS)[number] }>(async (ctx, _args, opts) => {
         await ctx.accounts.requireAccount(opts.account);
         const params = parse(ReportParams, { from: opts.from, to: opts.to, group_by: opts.groupBy });
-        const report = await billingReport(ctx.ledger, opts.account, params);
+        const report = await billingReport(ctx.usage, opts.account, params);
         const json = { ...report };
         if (opts.format === 'json') return { json, text: JSON.stringify(report) };
         if (opts.format === 'csv') return { json, text: reportCsv(report), raw: true };
@@ -36,14 +38,28 @@ export function registerBillingCommands(program: Command): void {
     );
 
   withJson(billing.command('reconcile'))
-    .description('compare the ledger with the charges in the event workflows’ histories; --repair posts what is missing')
-    .requiredOption('--account <account-id>', 'account id')
+    .description('compare the ledger with the charges Temporal recorded; --repair posts what is missing (the billing-reconcile Schedule does this hourly for every account)')
+    .option('--account <account-id>', 'account id')
+    .option('--all', 'every account, with --repair, over the last 24 hours, recorded like a scheduled run')
+    .option('--history', 'list the latest reconcile runs (scheduled and --all)')
     .option('--from <when>', 'workflows started from (default: 30 days before --to)')
     .option('--to <when>', 'workflows started before (default: now)')
     .option('--repair', 'post missing charges (exactly once) and release reservations whose event never started')
     .option('--stale-after <minutes>', 'release reservations open at least this long with no running workflow', nonNegativeInt, DEFAULT_STALE_AFTER_MINUTES)
     .action(
-      action<{ account: string; from?: string; to?: string; repair?: boolean; staleAfter: number }>(async (ctx, _args, opts) => {
+      action<{ account?: string; all?: boolean; history?: boolean; from?: string; to?: string; repair?: boolean; staleAfter: number }>(async (ctx, _args, opts) => {
+        if (opts.history) {
+          const runs = await ctx.runs.latest();
+          return { json: { runs }, text: runs.length ? runsTable(runs) : 'No reconcile has run yet.' };
+        }
+        if (opts.all) {
+          const { summary } = await reconcileAll(
+            { client: await ctx.temporal(), ledger: ctx.ledger, accounts: ctx.accounts, runs: ctx.runs },
+            { trigger: 'manual', lookbackMs: DEFAULT_LOOKBACK_MS, staleAfterMs: opts.staleAfter * 60_000 },
+          );
+          return { json: { ...summary }, text: runsTable([summary]), exitCode: summary.ok ? 0 : 1 };
+        }
+        if (!opts.account) throw new CliError('INVALID_ARGUMENT', 'Name an account with --account, or use --all or --history.', 2);
         await ctx.accounts.requireAccount(opts.account);
         const period = parse(PeriodParams, { from: opts.from, to: opts.to });
         const result = await reconcile(await ctx.temporal(), ctx.ledger, {
@@ -62,6 +78,13 @@ function parse<T extends z.ZodType>(schema: T, input: unknown): z.output<T> {
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
   throw new CliError('INVALID_ARGUMENT', `--${String(issue.path[0] ?? 'from').replace('_', '-')} ${issue.message}.`, 2);
+}
+
+function runsTable(runs: ReconcileSummary[]): string {
+  return table(
+    ['started', 'trigger', 'accounts', 'workflows', 'missing', 'repaired', 'stale released', 'mismatched', 'result'],
+    runs.map((r) => [r.startedAt, r.trigger, String(r.accounts), String(r.workflows), String(r.missing), String(r.repaired), String(r.staleReleased), String(r.mismatched), r.ok ? 'OK' : 'PROBLEMS']),
+  );
 }
 
 function reconcileText(r: ReconcileResult): string {

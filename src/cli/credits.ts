@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { verifySnapshot } from '../billing/verify';
-import { positiveInt } from './arguments';
+import { verifyAudit } from '../billing/verify';
+import { nonEmpty, positiveInt } from './arguments';
 import { fields } from './output';
 import { action, withJson } from './run';
 
@@ -12,14 +12,16 @@ export function registerCreditCommands(program: Command): void {
     .description('top up an account’s credits')
     .requiredOption('--account <account-id>', 'account id')
     .requiredOption('--amount <n>', 'credits to add (a whole number above 0)', positiveInt)
+    .option('--reference <ref>', 'your reference for this top-up (an invoice number): the same reference adds once', nonEmpty)
     .action(
-      action<{ account: string; amount: number }>(async (ctx, _args, opts) => {
-        // The ledger accepts any id; checking first keeps a typo from creating an orphan balance.
+      action<{ account: string; amount: number; reference?: string }>(async (ctx, _args, opts) => {
         await ctx.accounts.requireAccount(opts.account);
-        const { balance, posting } = await ctx.ledger.topUp(opts.account, opts.amount);
+        const { added, balance, posting } = await ctx.ledger.topUp(opts.account, opts.amount, opts.reference);
         return {
-          json: { account_id: opts.account, added: opts.amount, balance, posting_id: posting.id },
-          text: `Added ${opts.amount} credits to account ${opts.account}; balance is now ${balance}.`,
+          json: { account_id: opts.account, added: added ? opts.amount : 0, balance, posting_id: posting.id, reference: opts.reference ?? null, duplicate: !added },
+          text: added
+            ? `Added ${opts.amount} credits to account ${opts.account}; balance is now ${balance}.`
+            : `Reference ${opts.reference} was already added (posting ${posting.id}); nothing added. Balance is ${balance}.`,
         };
       }),
     );
@@ -49,7 +51,9 @@ export function registerCreditCommands(program: Command): void {
     .action(
       action<{ account: string }>(async (ctx, _args, opts) => {
         await ctx.accounts.requireAccount(opts.account);
-        const result = verifySnapshot(opts.account, await ctx.ledger.snapshot(opts.account));
+        const audit = await ctx.ledger.audit(opts.account);
+        if (!audit) throw new Error(`account ${opts.account} has no credit balance`);
+        const result = verifyAudit(opts.account, audit);
         const text = fields([
           ['account', opts.account],
           ['postings', String(result.postings)],
@@ -59,7 +63,7 @@ export function registerCreditCommands(program: Command): void {
         ]);
         return {
           json: { ...result },
-          text: result.ok ? text : `${text}\n${result.problems.map((p) => `  - ${p}`).join('\n')}`,
+          text: result.ok ? text : `${text}\n${result.problems.map((p: string) => `  - ${p}`).join('\n')}`,
           exitCode: result.ok ? 0 : 1,
         };
       }),

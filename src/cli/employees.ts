@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { NotFoundError } from '../stores/account-store';
+import { NotFoundError } from '../stores/accounts';
 import { inboxLimit, nonEmpty } from './arguments';
 import { fields, table, truncate } from './output';
 import { action, withJson } from './run';
@@ -19,7 +19,7 @@ export function registerEmployeeCommands(program: Command): void {
     .option('--model <model>', 'model name (default: OPENAI_MODEL of the worker)')
     .action(
       action<{ account: string; name: string; instructions?: string; model?: string }>(async (ctx, _args, opts) => {
-        const created = await ctx.accounts.createEmployee({ accountId: opts.account, name: opts.name, instructions: opts.instructions, model: opts.model });
+        const created = await ctx.employees.createEmployee({ accountId: opts.account, name: opts.name, instructions: opts.instructions, model: opts.model });
         return {
           json: { employee_id: created.id, account_id: created.accountId, name: created.name, model: created.model ?? null, created_at: created.createdAt },
           text: `Created employee ${created.id}\n\n${fields([
@@ -39,7 +39,7 @@ export function registerEmployeeCommands(program: Command): void {
     .action(
       action<{ limit: number }>(async (ctx, [id], opts) => {
         // An unknown id would read as an empty inbox; say it does not exist instead.
-        if (!(await ctx.accounts.getEmployee(id))) throw new NotFoundError('employee', id);
+        if (!(await ctx.employees.getEmployee(id))) throw new NotFoundError('employee', id);
         const entries = await ctx.memory.inbox(id, opts.limit);
         return {
           json: {

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { NotFoundError, type ApiKeyInfo } from '../stores/account-store';
+import { NotFoundError } from '../stores/accounts';
+import type { ApiKeyInfo } from '../stores/api-keys';
 import { nonEmpty } from './arguments';
 import { fields, orDash, table } from './output';
 import { action, withJson } from './run';
@@ -27,7 +28,7 @@ export function registerKeyCommands(program: Command): void {
     .requiredOption('--name <name>', 'a name to recognise the key by', nonEmpty)
     .action(
       action<{ account: string; name: string }>(async (ctx, _args, opts) => {
-        const { key: raw, info } = await ctx.accounts.createApiKey(opts.account, opts.name);
+        const { key: raw, info } = await ctx.keys.createApiKey(opts.account, opts.name);
         return {
           json: { ...keyJson(info), key: raw },
           text: `${fields([
@@ -44,7 +45,7 @@ export function registerKeyCommands(program: Command): void {
     .requiredOption('--account <account-id>', 'account id')
     .action(
       action<{ account: string }>(async (ctx, _args, opts) => {
-        const infos = await ctx.accounts.listApiKeys(opts.account);
+        const infos = await ctx.keys.listApiKeys(opts.account);
         return {
           json: { account_id: opts.account, keys: infos.map(keyJson) },
           text:
@@ -65,10 +66,10 @@ export function registerKeyCommands(program: Command): void {
       action<{ account: string }>(async (ctx, [keyId], opts) => {
         // Check the account first so a mistyped account id is reported as such, not as a missing key.
         await ctx.accounts.requireAccount(opts.account);
-        const existing = await ctx.accounts.getApiKey(keyId);
+        const existing = await ctx.keys.getApiKey(keyId);
         if (!existing || existing.accountId !== opts.account) throw new NotFoundError('key', keyId);
         // Revoking again would overwrite the original revocation time; keep it and say so.
-        const info = existing.revokedAt ? existing : await ctx.accounts.revokeApiKey(opts.account, keyId);
+        const info = existing.revokedAt ? existing : await ctx.keys.revokeApiKey(opts.account, keyId);
         const already = existing.revokedAt !== undefined;
         return {
           json: { ...keyJson(info), already_revoked: already },

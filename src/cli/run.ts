@@ -1,18 +1,26 @@
 import type { Command } from 'commander';
-import type { Redis } from 'ioredis';
 import { Client, Connection } from '@temporalio/client';
+import type pg from 'pg';
 import { parseConfig, temporalAddress, type Config } from '../config';
-import { connectRedis } from '../redis';
-import { AccountStore, NotFoundError } from '../stores/account-store';
+import { AccountStore, NotFoundError } from '../stores/accounts';
+import { ApiKeyStore } from '../stores/api-keys';
 import { EmployeeMemory } from '../stores/employee-memory';
+import { EmployeeStore } from '../stores/employees';
 import { Ledger } from '../stores/ledger';
+import { createPool } from '../stores/postgres/pool';
+import { ReconcileRunStore } from '../stores/reconcile-runs';
+import { UsageStore } from '../stores/usage';
 import { CliError, printError, printResult, type CommandResult } from './output';
 
-/** The stores a command works with, on the same Redis as the running service. */
+/** The stores a command works with, on the same database as the running service. */
 export interface CliContext {
   accounts: AccountStore;
+  employees: EmployeeStore;
+  keys: ApiKeyStore;
   ledger: Ledger;
+  usage: UsageStore;
   memory: EmployeeMemory;
+  runs: ReconcileRunStore;
   config: Config;
   /** A Temporal client on the service's namespace, connected on first use (only some commands need one). */
   temporal(): Promise<Client>;
@@ -29,7 +37,7 @@ export function withJson(command: Command): Command {
 }
 
 /**
- * Wraps a command handler for commander: connects to Redis, runs, prints the result or the error,
+ * Wraps a command handler for commander: connects to the database, runs, prints the result or the error,
  * and always disconnects, so the process exits on its own with `process.exitCode` set.
  */
 export function action<O extends object = object>(handler: Handler<O>) {
@@ -39,13 +47,18 @@ export function action<O extends object = object>(handler: Handler<O>) {
     const json = Boolean((opts as { json?: boolean }).json);
     const config = loadConfig(json);
     if (!config) return;
-    const redis = await connect(config, json);
+    const db = await connect(config, json);
+    if (!db) return;
     let connection: Promise<Connection> | undefined;
     try {
       const ctx: CliContext = {
-        accounts: new AccountStore(redis),
-        ledger: new Ledger(redis),
-        memory: new EmployeeMemory(redis, config.MEMORY_TURNS),
+        accounts: new AccountStore(db),
+        employees: new EmployeeStore(db),
+        keys: new ApiKeyStore(db),
+        ledger: new Ledger(db),
+        usage: new UsageStore(db),
+        memory: new EmployeeMemory(db, config.MEMORY_TURNS),
+        runs: new ReconcileRunStore(db),
         config,
         async temporal() {
           connection ??= connectTemporal(config);
@@ -60,7 +73,7 @@ export function action<O extends object = object>(handler: Handler<O>) {
       printError(cliError, json);
       process.exitCode = cliError.exitCode;
     } finally {
-      redis.disconnect();
+      await db.end();
       await connection?.then((c) => c.close()).catch(() => undefined);
     }
   };
@@ -81,19 +94,18 @@ function loadConfig(json: boolean): Config | undefined {
   }
 }
 
-/**
- * A failed first connect leaves connectRedis's client reconnecting forever (its retry strategy is
- * meant for long-running services), and we never get hold of it to disconnect: so this one path
- * exits explicitly, once the error is written.
- */
-async function connect(config: Config, json: boolean): Promise<Redis> {
+/** The pool, once the database answered; undefined (error printed, exit code set) when it does not. */
+async function connect(config: Config, json: boolean): Promise<pg.Pool | undefined> {
+  const db = createPool(config.DATABASE_URL, { name: 'sistava-cli', max: 2, failFast: true });
   try {
-    return await connectRedis(config.REDIS_URL, { failFast: true, name: 'sistava-cli' });
+    await db.query('SELECT 1');
+    return db;
   } catch (err) {
-    const where = new URL(config.REDIS_URL).host;
-    printError(new CliError('REDIS_UNAVAILABLE', `Could not connect to Redis at ${where}: ${(err as Error).message.replace(/\.$/, '')}. Check REDIS_URL.`), json);
-    process.stdout.write('', () => process.exit(1));
-    return new Promise<never>(() => undefined);
+    await db.end().catch(() => undefined);
+    const where = new URL(config.DATABASE_URL).host;
+    printError(new CliError('DATABASE_UNAVAILABLE', `Could not connect to PostgreSQL at ${where}: ${(err as Error).message.replace(/\.$/, '')}. Check DATABASE_URL.`), json);
+    process.exitCode = 1;
+    return undefined;
   }
 }
 
@@ -108,9 +120,10 @@ async function connectTemporal(config: Config): Promise<Connection> {
 
 /** Known store failures become coded errors; anything else keeps its message under a generic code. */
 function toCliError(err: unknown): CliError {
+  // An uncaught database error: no row changed, and the message names what PostgreSQL refused.
   if (err instanceof CliError) return err;
   if (err instanceof NotFoundError) {
     return new CliError(`${err.what.toUpperCase()}_NOT_FOUND`, `No ${err.what} with id ${err.id}.`);
   }
-  return new CliError('FAILED', (err as Error)?.message ?? String(err));
+  return new CliError('FAILED', err instanceof Error ? err.message : String(err));
 }

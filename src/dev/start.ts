@@ -1,15 +1,18 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { loadConfigOrExit, temporalAddress, type Config } from '../config';
-import { connectRedis } from '../redis';
+import { migrate } from '../stores/postgres/migrate';
+import { createPool } from '../stores/postgres/pool';
 import { ensureDemo, type Demo } from './demo';
-import { pingRedis, startRedisServer, stopProcess, startTemporalDevServer, waitFor, type RunningService } from './services';
+import { ensureDatabase, freePort, pingRedis, postgresAnswers, startPostgresServer, startRedisServer, stopProcess, startTemporalDevServer, waitFor, type RunningService } from './services';
 import { ensureTemporalCli } from './temporal-cli';
 
 /**
  * `npm start`: the whole dev stack in one terminal. Temporal dev server (SQLite file in DATA_DIR),
- * Redis (the configured one, or a redis-server with AOF in DATA_DIR), one worker, one API.
+ * Redis (the configured one, or a redis-server with AOF in DATA_DIR), PostgreSQL (the one at
+ * DATABASE_URL, or our own with its data in DATA_DIR/postgres), one worker, one API.
  * Ctrl-C stops the API and worker first (they drain), then the servers it started.
  */
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -41,14 +44,17 @@ async function main(): Promise<void> {
   try {
     const temporal = await ensureTemporal(config, started);
     const redisUrl = await ensureRedis(config, started);
-    const redis = await connectRedis(redisUrl);
-    const { demo, created } = await ensureDemo(redis, config.DATA_DIR);
-    redis.disconnect();
+    const databaseUrl = await ensurePostgres(config, started);
+    const applied = await migrate(databaseUrl);
+    say(applied.length ? `PostgreSQL: applied ${applied.length} migration(s): ${applied.join(', ')}` : 'PostgreSQL: schema is current');
+    const db = createPool(databaseUrl, { name: 'sistava-dev-stack', max: 2 });
+    const { demo, created } = await ensureDemo(db, config.DATA_DIR).finally(() => db.end());
 
     const env = {
       ...process.env,
       TEMPORAL_ADDRESS: temporal,
       REDIS_URL: redisUrl,
+      DATABASE_URL: databaseUrl,
       LOG_PRETTY: process.env.LOG_PRETTY ?? 'true',
       WORKER_METRICS_ADDRESS: config.WORKER_METRICS_ADDRESS ?? `127.0.0.1:${WORKER_METRICS_PORT}`,
     };
@@ -107,6 +113,46 @@ async function ensureRedis(config: Config, started: RunningService[]): Promise<s
     started.push(server);
     return config.REDIS_URL;
   }
+}
+
+/**
+ * The PostgreSQL at DATABASE_URL when one answers there (its database is created if missing), else
+ * our own, on the URL's port or the next free one, with its data in DATA_DIR/postgres.
+ */
+async function ensurePostgres(config: Config, started: RunningService[]): Promise<string> {
+  const wanted = config.DATABASE_URL;
+  const server = new URL(wanted);
+  server.pathname = '/postgres';
+  if ((await postgresAnswers(wanted)) || (await postgresAnswers(server.toString()))) {
+    await ensureDatabase(wanted);
+    say(`PostgreSQL: using ${hidePassword(wanted)}`);
+    return wanted;
+  }
+  const database = decodeURIComponent(new URL(wanted).pathname.slice(1)) || 'sistava';
+  const dataDir = path.join(config.DATA_DIR, 'postgres');
+  const port = await firstFreePort(Number(new URL(wanted).port || 5432));
+  say(`PostgreSQL: nothing answers at ${hidePassword(wanted)}; starting PostgreSQL on port ${port} with data in ${dataDir}`);
+  const postgres = await startPostgresServer({ port, dataDir, database, logFile: path.join(config.DATA_DIR, 'postgres.log') });
+  started.push(postgres);
+  return postgres.url;
+}
+
+/** `from` or one of the nine ports after it when free on loopback, else any free port. */
+async function firstFreePort(from: number): Promise<number> {
+  for (let port = from; port < from + 10; port++) {
+    const free = await new Promise<boolean>((resolve) => {
+      const probe = net.createServer().once('error', () => resolve(false));
+      probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  return freePort();
+}
+
+function hidePassword(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = '***';
+  return parsed.toString();
 }
 
 function runChild(name: string, file: string, env: NodeJS.ProcessEnv): ChildProcess {

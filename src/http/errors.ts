@@ -1,4 +1,5 @@
 import createHttpError, { HttpError } from 'http-errors';
+import { DomainError, type DomainErrorCode } from '../events/errors';
 
 /**
  * Error codes callers can branch on. The message says what to fix; the code never changes meaning.
@@ -34,24 +35,12 @@ export function apiError(
   return createHttpError(status, message, { code, ...extra, expose: status < 500 || status === 502 });
 }
 
-/**
- * Redis or Temporal did not answer: nothing was accepted, so the caller may retry with the same
- * Idempotency-Key. 502 is the product contract's "infrastructure error".
- */
-export function upstreamUnavailable(what: 'redis' | 'temporal', cause: unknown): HttpError {
-  const name = what === 'redis' ? 'the event store' : 'the workflow engine';
-  return apiError(502, 'UPSTREAM_UNAVAILABLE', `Could not reach ${name}; nothing was accepted. Retry later, with the same Idempotency-Key if you sent one.`, { cause });
-}
-
-/** Runs a call to Redis or Temporal and turns any failure into a 502 that tells the caller to retry. */
-export async function upstream<T>(what: 'redis' | 'temporal', call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (err) {
-    if (err instanceof HttpError) throw err;
-    throw upstreamUnavailable(what, err);
-  }
-}
+/** The one place a domain outcome becomes an HTTP status. */
+const DOMAIN_STATUS: Record<DomainErrorCode, number> = {
+  EMPLOYEE_NOT_FOUND: 404,
+  INSUFFICIENT_CREDITS: 402,
+  UPSTREAM_UNAVAILABLE: 502,
+};
 
 /** Errors raised by body parsing (raw-body / co-body), mapped by their stable `type`. */
 const BODY_ERRORS: Record<string, { status: number; code: ErrorCode; message: string }> = {
@@ -89,6 +78,7 @@ export interface ErrorBody {
 
 /** Maps anything thrown to the response; unknown errors become a 500 that hides its details. */
 export function toErrorBody(err: unknown): ErrorBody {
+  if (err instanceof DomainError) return { status: DOMAIN_STATUS[err.code], code: err.code, message: err.message, field: err.details.field };
   const e = err as { status?: number; statusCode?: number; type?: string; code?: unknown; expose?: boolean; message?: string; field?: string; headers?: Record<string, string> };
   const mapped = e?.type ? BODY_ERRORS[e.type] : undefined;
   if (mapped) return mapped;

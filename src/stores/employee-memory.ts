@@ -1,7 +1,7 @@
-import type { Redis } from 'ioredis';
-import { keys } from './keys';
-import { redisScript } from './redis-script';
-import type { EmployeeOutcome } from '../../workflows/types';
+import type pg from 'pg';
+import type { EmployeeOutcome } from '../../workflows/contract';
+import { isUuid } from './accounts';
+import { statement } from './postgres/statement';
 
 export interface InboxEntry {
   at: string;
@@ -15,75 +15,93 @@ export interface Turn {
   content: string;
 }
 
-/** Outcomes are kept a week: long enough for any retry or re-run of the same event to find them. */
-const OUTCOME_TTL_SECONDS = 7 * 24 * 3600;
-const INBOX_LIMIT = 1000;
+const selectOutcome = statement<{ employeeId: string; messageId: string }, { outcome: EmployeeOutcome }>(
+  'memory_outcome',
+  `SELECT outcome FROM employee_outcomes WHERE employee_id = :employeeId AND message_id = :messageId`,
+);
+
+/** The newest `limit` turns; the caller reverses them into reading order. */
+const selectRecentTurns = statement<{ employeeId: string; limit: number }, Turn>(
+  'memory_recent_turns',
+  `SELECT role, content FROM employee_memory WHERE employee_id = :employeeId ORDER BY seq DESC LIMIT :limit`,
+);
+
+const selectInbox = statement<{ employeeId: string; limit: number }, { at: Date; message_id: string; direction: InboxEntry['direction']; text: string }>(
+  'memory_inbox',
+  `SELECT at, message_id, direction, text FROM employee_inbox WHERE employee_id = :employeeId ORDER BY seq DESC LIMIT :limit`,
+);
 
 /**
- * Records what one event did to the employee exactly once: the first call appends to the inbox and
- * memory and stores the outcome; a retry finds the outcome and changes nothing.
- * KEYS: outcome, inbox, memory. ARGV: outcome json, inbox entries json..., memory turns json..., counts.
+ * Records what one event did to the employee exactly once: the outcome row's primary key decides.
+ * The first call inserts it and appends to the inbox and memory; a retry inserts nothing and reads
+ * the outcome stored by the first. `inbox` and `turns` are JSON arrays, appended in their order.
  */
-const recordOnce = redisScript<string>(
-  'svRecordEmployeeOutcome',
-  `
-local existing = redis.call('GET', KEYS[1])
-if existing then return existing end
-local nInbox = tonumber(ARGV[2])
-local nTurns = tonumber(ARGV[3])
-local keepTurns = tonumber(ARGV[4])
-for i = 1, nInbox do redis.call('LPUSH', KEYS[2], ARGV[4 + i]) end
-redis.call('LTRIM', KEYS[2], 0, ${INBOX_LIMIT - 1})
-for i = 1, nTurns do redis.call('RPUSH', KEYS[3], ARGV[4 + nInbox + i]) end
-if keepTurns > 0 then redis.call('LTRIM', KEYS[3], -keepTurns, -1) else redis.call('DEL', KEYS[3]) end
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ${OUTCOME_TTL_SECONDS})
-return ARGV[1]
-`,
-  3,
+const recordOnce = statement<
+  { employeeId: string; messageId: string; outcome: string; at: Date; inbox: string; turns: string },
+  { outcome: EmployeeOutcome }
+>(
+  'memory_record_once',
+  `WITH recorded AS (
+     INSERT INTO employee_outcomes (employee_id, message_id, outcome, at)
+     VALUES (:employeeId, :messageId, :outcome, :at)
+     ON CONFLICT DO NOTHING
+     RETURNING outcome
+   ), inbox AS (
+     INSERT INTO employee_inbox (employee_id, message_id, direction, text, at)
+     SELECT :employeeId::uuid, :messageId::uuid, e.direction, e.text, :at::timestamptz
+     FROM ROWS FROM (jsonb_to_recordset(:inbox::jsonb) AS (direction text, text text)) WITH ORDINALITY AS e(direction, text, n)
+     WHERE EXISTS (SELECT 1 FROM recorded) ORDER BY n
+   ), memory AS (
+     INSERT INTO employee_memory (employee_id, message_id, role, content, at)
+     SELECT :employeeId::uuid, :messageId::uuid, t.role, t.content, :at::timestamptz
+     FROM ROWS FROM (jsonb_to_recordset(:turns::jsonb) AS (role text, content text)) WITH ORDINALITY AS t(role, content, n)
+     WHERE EXISTS (SELECT 1 FROM recorded) ORDER BY n
+   )
+   SELECT coalesce((SELECT outcome FROM recorded),
+                   (SELECT outcome FROM employee_outcomes WHERE employee_id = :employeeId AND message_id = :messageId)) AS outcome`,
 );
 
 /** An employee's inbox (what it received and replied) and its conversation memory. */
 export class EmployeeMemory {
-  constructor(private readonly redis: Redis, private readonly memoryTurns: number) {}
+  constructor(
+    private readonly db: pg.Pool,
+    private readonly memoryTurns: number,
+  ) {}
 
   async outcome(employeeId: string, messageId: string): Promise<EmployeeOutcome | undefined> {
-    const raw = await this.redis.get(keys.outcome(employeeId, messageId));
-    return raw ? (JSON.parse(raw) as EmployeeOutcome) : undefined;
+    const [row] = await selectOutcome.run(this.db, { employeeId, messageId });
+    return row?.outcome;
   }
 
-  /** The last turns, oldest first, as the model should read them. */
+  /** The last MEMORY_TURNS exchanges (a user turn and a reply each), oldest first, as the model should read them. */
   async recentTurns(employeeId: string): Promise<Turn[]> {
     if (this.memoryTurns === 0) return [];
-    const raw = await this.redis.lrange(keys.memory(employeeId), -this.memoryTurns * 2, -1);
-    return raw.map((r) => JSON.parse(r) as Turn);
+    const rows = await selectRecentTurns.run(this.db, { employeeId, limit: this.memoryTurns * 2 });
+    return rows.reverse().map((r) => ({ role: r.role, content: r.content }));
   }
 
   async record(employeeId: string, messageId: string, received: string, outcome: EmployeeOutcome): Promise<EmployeeOutcome> {
-    const at = new Date().toISOString();
-    const inbox: InboxEntry[] = [{ at, messageId, direction: 'received', text: received }];
+    const inbox: Array<Pick<InboxEntry, 'direction' | 'text'>> = [{ direction: 'received', text: received }];
     const turns: Turn[] = [{ role: 'user', content: received }];
     if (outcome.reply !== undefined) {
-      inbox.push({ at, messageId, direction: 'replied', text: outcome.reply });
+      inbox.push({ direction: 'replied', text: outcome.reply });
       turns.push({ role: 'assistant', content: outcome.reply });
     }
-    const stored = await recordOnce(
-      this.redis,
-      keys.outcome(employeeId, messageId),
-      keys.inbox(employeeId),
-      keys.memory(employeeId),
-      JSON.stringify(outcome),
-      inbox.length,
-      turns.length,
-      this.memoryTurns * 2,
-      ...inbox.map((e) => JSON.stringify(e)),
-      ...turns.map((t) => JSON.stringify(t)),
-    );
-    return JSON.parse(String(stored)) as EmployeeOutcome;
+    const [row] = await recordOnce.run(this.db, {
+      employeeId,
+      messageId,
+      outcome: JSON.stringify(outcome),
+      at: new Date(),
+      inbox: JSON.stringify(inbox),
+      turns: JSON.stringify(turns),
+    });
+    return row.outcome;
   }
 
   /** Newest first. */
   async inbox(employeeId: string, limit = 50): Promise<InboxEntry[]> {
-    const raw = await this.redis.lrange(keys.inbox(employeeId), 0, limit - 1);
-    return raw.map((r) => JSON.parse(r) as InboxEntry);
+    if (!isUuid(employeeId)) return [];
+    const rows = await selectInbox.run(this.db, { employeeId, limit });
+    return rows.map((r) => ({ at: r.at.toISOString(), messageId: r.message_id, direction: r.direction, text: r.text }));
   }
 }

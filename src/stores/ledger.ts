@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
-import type { Posting, PriceUsed } from '../../workflows/types';
-import { keys } from './keys';
-
-export type { Posting, PriceUsed } from '../../workflows/types';
+import type pg from 'pg';
+import type { Posting, PostingKind, PriceUsed } from '../billing/types';
+import { isUuid } from './accounts';
+import { statement } from './postgres/statement';
 
 /** What an event consumed and what it cost, priced already (src/billing/pricing.ts). */
 export interface ChargeInput {
@@ -27,6 +26,8 @@ export interface ReserveInput {
   event?: string;
   workflowId: string;
   credits: number;
+  /** When the event was received: the reservation's and the message record's time. */
+  at: Date;
 }
 
 export interface SettleResult {
@@ -40,93 +41,313 @@ export interface SettleResult {
   reserved: number;
 }
 
-/** Counters and postings read in one transaction, so they describe the same instant. */
-export interface LedgerSnapshot {
+export interface OpenReservation {
+  messageId: string;
+  workflowId: string;
+  credits: number;
+  since: Date;
+}
+
+/** What `credits verify` checks, computed by the database over the account's postings. */
+export interface LedgerAudit {
   balance: number;
   reserved: number;
-  postings: Posting[];
-  open: Array<{ messageId: string; since: number }>;
+  ledgerBalance: number;
+  ledgerReserved: number;
+  postings: number;
+  openReservations: number;
+  /** Charged credits summed from the hourly rollup and from the charge postings: equal when the rollup is whole. */
+  rollupCredits: number;
+  chargedCredits: number;
+  /** Messages with more than one posting of a kind: impossible under the unique index, checked anyway. */
+  duplicated: Array<{ messageId: string; kind: PostingKind; count: number }>;
+  /** Messages whose open reservation disagrees with their reserve and release postings. */
+  reservationMismatches: Array<{ messageId: string; problem: string }>;
+}
+
+interface PostingRow {
+  id: string;
+  kind: PostingKind;
+  at: Date | string;
+  credits: number;
+  reserved: number;
+  message_id: string | null;
+  employee_id: string | null;
+  event: string | null;
+  workflow_id: string | null;
+  tokens_in: number | null;
+  tokens_out: number | null;
+  runtime_ms: number | null;
+  token_credits: number | null;
+  runtime_credits: number | null;
+  price: PriceUsed | null;
+  model: string | null;
+  reason: string | null;
+  repaired_at: Date | string | null;
+  reference: string | null;
+}
+
+const iso = (value: Date | string) => new Date(value).toISOString();
+
+/** A row as the ledger's JSON shape; also reads `to_jsonb(postings)`, whose times are strings. */
+function toPosting(row: PostingRow): Posting {
+  const posting: Posting = { id: row.id, kind: row.kind, at: iso(row.at), credits: Number(row.credits) };
+  if (row.kind !== 'topup' && row.kind !== 'charge') posting.reserved = Number(row.reserved);
+  if (row.kind === 'reserve') posting.credits = 0;
+  const optional: Array<[keyof Posting, unknown]> = [
+    ['messageId', row.message_id],
+    ['employeeId', row.employee_id],
+    ['event', row.event],
+    ['workflowId', row.workflow_id],
+    ['tokensIn', row.tokens_in],
+    ['tokensOut', row.tokens_out],
+    ['runtimeMs', row.runtime_ms],
+    ['tokenCredits', row.token_credits],
+    ['runtimeCredits', row.runtime_credits],
+    ['price', row.price],
+    ['model', row.model],
+    ['reason', row.reason],
+    ['repairedAt', row.repaired_at && iso(row.repaired_at)],
+    ['reference', row.reference],
+  ];
+  for (const [key, value] of optional) {
+    if (value !== null && value !== undefined) (posting as unknown as Record<string, unknown>)[key] = typeof value === 'string' || typeof value === 'object' ? value : Number(value);
+  }
+  return posting;
 }
 
 /**
- * How long an event's per-message records outlive it: the charge record from the charge, the
- * reservation and its released marker from the release. They only make the scripts idempotent (an
- * activity retry, a re-run after a worker crash, a repair finds them and posts nothing), and each of
- * those happens while Temporal still holds the workflow: retries within minutes, a reset only within
- * the namespace's retention (24 h on the dev server; keep it well under 30 days), and reconcile only
- * over workflows Temporal lists. The ledger list never expires and stays the record: verify and the
- * reports read only the list, reconcile looks a charge up in its snapshot of the list and asks the
- * record only about one posted since, so an expired record changes none of their answers. The status
- * API's message record (7 days) expires first. An open reservation never expires: its record holds
- * the amount a late release (reconcile) gives back.
+ * A top-up: the posting and the balance in one statement. With a reference, the same reference
+ * twice adds once (the unique index makes the second insert a no-op, and the balance moves only
+ * with an inserted posting).
  */
-export const LEDGER_RECORD_TTL_SECONDS = 30 * 24 * 3600;
+const topUp = statement<
+  { id: string; accountId: string; at: Date; credits: number; reference?: string },
+  { added: boolean; balance: number; posting: PostingRow | null }
+>(
+  'ledger_top_up',
+  `WITH posting AS (
+     INSERT INTO postings (id, account_id, kind, at, credits, reference)
+     VALUES (:id, :accountId, 'topup', :at, :credits, :reference)
+     ON CONFLICT DO NOTHING
+     RETURNING *
+   ), balance AS (
+     UPDATE credit_balances SET balance = balance + (SELECT credits FROM posting)
+     WHERE account_id = :accountId AND EXISTS (SELECT 1 FROM posting)
+     RETURNING balance
+   )
+   SELECT EXISTS (SELECT 1 FROM posting) AS added,
+          coalesce((SELECT balance FROM balance), (SELECT balance FROM credit_balances WHERE account_id = :accountId)) AS balance,
+          coalesce((SELECT to_jsonb(p) FROM posting p),
+                   (SELECT to_jsonb(p) FROM postings p WHERE p.account_id = :accountId AND p.reference = :reference)) AS posting`,
+);
 
 /**
- * Releases the event's reservation once: nothing when none was made or it was released already.
- * The amount is the one reserved, read from the reservation, whatever the configuration says now.
- * Expects KEYS r (reserved), l (ledger), h (reservation), x (released marker), o (open set).
+ * The ingest's one database round trip: holds `credits` if balance − reserved covers them, and in
+ * the same statement posts the reservation, opens it, and records the message for the status API.
+ * The conditional UPDATE takes the balance row's lock, so concurrent requests (on any number of API
+ * processes) are serialised there: exactly as many pass as the credits cover. Nothing changes when
+ * it refuses; the second branch then reports the counters for the 402's message.
  */
-const RELEASE_ONCE = `
-local function release(r, l, h, x, o, template, messageId)
-  local held = redis.call('GET', h)
-  if not held or redis.call('EXISTS', x) == 1 then return 0 end
-  local amount = tonumber(cjson.decode(held).reserved)
-  local posting = cjson.decode(template)
-  posting.reserved = -amount
-  local encoded = cjson.encode(posting)
-  redis.call('DECRBY', r, amount)
-  redis.call('RPUSH', l, encoded)
-  -- The marker is set last, so it never expires before the reservation: no second release.
-  redis.call('EXPIRE', h, ${LEDGER_RECORD_TTL_SECONDS})
-  redis.call('SET', x, encoded, 'EX', ${LEDGER_RECORD_TTL_SECONDS})
-  redis.call('ZREM', o, messageId)
-  return 1
-end
-`;
-
-/** Refuses (0) unless balance − reserved covers the estimate; else holds it, all in one step. */
-const RESERVE = `
-local balance = tonumber(redis.call('GET', KEYS[1]) or '0')
-local reserved = tonumber(redis.call('GET', KEYS[2]) or '0')
-if redis.call('EXISTS', KEYS[4]) == 1 then return {1, tostring(balance), tostring(reserved)} end
-local estimate = tonumber(ARGV[1])
-if balance - reserved < estimate then return {0, tostring(balance), tostring(reserved)} end
-reserved = redis.call('INCRBY', KEYS[2], estimate)
-redis.call('RPUSH', KEYS[3], ARGV[2])
-redis.call('SET', KEYS[4], ARGV[2])
-redis.call('ZADD', KEYS[5], ARGV[3], ARGV[4])
-return {1, tostring(balance), tostring(reserved)}
-`;
-
-const RELEASE = `${RELEASE_ONCE}
-return release(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1], ARGV[2])
-`;
+const reserve = statement<
+  { postingId: string; accountId: string; messageId: string; employeeId: string; event?: string; workflowId: string; credits: number; at: Date },
+  { ok: boolean; balance: number; reserved: number }
+>(
+  'ledger_reserve',
+  `WITH held AS (
+     UPDATE credit_balances SET reserved = reserved + :credits::bigint
+     WHERE account_id = :accountId AND balance - reserved >= :credits::bigint
+     RETURNING balance, reserved
+   ), opened AS (
+     INSERT INTO open_reservations (account_id, message_id, credits, workflow_id, since)
+     SELECT :accountId::uuid, :messageId::uuid, :credits::bigint, :workflowId::text, :at::timestamptz FROM held
+   ), posted AS (
+     INSERT INTO postings (id, account_id, kind, at, credits, reserved, message_id, employee_id, event, workflow_id)
+     SELECT :postingId::uuid, :accountId::uuid, 'reserve', :at::timestamptz, 0, :credits::bigint, :messageId::uuid, :employeeId::uuid, :event::text, :workflowId::text FROM held
+   ), recorded AS (
+     INSERT INTO messages (id, account_id, employee_id, workflow_id, event, received_at)
+     SELECT :messageId::uuid, :accountId::uuid, :employeeId::uuid, :workflowId::text, :event::text, :at::timestamptz FROM held
+   )
+   SELECT true AS ok, balance, reserved FROM held
+   UNION ALL
+   SELECT false, balance, reserved FROM credit_balances WHERE account_id = :accountId AND NOT EXISTS (SELECT 1 FROM held)`,
+);
 
 /**
- * The event's charge is keyed by its message id: the first call posts it, every later call (an
- * activity retry, a re-run after a crash, a repair) finds the record and posts nothing. The same
- * step releases the reservation. ARGV[1] empty: nothing to charge (a failed event), release only.
+ * Releases an event's reservation once, without charging: deleting the open reservation is what
+ * makes it once (a second release finds nothing to delete). `forget` also drops the message
+ * record: the event was never accepted (its workflow did not start, or met a duplicate).
  */
-const SETTLE = `${RELEASE_ONCE}
-local posted = 0
-local stored = redis.call('GET', KEYS[4])
-if not stored and ARGV[1] ~= '' then
-  redis.call('DECRBY', KEYS[1], ARGV[1])
-  redis.call('RPUSH', KEYS[3], ARGV[2])
-  redis.call('SET', KEYS[4], ARGV[2], 'EX', ${LEDGER_RECORD_TTL_SECONDS})
-  stored = ARGV[2]
-  posted = 1
-end
-local released = release(KEYS[2], KEYS[3], KEYS[5], KEYS[6], KEYS[7], ARGV[3], ARGV[4])
-return {posted, stored or '', redis.call('GET', KEYS[1]) or '0', redis.call('GET', KEYS[2]) or '0', released}
-`;
+const release = statement<{ postingId: string; accountId: string; messageId: string; at: Date; reason: string; forget: boolean }, { released: number }>(
+  'ledger_release',
+  `WITH released AS (
+     DELETE FROM open_reservations WHERE account_id = :accountId AND message_id = :messageId
+     RETURNING credits
+   ), posted AS (
+     INSERT INTO postings (id, account_id, kind, at, reserved, message_id, reason)
+     SELECT :postingId::uuid, :accountId::uuid, 'release', :at::timestamptz, -credits, :messageId::uuid, :reason::text FROM released
+   ), forgotten AS (
+     DELETE FROM messages WHERE id = :messageId AND :forget::boolean
+   ), balance AS (
+     UPDATE credit_balances SET reserved = reserved - (SELECT credits FROM released)
+     WHERE account_id = :accountId AND EXISTS (SELECT 1 FROM released)
+   )
+   SELECT count(*)::int AS released FROM released`,
+);
 
-const TOP_UP = `
-local balance = redis.call('INCRBY', KEYS[1], ARGV[1])
-redis.call('RPUSH', KEYS[2], ARGV[2])
-return tostring(balance)
-`;
+/**
+ * Settles an event in one statement: posts its charge once (the unique index on message and kind
+ * makes a retry, a re-run or a second repair post nothing), adds it to the hourly rollup, releases
+ * its reservation once, and moves both counters by exactly what was posted. Returns the charge as
+ * the ledger holds it, whoever posted it.
+ */
+const settle = statement<
+  {
+    accountId: string;
+    messageId: string;
+    charge: boolean;
+    chargeId?: string;
+    at?: Date;
+    credits?: number;
+    employeeId?: string;
+    event?: string;
+    tokensIn?: number;
+    tokensOut?: number;
+    runtimeMs?: number;
+    tokenCredits?: number;
+    runtimeCredits?: number;
+    price?: string;
+    model?: string;
+    repairedAt?: Date;
+    releaseId: string;
+    now: Date;
+    reason: string;
+  },
+  { posted: number; released: number; balance: number | null; reserved: number | null; charge: PostingRow | null }
+>(
+  'ledger_settle',
+  `WITH charged AS (
+     INSERT INTO postings (id, account_id, kind, at, credits, message_id, employee_id, event, tokens_in, tokens_out,
+                           runtime_ms, token_credits, runtime_credits, price, model, repaired_at)
+     SELECT :chargeId::uuid, :accountId::uuid, 'charge', :at::timestamptz, :credits::bigint, :messageId::uuid, :employeeId::uuid,
+            :event::text, :tokensIn::bigint, :tokensOut::bigint, :runtimeMs::bigint, :tokenCredits::bigint, :runtimeCredits::bigint,
+            :price::jsonb, :model::text, :repairedAt::timestamptz
+     WHERE :charge::boolean
+     ON CONFLICT DO NOTHING
+     RETURNING *
+   ), released AS (
+     DELETE FROM open_reservations WHERE account_id = :accountId AND message_id = :messageId
+     RETURNING credits
+   ), release_posted AS (
+     INSERT INTO postings (id, account_id, kind, at, reserved, message_id, reason)
+     SELECT :releaseId::uuid, :accountId::uuid, 'release', :now::timestamptz, -credits, :messageId::uuid, :reason::text FROM released
+   ), rolled_up AS (
+     INSERT INTO usage_hourly AS u (account_id, hour, employee_id, event, events, credits, token_credits, runtime_credits,
+                                    tokens_in, tokens_out, runtime_ms)
+     SELECT account_id, date_trunc('hour', at, 'UTC'), employee_id, coalesce(event, ''), 1, -credits,
+            coalesce(token_credits, 0), coalesce(runtime_credits, 0), coalesce(tokens_in, 0), coalesce(tokens_out, 0), coalesce(runtime_ms, 0)
+     FROM charged
+     ON CONFLICT (account_id, hour, employee_id, event) DO UPDATE SET
+       events = u.events + 1, credits = u.credits + excluded.credits, token_credits = u.token_credits + excluded.token_credits,
+       runtime_credits = u.runtime_credits + excluded.runtime_credits, tokens_in = u.tokens_in + excluded.tokens_in,
+       tokens_out = u.tokens_out + excluded.tokens_out, runtime_ms = u.runtime_ms + excluded.runtime_ms
+   ), balance AS (
+     UPDATE credit_balances SET
+       balance = balance + coalesce((SELECT credits FROM charged), 0),
+       reserved = reserved - coalesce((SELECT credits FROM released), 0)
+     WHERE account_id = :accountId
+     RETURNING balance, reserved
+   )
+   SELECT (SELECT count(*) FROM charged)::int AS posted,
+          (SELECT count(*) FROM released)::int AS released,
+          (SELECT balance FROM balance) AS balance,
+          (SELECT reserved FROM balance) AS reserved,
+          coalesce((SELECT to_jsonb(c) FROM charged c),
+                   (SELECT to_jsonb(p) FROM postings p WHERE p.account_id = :accountId AND p.message_id = :messageId AND p.kind = 'charge')) AS charge`,
+);
+
+const counters = statement<{ accountId: string }, { balance: number; reserved: number }>(
+  'ledger_counters',
+  `SELECT balance, reserved FROM credit_balances WHERE account_id = :accountId`,
+);
+
+const postingsOfAccount = statement<{ accountId: string }, PostingRow>(
+  'ledger_postings',
+  `SELECT * FROM postings WHERE account_id = :accountId ORDER BY seq`,
+);
+
+const chargesOfMessages = statement<{ accountId: string; messageIds: string[] }, PostingRow>(
+  'ledger_charges_of_messages',
+  `SELECT * FROM postings WHERE account_id = :accountId AND kind = 'charge' AND message_id = ANY (:messageIds::uuid[])`,
+);
+
+const postingOfMessage = statement<{ accountId: string; messageId: string; kind: PostingKind }, PostingRow>(
+  'ledger_posting_of_message',
+  `SELECT * FROM postings WHERE account_id = :accountId AND message_id = :messageId AND kind = :kind`,
+);
+
+const openReservations = statement<{ accountId: string; from: Date; to: Date }, { message_id: string; workflow_id: string; credits: number; since: Date }>(
+  'ledger_open_reservations',
+  `SELECT message_id, workflow_id, credits, since FROM open_reservations
+   WHERE account_id = :accountId AND since >= :from AND since < :to ORDER BY since, message_id`,
+);
+
+const isReserved = statement<{ accountId: string; messageId: string }, { one: number }>(
+  'ledger_is_reserved',
+  `SELECT 1 AS one FROM open_reservations WHERE account_id = :accountId AND message_id = :messageId`,
+);
+
+/**
+ * The audit behind `credits verify`, in the database: counters against the sums of the postings,
+ * the rollup against the charges, and the open reservations against the reserve and release
+ * postings. It reads the account's whole history on purpose: it proves the counters from scratch.
+ */
+const audit = statement<
+  { accountId: string },
+  {
+    balance: number;
+    reserved: number;
+    ledger_balance: number;
+    ledger_reserved: number;
+    postings: number;
+    open_reservations: number;
+    rollup_credits: number;
+    charged_credits: number;
+    duplicated: Array<{ message_id: string; kind: PostingKind; count: number }>;
+    mismatches: Array<{ message_id: string; problem: string }>;
+  }
+>(
+  'ledger_audit',
+  `WITH mine AS (SELECT * FROM postings WHERE account_id = :accountId),
+   per_message AS (
+     SELECT message_id,
+            count(*) FILTER (WHERE kind = 'reserve') AS reserves,
+            count(*) FILTER (WHERE kind = 'release') AS releases
+     FROM mine WHERE message_id IS NOT NULL GROUP BY message_id
+   ), open AS (SELECT message_id FROM open_reservations WHERE account_id = :accountId)
+   SELECT b.balance, b.reserved,
+          (SELECT coalesce(sum(credits), 0)::bigint FROM mine) AS ledger_balance,
+          (SELECT coalesce(sum(reserved), 0)::bigint FROM mine) AS ledger_reserved,
+          (SELECT count(*) FROM mine)::int AS postings,
+          (SELECT count(*) FROM open)::int AS open_reservations,
+          (SELECT coalesce(sum(credits), 0)::bigint FROM usage_hourly WHERE account_id = :accountId) AS rollup_credits,
+          (SELECT coalesce(-sum(credits), 0)::bigint FROM mine WHERE kind = 'charge') AS charged_credits,
+          (SELECT coalesce(jsonb_agg(d), '[]') FROM (
+             SELECT message_id, kind, count(*)::int AS count FROM mine WHERE message_id IS NOT NULL
+             GROUP BY message_id, kind HAVING count(*) > 1) d) AS duplicated,
+          (SELECT coalesce(jsonb_agg(m), '[]') FROM (
+             SELECT message_id, 'released without a reservation' AS problem FROM per_message WHERE releases > 0 AND reserves = 0
+             UNION ALL
+             SELECT message_id, 'reserved but missing from the open reservations' FROM per_message
+               WHERE reserves > 0 AND releases = 0 AND message_id NOT IN (SELECT message_id FROM open)
+             UNION ALL
+             SELECT message_id, 'released but still in the open reservations' FROM per_message
+               WHERE releases > 0 AND message_id IN (SELECT message_id FROM open)
+             UNION ALL
+             SELECT message_id, 'open reservation without a reserve posting' FROM open
+               WHERE message_id NOT IN (SELECT message_id FROM per_message WHERE reserves > 0)) m) AS mismatches
+   FROM credit_balances b WHERE b.account_id = :accountId`,
+);
 
 /** The charge posting of an event; its credits are negative, like every debit. */
 export function chargePosting(input: ChargeInput, at = new Date()): Posting {
@@ -149,153 +370,153 @@ export function chargePosting(input: ChargeInput, at = new Date()): Posting {
 }
 
 /**
- * Credit balances, reservations and the append-only ledger behind them. Every change is one Lua
- * script over keys of one account (one hash tag, one cluster slot), so concurrent API processes and
- * workers never interleave inside a change, and the counters always equal the sums of the postings.
+ * Credit balances, reservations and the append-only ledger behind them, in PostgreSQL. Every change
+ * is one statement that writes its postings and moves the counters together, so the counters always
+ * equal the sums of the postings, and unique indexes make every retry of a change a no-op.
  */
 export class Ledger {
-  constructor(private readonly redis: Redis) {}
+  constructor(private readonly db: pg.Pool) {}
 
-  async topUp(accountId: string, amount: number): Promise<{ balance: number; posting: Posting }> {
-    const posting: Posting = { id: randomUUID(), kind: 'topup', at: new Date().toISOString(), credits: amount };
-    const balance = await this.redis.eval(TOP_UP, 2, keys.balance(accountId), keys.ledger(accountId), amount, JSON.stringify(posting));
-    return { balance: Number(balance), posting };
+  /** Adds credits; with a reference (an invoice number), the same reference twice adds once. */
+  async topUp(accountId: string, amount: number, reference?: string): Promise<{ added: boolean; balance: number; posting: Posting }> {
+    const [row] = await topUp.run(this.db, { id: randomUUID(), accountId, at: new Date(), credits: amount, reference });
+    if (!row.posting) throw new Error(`account ${accountId} has no credit balance`);
+    return { added: row.added, balance: Number(row.balance), posting: toPosting(row.posting) };
   }
 
   /** Holds `credits` for one event if the account can cover it; `ok` false means nothing changed. */
   async reserve(input: ReserveInput): Promise<{ ok: boolean; balance: number; reserved: number }> {
-    const now = new Date();
-    const posting: Posting = {
-      id: randomUUID(),
-      kind: 'reserve',
-      at: now.toISOString(),
-      credits: 0,
-      reserved: input.credits,
+    const [row] = await reserve.run(this.db, {
+      postingId: randomUUID(),
+      accountId: input.accountId,
       messageId: input.messageId,
       employeeId: input.employeeId,
       event: input.event,
       workflowId: input.workflowId,
-    };
-    const a = input.accountId;
-    const [ok, balance, reserved] = (await this.redis.eval(
-      RESERVE,
-      5,
-      keys.balance(a),
-      keys.reserved(a),
-      keys.ledger(a),
-      keys.reservation(a, input.messageId),
-      keys.openReservations(a),
-      input.credits,
-      JSON.stringify(posting),
-      now.getTime(),
-      input.messageId,
-    )) as [number, string, string];
-    return { ok: ok === 1, balance: Number(balance), reserved: Number(reserved) };
+      credits: input.credits,
+      at: input.at,
+    });
+    return row ? { ok: row.ok, balance: row.balance, reserved: row.reserved } : { ok: false, balance: 0, reserved: 0 };
   }
 
-  /** Releases an event's reservation without charging (its workflow never started, or met a duplicate). */
+  /** Releases the reservation of an event that was not accepted after all, and forgets its message record. */
+  async releaseUnaccepted(accountId: string, messageId: string, reason: string): Promise<boolean> {
+    return this.releaseOnce(accountId, messageId, reason, true);
+  }
+
+  /** Releases an event's reservation without charging (reconcile: its workflow is gone or closed). */
   async release(accountId: string, messageId: string, reason: string): Promise<boolean> {
-    const a = accountId;
-    const released = await this.redis.eval(
-      RELEASE,
-      5,
-      keys.reserved(a),
-      keys.ledger(a),
-      keys.reservation(a, messageId),
-      keys.released(a, messageId),
-      keys.openReservations(a),
-      JSON.stringify(releasePosting(messageId, reason)),
-      messageId,
-    );
-    return released === 1;
+    return this.releaseOnce(accountId, messageId, reason, false);
+  }
+
+  private async releaseOnce(accountId: string, messageId: string, reason: string, forget: boolean): Promise<boolean> {
+    const [row] = await release.run(this.db, { postingId: randomUUID(), accountId, messageId, at: new Date(), reason, forget });
+    return row.released === 1;
   }
 
   /**
    * Settles an event: posts its charge once (none when `charge` is absent: a failed event that
-   * consumed nothing) and releases its reservation once, in one step.
+   * consumed nothing) and releases its reservation once, in one statement.
    */
   async settle(accountId: string, messageId: string, charge: Posting | undefined, reason: string): Promise<SettleResult> {
-    const a = accountId;
-    const [posted, stored, balance, reserved, released] = (await this.redis.eval(
-      SETTLE,
-      7,
-      keys.balance(a),
-      keys.reserved(a),
-      keys.ledger(a),
-      keys.charge(a, messageId),
-      keys.reservation(a, messageId),
-      keys.released(a, messageId),
-      keys.openReservations(a),
-      charge ? -charge.credits : '',
-      charge ? JSON.stringify(charge) : '',
-      JSON.stringify(releasePosting(messageId, reason)),
+    const [row] = await settle.run(this.db, {
+      accountId,
       messageId,
-    )) as [number, string, string, string, number];
+      charge: charge !== undefined,
+      chargeId: charge?.id,
+      at: charge ? new Date(charge.at) : undefined,
+      credits: charge?.credits,
+      employeeId: charge?.employeeId,
+      event: charge?.event,
+      tokensIn: charge?.tokensIn,
+      tokensOut: charge?.tokensOut,
+      runtimeMs: charge?.runtimeMs,
+      tokenCredits: charge?.tokenCredits,
+      runtimeCredits: charge?.runtimeCredits,
+      price: charge?.price ? JSON.stringify(charge.price) : undefined,
+      model: charge?.model,
+      repairedAt: charge?.repairedAt ? new Date(charge.repairedAt) : undefined,
+      releaseId: randomUUID(),
+      now: new Date(),
+      reason,
+    });
+    if (row.balance === null) throw new Error(`account ${accountId} has no credit balance`);
     return {
-      posted: posted === 1,
-      posting: stored ? (JSON.parse(stored) as Posting) : undefined,
-      released: released === 1,
-      balance: Number(balance),
-      reserved: Number(reserved),
+      posted: row.posted === 1,
+      posting: row.charge ? toPosting(row.charge) : undefined,
+      released: row.released === 1,
+      balance: row.balance,
+      reserved: row.reserved ?? 0,
     };
   }
 
-  /** The balance and the reserved credits, in one MGET: no postings read. */
+  /** The balance and the reserved credits: one row read, no postings. */
   async counters(accountId: string): Promise<{ balance: number; reserved: number }> {
-    const [balance, reserved] = await this.redis.mget(keys.balance(accountId), keys.reserved(accountId));
-    return { balance: Number(balance ?? 0), reserved: Number(reserved ?? 0) };
+    const [row] = isUuid(accountId) ? await counters.run(this.db, { accountId }) : [];
+    return row ?? { balance: 0, reserved: 0 };
   }
 
   async balance(accountId: string): Promise<number> {
-    return Number((await this.redis.get(keys.balance(accountId))) ?? 0);
+    return (await this.counters(accountId)).balance;
   }
 
   /** Credits held for events in flight. */
   async reserved(accountId: string): Promise<number> {
-    return Number((await this.redis.get(keys.reserved(accountId))) ?? 0);
+    return (await this.counters(accountId)).reserved;
   }
 
+  /** Every posting of the account in order: for audits and drills, not for any request path. */
   async postings(accountId: string): Promise<Posting[]> {
-    const raw = await this.redis.lrange(keys.ledger(accountId), 0, -1);
-    return raw.map((r) => JSON.parse(r) as Posting);
+    return (await postingsOfAccount.run(this.db, { accountId })).map(toPosting);
   }
 
-  /** Balance, reserved, the postings and the open reservations, read atomically (MULTI on one slot). */
-  async snapshot(accountId: string): Promise<LedgerSnapshot> {
-    const replies = await this.redis
-      .multi()
-      .get(keys.balance(accountId))
-      .get(keys.reserved(accountId))
-      .lrange(keys.ledger(accountId), 0, -1)
-      .zrange(keys.openReservations(accountId), '0', '-1', 'WITHSCORES')
-      .exec();
-    if (!replies) throw new Error('ledger snapshot transaction was aborted');
-    for (const [err] of replies) if (err) throw err;
-    const [balance, reserved, postings, open] = replies.map(([, value]) => value) as [string | null, string | null, string[], string[]];
-    const pairs: Array<{ messageId: string; since: number }> = [];
-    for (let i = 0; i < open.length; i += 2) pairs.push({ messageId: open[i], since: Number(open[i + 1]) });
-    return { balance: Number(balance ?? 0), reserved: Number(reserved ?? 0), postings: postings.map((p) => JSON.parse(p) as Posting), open: pairs };
+  /** The charge postings of these events, by message id (one indexed lookup for the lot). */
+  async chargesFor(accountId: string, messageIds: string[]): Promise<Map<string, Posting>> {
+    const rows = messageIds.length ? await chargesOfMessages.run(this.db, { accountId, messageIds }) : [];
+    return new Map(rows.map((row) => [row.message_id!, toPosting(row)]));
+  }
+
+  /** The charge posting of an event, if it was charged. */
+  async chargeFor(accountId: string, messageId: string): Promise<Posting | undefined> {
+    return this.postingFor(accountId, messageId, 'charge');
+  }
+
+  /** The reserve posting of an event. */
+  async reservationFor(accountId: string, messageId: string): Promise<Posting | undefined> {
+    return this.postingFor(accountId, messageId, 'reserve');
+  }
+
+  private async postingFor(accountId: string, messageId: string, kind: PostingKind): Promise<Posting | undefined> {
+    if (!isUuid(messageId)) return undefined;
+    const [row] = await postingOfMessage.run(this.db, { accountId, messageId, kind });
+    return row && toPosting(row);
+  }
+
+  /** Reservations still open that were made in [from, to), oldest first. */
+  async openReservations(accountId: string, from: Date, to: Date): Promise<OpenReservation[]> {
+    const rows = await openReservations.run(this.db, { accountId, from, to });
+    return rows.map((r) => ({ messageId: r.message_id, workflowId: r.workflow_id, credits: r.credits, since: r.since }));
   }
 
   /** True while the event's reservation is open: made and not yet released. */
   async isReserved(accountId: string, messageId: string): Promise<boolean> {
-    return (await this.redis.zscore(keys.openReservations(accountId), messageId)) !== null;
+    return (await isReserved.run(this.db, { accountId, messageId })).length > 0;
   }
 
-  /** The charge posting of an event, for LEDGER_RECORD_TTL_SECONDS after it was posted. */
-  async chargeFor(accountId: string, messageId: string): Promise<Posting | undefined> {
-    const raw = await this.redis.get(keys.charge(accountId, messageId));
-    return raw ? (JSON.parse(raw) as Posting) : undefined;
+  async audit(accountId: string): Promise<LedgerAudit | undefined> {
+    const [row] = isUuid(accountId) ? await audit.run(this.db, { accountId }) : [];
+    if (!row) return undefined;
+    return {
+      balance: row.balance,
+      reserved: row.reserved,
+      ledgerBalance: row.ledger_balance,
+      ledgerReserved: row.ledger_reserved,
+      postings: row.postings,
+      openReservations: row.open_reservations,
+      rollupCredits: row.rollup_credits,
+      chargedCredits: row.charged_credits,
+      duplicated: row.duplicated.map((d) => ({ messageId: d.message_id, kind: d.kind, count: d.count })),
+      reservationMismatches: row.mismatches.map((m) => ({ messageId: m.message_id, problem: m.problem })),
+    };
   }
-
-  /** The reserve posting of an event: while it is open, and LEDGER_RECORD_TTL_SECONDS after its release. */
-  async reservationFor(accountId: string, messageId: string): Promise<Posting | undefined> {
-    const raw = await this.redis.get(keys.reservation(accountId, messageId));
-    return raw ? (JSON.parse(raw) as Posting) : undefined;
-  }
-}
-
-/** The script fills in `reserved` with the amount actually held. */
-function releasePosting(messageId: string, reason: string): Posting {
-  return { id: randomUUID(), kind: 'release', at: new Date().toISOString(), credits: 0, reserved: 0, messageId, reason };
 }

@@ -4,20 +4,28 @@ import { NativeConnection, type Worker } from '@temporalio/worker';
 import type { Redis } from 'ioredis';
 import request from 'supertest';
 import type Koa from 'koa';
+import type { AppState } from '../../src/http/state';
+import type pg from 'pg';
 import { buildApi } from '../../src/api';
 import { parseConfig, type Config } from '../../src/config';
-import { createWorker } from '../../src/create-worker';
-import { createLogger } from '../../src/logger';
-import { installTemporalRuntime } from '../../src/temporal-runtime';
-import { connectRedis } from '../../src/redis';
-import { AccountStore } from '../../src/stores/account-store';
+import { eventWorkflowId } from '../../src/events/workflow-id';
+import { createLogger } from '../../src/observability/logger';
+import { AccountStore } from '../../src/stores/accounts';
+import { ApiKeyStore } from '../../src/stores/api-keys';
 import { EmployeeMemory } from '../../src/stores/employee-memory';
+import { EmployeeStore } from '../../src/stores/employees';
 import { Ledger } from '../../src/stores/ledger';
-import { eventWorkflowId } from '../../src/workflow-id';
+import { createPool } from '../../src/stores/postgres/pool';
+import { connectRedis } from '../../src/stores/redis/client';
+import { IdempotencyCache } from '../../src/stores/redis/idempotency-cache';
+import { UsageStore } from '../../src/stores/usage';
+import { createWorker } from '../../src/temporal/create-worker';
+import { installTemporalRuntime } from '../../src/temporal/runtime';
 
-/** The config a test runs with: the suite's Redis and Temporal, a task queue of its own. */
+/** The config a test runs with: the suite's PostgreSQL, Redis and Temporal, a task queue of its own. */
 export function testConfig(overrides: Record<string, string | undefined> = {}): Config {
   return parseConfig({
+    DATABASE_URL: process.env.TEST_DATABASE_URL,
     REDIS_URL: process.env.TEST_REDIS_URL,
     TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
     TEMPORAL_TASK_QUEUE: `test-${randomUUID()}`,
@@ -29,12 +37,17 @@ export function testConfig(overrides: Record<string, string | undefined> = {}): 
 
 export interface Harness {
   config: Config;
+  db: pg.Pool;
   redis: Redis;
-  app: Koa<any>;
+  app: Koa<AppState>;
   http: ReturnType<typeof request>;
   client: Client;
   accounts: AccountStore;
+  employees: EmployeeStore;
+  keys: ApiKeyStore;
   ledger: Ledger;
+  usage: UsageStore;
+  windows: IdempotencyCache;
   memory: EmployeeMemory;
   /** Starts an in-process worker on this harness's task queue (if not started yet). */
   startWorker(): Promise<Worker>;
@@ -53,34 +66,42 @@ export interface Seeded {
   auth: { Authorization: string };
 }
 
-/** Real Redis, real Temporal, the real app over real HTTP (supertest on an ephemeral port). */
+/** Real PostgreSQL, Redis and Temporal, the real app over real HTTP (supertest on an ephemeral port). */
 export async function createHarness(overrides: Record<string, string | undefined> = {}, opts: { worker?: boolean } = {}): Promise<Harness> {
   const config = testConfig(overrides);
   installTemporalRuntime(createLogger({ LOG_LEVEL: 'error', LOG_PRETTY: false }, 'test-sdk'), 'ERROR');
   const redis = await connectRedis(config.REDIS_URL, { failFast: true });
-  const workerRedis = await connectRedis(config.REDIS_URL);
+  const db = createPool(config.DATABASE_URL, { name: 'test-api', failFast: true });
+  const workerDb = createPool(config.DATABASE_URL, { name: 'test-worker' });
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS! });
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
-  const app = buildApi(config, redis, connection, createLogger(config, 'test-api'));
-  const accounts = new AccountStore(redis);
-  const ledger = new Ledger(redis);
+  const app = buildApi(config, { db, redis, connection }, createLogger(config, 'test-api'));
+  const accounts = new AccountStore(db);
+  const employees = new EmployeeStore(db);
+  const keys = new ApiKeyStore(db);
+  const ledger = new Ledger(db);
   let worker: Worker | undefined;
   let running: Promise<void> | undefined;
   let nativeConnection: NativeConnection | undefined;
 
   const harness: Harness = {
     config,
+    db,
     redis,
     app,
     http: request(app.callback()),
     client,
     accounts,
+    employees,
+    keys,
     ledger,
-    memory: new EmployeeMemory(redis, config.MEMORY_TURNS),
+    usage: new UsageStore(db),
+    windows: new IdempotencyCache(redis),
+    memory: new EmployeeMemory(db, config.MEMORY_TURNS),
     async startWorker() {
       if (worker) return worker;
       nativeConnection ??= await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS! });
-      worker = await createWorker(config, nativeConnection, workerRedis, { shutdownGraceTime: '1s' });
+      worker = await createWorker(config, nativeConnection, workerDb, createLogger(config, 'test-worker'), { shutdownGraceTime: '1s' });
       running = worker.run();
       return worker;
     },
@@ -92,8 +113,8 @@ export async function createHarness(overrides: Record<string, string | undefined
     },
     async seedAccount({ credits = 1000, verified = true, webhookEnabled = true } = {}) {
       const account = await accounts.createAccount({ email: `${randomUUID()}@example.test`, emailVerified: verified, webhookEnabled });
-      const employee = await accounts.createEmployee({ accountId: account.id, name: 'Ada', instructions: 'You handle shop events.' });
-      const { key, info } = await accounts.createApiKey(account.id, 'test');
+      const employee = await employees.createEmployee({ accountId: account.id, name: 'Ada', instructions: 'You handle shop events.' });
+      const { key, info } = await keys.createApiKey(account.id, 'test');
       if (credits) await ledger.topUp(account.id, credits);
       return { accountId: account.id, employeeId: employee.id, key, keyId: info.id, auth: { Authorization: `Bearer ${key}` } };
     },
@@ -105,7 +126,7 @@ export async function createHarness(overrides: Record<string, string | undefined
       await nativeConnection?.close();
       await connection.close();
       redis.disconnect();
-      workerRedis.disconnect();
+      await Promise.all([db.end(), workerDb.end()]);
     },
   };
   if (opts.worker !== false) await harness.startWorker();

@@ -1,12 +1,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, startRedisServer, startTemporalDevServer, type RunningService } from '../../src/dev/services';
+import { freePort, startPostgresServer, startRedisServer, startTemporalDevServer, type RunningService } from '../../src/dev/services';
 import { findTemporalCli } from '../../src/dev/temporal-cli';
 
 /**
- * A Redis or a Temporal server of a test's own, for drills that kill and restart it: the suite's
- * shared servers must stay up for the other test files running beside it.
+ * A Redis, PostgreSQL or Temporal server of a test's own, for drills that kill and restart it:
+ * the suite's shared servers must stay up for the other test files running beside it.
  */
 export interface RestartableService {
   address: string;
@@ -35,6 +35,18 @@ export async function privateTemporal(): Promise<RestartableService> {
   const start = () =>
     startTemporalDevServer({ cli: findTemporalCli(), port, dbFile: path.join(dir, 'temporal.db'), logFile: path.join(dir, 'temporal.log') });
   return restartable(await start(), start, dir);
+}
+
+/**
+ * PostgreSQL with fsync on: a SIGKILL loses no committed transaction. A restart reuses the port and
+ * the data folder, so `url` stays valid.
+ */
+export async function privatePostgres(): Promise<RestartableService & { url: string }> {
+  const dir = tempDir('sistava-drill-postgres-');
+  const port = await freePort();
+  const start = () => startPostgresServer({ port, dataDir: path.join(dir, 'data'), logFile: path.join(dir, 'postgres.log') });
+  const first = await start();
+  return Object.assign(restartable(first, start, dir), { url: first.url });
 }
 
 function restartable(first: RunningService, start: () => Promise<RunningService>, dir: string): RestartableService {

@@ -2,21 +2,26 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { freePort, startRedisServer, startTemporalDevServer, quietBundlerLogger } from '../../src/dev/services';
+import { freePort, startPostgresServer, startRedisServer, startTemporalDevServer, quietBundlerLogger } from '../../src/dev/services';
 import { findTemporalCli } from '../../src/dev/temporal-cli';
+import { migrate } from '../../src/stores/postgres/migrate';
 
 /**
- * Once per run: a real redis-server and a real Temporal dev server on free ports, and one workflow
- * bundle that every worker of every test file loads. Test files read the addresses from the env.
+ * Once per run: a real redis-server, a real PostgreSQL and a real Temporal dev server on free
+ * ports, and one workflow bundle that every worker of every test file loads. Test files read the
+ * addresses from the env.
  */
 export default async function globalSetup(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sistava-test-'));
-  const [redisPort, temporalPort] = [await freePort(), await freePort()];
-  const [redis, temporal, bundle] = await Promise.all([
+  const [redisPort, temporalPort, postgresPort] = [await freePort(), await freePort(), await freePort()];
+  const [redis, temporal, postgres, bundle] = await Promise.all([
     startRedisServer({ port: redisPort, dir: path.join(dir, 'redis'), appendfsync: 'always', logFile: path.join(dir, 'redis.log') }),
     startTemporalDevServer({ cli: findTemporalCli(), port: temporalPort, dbFile: path.join(dir, 'temporal.db'), logFile: path.join(dir, 'temporal.log') }),
+    startPostgresServer({ port: postgresPort, dataDir: path.join(dir, 'postgres'), logFile: path.join(dir, 'postgres.log') }),
     bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietBundlerLogger }),
   ]);
+  // Once per run, like `npm start` does: tests meet the schema the code expects.
+  await migrate(postgres.url);
   const bundlePath = path.join(dir, 'workflow-bundle.js');
   fs.writeFileSync(bundlePath, bundle.code);
   Object.assign(process.env, {
@@ -24,7 +29,8 @@ export default async function globalSetup(): Promise<void> {
     TEST_REDIS_URL: redis.address,
     TEST_REDIS_PORT: String(redisPort),
     TEST_TEMPORAL_ADDRESS: temporal.address,
+    TEST_DATABASE_URL: postgres.url,
     WORKFLOW_BUNDLE_PATH: bundlePath,
   });
-  (globalThis as any).__SISTAVA_STACK__ = { redis, temporal, dir };
+  (globalThis as any).__SISTAVA_STACK__ = { redis, temporal, postgres, dir };
 }

@@ -1,20 +1,8 @@
-import { WorkflowFailedError, WorkflowNotFoundError, type Client, type Connection } from '@temporalio/client';
-import { upstream } from './http/errors';
+import { WorkflowFailedError, WorkflowNotFoundError, type Client, type Connection, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import type { Redis } from 'ioredis';
-import { keys } from './stores/keys';
-import type { Ledger } from './stores/ledger';
-import type { EventStatus, WebhookEventResult } from '../workflows/types';
-
-/** What the API remembers of an accepted event, to find its workflow from a message id. */
-export interface MessageRecord {
-  accountId: string;
-  employeeId: string;
-  workflowId: string;
-  runId?: string;
-  event?: string;
-  receivedAt: number;
-}
+import { statusQuery, type EventStatus, type WebhookEventResult } from '../../workflows/contract';
+import type { MessageStore } from '../stores/messages';
+import { upstream } from './errors';
 
 export interface EventStatusView {
   message_id: string;
@@ -30,45 +18,36 @@ export interface EventStatusView {
   trace_url: string | null;
 }
 
-/** Message records outlive the dev namespace's 24 h retention of closed workflows. */
-export const MESSAGE_RECORD_TTL_SECONDS = 7 * 24 * 3600;
-
 /**
- * Answers "what happened to my event?": Temporal's description (status search attribute, pending
- * activity attempts), the workflow's own status query while it runs, and the ledger's posting.
+ * Answers "what happened to my event?": the message record and its charge (the database), then
+ * Temporal's description (status search attribute, pending activity attempts) and the workflow's
+ * own status query while it runs. Past Temporal's retention the record and the ledger still answer.
  */
 export class EventStatusReader {
   constructor(
     private readonly client: Client,
     private readonly connection: Connection,
-    private readonly redis: Redis,
-    private readonly ledger: Ledger,
+    private readonly messages: MessageStore,
     private readonly traceBaseUrl: string,
     private readonly namespace: string,
   ) {}
 
   /** Undefined for an unknown message id and for another account's: the caller cannot tell them apart. */
   async get(accountId: string, messageId: string): Promise<EventStatusView | undefined> {
-    const raw = await upstream('redis', () => this.redis.get(keys.message(messageId)));
-    if (!raw) return undefined;
-    const record = JSON.parse(raw) as MessageRecord;
-    if (record.accountId !== accountId) return undefined;
-    const charge = await upstream('redis', () => this.ledger.chargeFor(accountId, messageId));
+    const record = await upstream('database', () => this.messages.get(accountId, messageId));
+    if (!record) return undefined;
+    const charge = record.charge;
     const base = {
       message_id: messageId,
       employee_id: record.employeeId,
       event: record.event ?? null,
-      received_at: new Date(record.receivedAt).toISOString(),
+      received_at: record.receivedAt.toISOString(),
       credits: charge ? -charge.credits : null,
     };
 
-    const handle = this.client.workflow.getHandle(record.workflowId, record.runId);
     const deadline = () => Date.now() + 3_000;
-    const description = await upstream('temporal', () => this.connection.withDeadline(deadline(), () => handle.describe())).catch((err) => {
-      if ((err as { cause?: unknown }).cause instanceof WorkflowNotFoundError) return undefined;
-      throw err;
-    });
-    if (!description) {
+    const found = await upstream('temporal', () => this.connection.withDeadline(deadline(), () => this.findRun(record.workflowId, messageId)));
+    if (!found) {
       // Past Temporal's retention the history is gone; the ledger still knows: every completed event is charged.
       return {
         ...base,
@@ -79,9 +58,10 @@ export class EventStatusReader {
         trace_url: null,
       };
     }
+    const { handle, description } = found;
     const pendingAttempt = description.raw.pendingActivities?.[0]?.attempt ?? 0;
     const result = await this.result(description.status.name, () =>
-      this.connection.withDeadline(deadline(), () => (description.status.name === 'RUNNING' ? handle.query<WebhookEventResult>('status') : handle.result())),
+      this.connection.withDeadline(deadline(), () => (description.status.name === 'RUNNING' ? handle.query(statusQuery) : handle.result())),
     );
     const searchStatus = description.searchAttributes.EventStatus?.[0] as EventStatus | undefined;
     const status: EventStatus = result?.status ?? searchStatus ?? 'accepted';
@@ -91,8 +71,31 @@ export class EventStatusReader {
       completed_at: charge?.at ?? (status === 'failed' ? (result?.failedAt ?? description.closeTime?.toISOString() ?? null) : null),
       attempts: Math.max(pendingAttempt, result?.attempts ?? 0),
       ...(result?.error ? { error: { type: result.error.type ?? null, message: result.error.message } } : {}),
-      trace_url: traceUrl(this.traceBaseUrl, this.namespace, record.workflowId, record.runId),
+      trace_url: traceUrl(this.traceBaseUrl, this.namespace, record.workflowId, description.runId),
     };
+  }
+
+  /**
+   * The run of this message: the workflow id's latest run, unless a later event reused a keyed id
+   * after its window; then the earlier run is found among the id's runs by the message id in its memo.
+   */
+  private async findRun(workflowId: string, messageId: string) {
+    const isOurs = (memo: Record<string, unknown> | undefined) => memo?.messageId === messageId;
+    try {
+      const latest = this.client.workflow.getHandle(workflowId);
+      const description = await latest.describe();
+      if (isOurs(description.memo)) return { handle: latest, description };
+      const escaped = workflowId.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
+      for await (const run of this.client.workflow.list({ query: `WorkflowId = '${escaped}'` })) {
+        if (!isOurs(run.memo)) continue;
+        const handle: WorkflowHandle = this.client.workflow.getHandle(workflowId, run.runId);
+        return { handle, description: await handle.describe() };
+      }
+      return undefined;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
+    }
   }
 
   /** The workflow's own account of the event; a query needs a worker, so its absence is not an error. */

@@ -1,7 +1,8 @@
 import type { Middleware } from 'koa';
-import type { Account, AccountStore } from '../stores/account-store';
-import { apiError, upstream } from './errors';
-import type { AppState } from './app';
+import { upstream } from '../../events/errors';
+import type { ApiKeyStore } from '../../stores/api-keys';
+import { apiError } from '../errors';
+import type { AuthenticatedState } from '../state';
 
 const BEARER = /^Bearer[ ]+(\S+)\s*$/i;
 
@@ -9,14 +10,17 @@ function unauthorized(code: 'MISSING_API_KEY' | 'INVALID_API_KEY', message: stri
   return apiError(401, code, message, { headers: { 'WWW-Authenticate': 'Bearer' } });
 }
 
-/** 401 unless the request carries a live API key; puts the account on `ctx.state` (one Redis round trip). */
-export function authenticate(accounts: AccountStore): Middleware<AppState> {
+/**
+ * 401 unless the request carries a live API key; puts the account on `ctx.state`. A key seen in
+ * the last second costs no round trip (ApiKeyStore's cache); otherwise one indexed query.
+ */
+export function authenticate(keys: ApiKeyStore): Middleware<AuthenticatedState> {
   return async (ctx, next) => {
     const header = ctx.get('Authorization');
     if (!header) throw unauthorized('MISSING_API_KEY', 'Missing API key. Send the header "Authorization: Bearer sk-…".');
     const match = BEARER.exec(header);
     if (!match) throw unauthorized('INVALID_API_KEY', 'Authorization must use the Bearer scheme: "Authorization: Bearer sk-…".');
-    const found = await upstream('redis', () => accounts.resolveKey(match[1]));
+    const found = await upstream('database', () => keys.resolveKey(match[1]));
     if (!found) throw unauthorized('INVALID_API_KEY', 'Invalid or revoked API key. Create a new key and try again.');
     const { account, keyId } = found;
     ctx.state.account = account;
@@ -27,11 +31,15 @@ export function authenticate(accounts: AccountStore): Middleware<AppState> {
 }
 
 /** 403 unless the account may use the webhook channel; the message says which condition failed. */
-export function requireWebhookChannel(): Middleware<AppState> {
+export function requireWebhookChannel(): Middleware<AuthenticatedState> {
   return async (ctx, next) => {
-    const account: Account = ctx.state.account;
+    const account = ctx.state.account;
     if (!account.webhookEnabled) {
-      throw apiError(403, 'CHANNEL_DISABLED', 'The Webhook channel is disabled for this account. Enable it under Settings, Technical, Communications (CLI: sistava channel enable webhook --account ID).');
+      throw apiError(
+        403,
+        'CHANNEL_DISABLED',
+        'The Webhook channel is disabled for this account. Enable it under Settings, Technical, Communications (CLI: sistava channel enable webhook --account ID).',
+      );
     }
     if (!account.emailVerified) {
       throw apiError(403, 'EMAIL_NOT_VERIFIED', "The account's email address is not verified. Verify it, then retry.");

@@ -1,11 +1,15 @@
+import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
-import type { Redis } from 'ioredis';
-import { createActivities } from '../activities';
-import { createModelServer } from '../activities/model-server';
-import { priceList, type Config } from './config';
-import { AccountStore } from './stores/account-store';
-import { EmployeeMemory } from './stores/employee-memory';
-import { Ledger } from './stores/ledger';
+import type pg from 'pg';
+import { createActivities } from '../../activities';
+import { createModelServer } from '../../activities/model-server';
+import { priceList, type Config } from '../config';
+import type { Logger } from '../observability/logger';
+import { AccountStore } from '../stores/accounts';
+import { EmployeeMemory } from '../stores/employee-memory';
+import { EmployeeStore } from '../stores/employees';
+import { Ledger } from '../stores/ledger';
+import { ReconcileRunStore } from '../stores/reconcile-runs';
 
 export type WorkerConfig = Pick<
   Config,
@@ -20,28 +24,39 @@ export type WorkerConfig = Pick<
   | 'CREDITS_PER_1K_PROMPT_TOKENS'
   | 'CREDITS_PER_1K_COMPLETION_TOKENS'
   | 'CREDITS_PER_RUNTIME_SECOND'
+  | 'RECONCILE_STALE_AFTER_MS'
   | 'WORKFLOW_BUNDLE_PATH'
 >;
 
 /**
- * A worker for event workflows. Workflow code comes from a prebuilt bundle when one is given
- * (tests build it once per run), else it is bundled from `workflows/` at start.
+ * A worker for the event and reconcile workflows. Workflow code comes from a prebuilt bundle when
+ * one is given (tests build it once per run), else it is bundled from `workflows/` at start.
  */
 export async function createWorker(
   config: WorkerConfig,
   connection: NativeConnection,
-  redis: Redis,
+  db: pg.Pool,
+  logger: Logger,
   extra: Partial<WorkerOptions> = {},
 ): Promise<Worker> {
+  const ledger = new Ledger(db);
   const activities = createActivities({
-    accounts: new AccountStore(redis),
-    memory: new EmployeeMemory(redis, config.MEMORY_TURNS),
-    ledger: new Ledger(redis),
+    employees: new EmployeeStore(db),
+    memory: new EmployeeMemory(db, config.MEMORY_TURNS),
+    ledger,
     prices: priceList(config),
     defaultModel: config.OPENAI_MODEL,
     complete: config.OPENAI_BASE_URL
       ? createModelServer({ baseURL: config.OPENAI_BASE_URL, apiKey: config.OPENAI_API_KEY, timeoutMs: config.MODEL_TIMEOUT_MS })
       : undefined,
+    reconcile: {
+      client: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }),
+      ledger,
+      accounts: new AccountStore(db),
+      runs: new ReconcileRunStore(db),
+      staleAfterMs: config.RECONCILE_STALE_AFTER_MS,
+      logger,
+    },
   });
   return Worker.create({
     connection,
@@ -49,7 +64,7 @@ export async function createWorker(
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     ...(config.WORKFLOW_BUNDLE_PATH
       ? { workflowBundle: { codePath: config.WORKFLOW_BUNDLE_PATH } }
-      : { workflowsPath: require.resolve('../workflows') }),
+      : { workflowsPath: require.resolve('../../workflows') }),
     activities,
     // On SIGTERM, running activities get this long to finish before the worker gives them up.
     shutdownGraceTime: '30s',

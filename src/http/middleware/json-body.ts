@@ -1,59 +1,17 @@
 import { isUtf8 } from 'node:buffer';
-import type Router from '@koa/router';
 import type { Middleware } from 'koa';
 import { koaBody } from 'koa-body';
-import type { AppDeps, AppState } from './app';
-import { authenticate, requireWebhookChannel } from './auth';
-import { apiError, fromBodyParser, upstream } from './errors';
-import { rateLimit } from './rate-limit';
-import { MAX_BODY_BYTES, parseIdempotencyKey, parseWebhookRequest } from './webhook-request';
+import { apiError, fromBodyParser } from '../errors';
+import { MAX_BODY_BYTES } from '../webhook-request';
 
-const WEBHOOK_PATHS = ['/api/webhook', '/api/webhook/'];
 const JSON_TYPES = ['application/json', '+json'];
 const UTF8 = /^(utf-?8|us-ascii)$/i;
-
-/**
- * POST /api/webhook/: checks run in the documented order (401, 403, 429, 413, 415, 400, 404),
- * then the idempotency check, then the credit reservation (402), then the workflow start; 202 only
- * once Temporal acknowledged it.
- */
-export function webhookRoutes(router: Router<AppState>, deps: AppDeps): void {
-  router.post(
-    WEBHOOK_PATHS,
-    authenticate(deps.accounts),
-    requireWebhookChannel(),
-    rateLimit(deps.rateLimiter),
-    jsonBody(deps.bodyTimeoutMs),
-    async (ctx) => {
-      const request = parseWebhookRequest(ctx.request.body);
-      const idempotencyKey = parseIdempotencyKey(ctx.req.headers['idempotency-key']);
-      const employee = await upstream('redis', () => deps.accounts.getEmployee(request.employee_id));
-      // Another account's employee gets the same answer as a missing one: ids are not an oracle.
-      if (!employee || employee.accountId !== ctx.state.account.id) {
-        throw apiError(404, 'EMPLOYEE_NOT_FOUND', `No employee ${request.employee_id} in this account. Check employee_id.`, { field: 'employee_id' });
-      }
-      const result = await deps.ingest.accept({
-        accountId: ctx.state.account.id,
-        employeeId: employee.id,
-        payload: request.payload,
-        event: request.event,
-        idempotencyKey,
-        requestId: ctx.state.requestId,
-      });
-      ctx.state.log.info({ message_id: result.messageId, status: result.status, workflow_id: result.workflowId }, 'webhook event');
-      if (deps.logPayloads) ctx.state.log.info({ message_id: result.messageId, event: request.event, payload: request.payload }, 'webhook payload');
-      ctx.status = result.status === 'accepted' ? 202 : 200;
-      if (result.status === 'accepted') ctx.set('Location', `/api/webhook/${result.messageId}`);
-      ctx.body = { message_id: result.messageId, employee_id: result.employeeId, status: result.status };
-    },
-  );
-}
 
 /**
  * 413 for a declared length over the limit before reading a byte; 415 unless JSON; then koa-body
  * reads at most MAX_BODY_BYTES (a chunked body is cut off there) within the body timeout.
  */
-function jsonBody(timeoutMs: number): Middleware<AppState> {
+export function jsonBody<S>(timeoutMs: number): Middleware<S> {
   // The same media types pass the 415 check and get parsed; koa-body's own list misses most `+json` types.
   const parse = koaBody({ json: true, jsonTypes: JSON_TYPES, jsonLimit: MAX_BODY_BYTES, jsonStrict: true, urlencoded: false, text: false, multipart: false, encoding: 'utf-8' });
   return async (ctx, next) => {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../shared/hash';
 
 /** Keys short and plain enough to read in the Temporal UI are used as they are; others are hashed. */
 const READABLE_KEY = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -14,8 +14,4 @@ export function eventWorkflowId(accountId: string, messageId: string, idempotenc
   if (idempotencyKey === undefined) return `webhook/${accountId}/msg/${messageId}`;
   if (READABLE_KEY.test(idempotencyKey)) return `webhook/${accountId}/key/${idempotencyKey}`;
   return `webhook/${accountId}/key-sha256/${sha256Hex(idempotencyKey)}`;
-}
-
-export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
 }

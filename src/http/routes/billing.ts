@@ -1,20 +1,22 @@
 import type Router from '@koa/router';
-import type { AppDeps, AppState } from './app';
-import { authenticate } from './auth';
-import { apiError, upstream } from './errors';
-import { rateLimit } from './rate-limit';
-import { billingReport, ReportParams } from '../billing/report';
+import { billingReport, ReportParams } from '../../billing/report';
+import { upstream } from '../../events/errors';
+import type { AppDeps } from '../app';
+import { apiError } from '../errors';
+import { authenticate } from '../middleware/auth';
+import { rateLimit } from '../middleware/rate-limit';
+import type { AppState, AuthenticatedState } from '../state';
 
 /**
  * GET /api/billing/usage?from=&to=&group_by=: the account's charges, grouped, with totals — the same
  * JSON as `sistava billing report --format json`. The Bearer key chooses the account: there is no
- * parameter that could name another one. Needs no enabled channel, like the status API. Each call
- * reads the account's whole ledger, so it counts against the account's rate limit like a webhook.
+ * parameter that could name another one. Needs no enabled channel, like the status API. It sums the
+ * hourly rollup in the database, and counts against the account's rate limit like a webhook.
  */
 export function billingRoutes(router: Router<AppState>, deps: AppDeps): void {
-  const ledger = deps.ledger;
-  if (!ledger) return;
-  router.get('/api/billing/usage', authenticate(deps.accounts), rateLimit(deps.rateLimiter), async (ctx) => {
+  const usage = deps.usage;
+  if (!usage) return;
+  router.get<AuthenticatedState>('/api/billing/usage', authenticate(deps.keys), rateLimit(deps.rateLimiter), async (ctx) => {
     const query = ctx.query;
     for (const name of ['from', 'to', 'group_by', 'format'] as const) {
       if (Array.isArray(query[name])) throw apiError(400, 'INVALID_REQUEST', `${name} may be given once.`, { field: name });
@@ -28,6 +30,6 @@ export function billingRoutes(router: Router<AppState>, deps: AppDeps): void {
       const field = String(issue.path[0] ?? 'from');
       throw apiError(400, 'INVALID_REQUEST', `${field} ${issue.message}.`, { field });
     }
-    ctx.body = await upstream('redis', () => billingReport(ledger, ctx.state.account.id, parsed.data));
+    ctx.body = await upstream('database', () => billingReport(usage, ctx.state.account.id, parsed.data));
   });
 }

@@ -36,6 +36,9 @@ function newClient(url: string, options: RedisOptions, lazyConnect: boolean): Re
     lazyConnect,
     connectionName: options.name,
     enableOfflineQueue: !options.failFast,
+    // Commands issued in the same tick go out in one write: the ingest asks the rate limiter and the
+    // Idempotency-Key cache together, in one round trip.
+    enableAutoPipelining: true,
     maxRetriesPerRequest: options.failFast ? 1 : 3,
     connectTimeout: 5_000,
     // Reconnect forever with a capped backoff: Redis restarts must heal without a process restart.

@@ -1,0 +1,51 @@
+import type pg from 'pg';
+import type { Posting } from '../billing/types';
+import { isUuid } from './accounts';
+import { statement } from './postgres/statement';
+
+/** What the service keeps of an accepted event: enough to find its workflow and its charge. */
+export interface MessageRecord {
+  messageId: string;
+  accountId: string;
+  employeeId: string;
+  workflowId: string;
+  event?: string;
+  receivedAt: Date;
+  /** The event's charge, once it settled. */
+  charge?: Posting;
+}
+
+/** The record and its charge in one lookup; another account's message is not found. */
+const selectMessage = statement<
+  { id: string; accountId: string },
+  { id: string; account_id: string; employee_id: string; workflow_id: string; event: string | null; received_at: Date; charge_at: Date | null; charge_credits: number | null }
+>(
+  'messages_select',
+  `SELECT m.*, p.at AS charge_at, p.credits AS charge_credits
+   FROM messages m
+   LEFT JOIN postings p ON p.account_id = m.account_id AND p.message_id = m.id AND p.kind = 'charge'
+   WHERE m.id = :id AND m.account_id = :accountId`,
+);
+
+/** Accepted events, written by the ledger's reservation (one statement at ingest), read by the status API. */
+export class MessageStore {
+  constructor(private readonly db: pg.Pool) {}
+
+  async get(accountId: string, messageId: string): Promise<MessageRecord | undefined> {
+    if (!isUuid(messageId) || !isUuid(accountId)) return undefined;
+    const [row] = await selectMessage.run(this.db, { id: messageId, accountId });
+    if (!row) return undefined;
+    return {
+      messageId: row.id,
+      accountId: row.account_id,
+      employeeId: row.employee_id,
+      workflowId: row.workflow_id,
+      event: row.event ?? undefined,
+      receivedAt: row.received_at,
+      charge:
+        row.charge_at && row.charge_credits !== null
+          ? { id: '', kind: 'charge', at: row.charge_at.toISOString(), credits: row.charge_credits, messageId: row.id }
+          : undefined,
+    };
+  }
+}

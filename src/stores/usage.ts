@@ -1,0 +1,90 @@
+import type pg from 'pg';
+import { statement, type Statement } from './postgres/statement';
+
+export type UsageGroup = 'employee' | 'event' | 'day' | 'message';
+
+/** One group's sums over a period. `event` groups use '' for "no label". */
+export interface UsageRow {
+  group: string;
+  events: number;
+  credits: number;
+  token_credits: number;
+  runtime_credits: number;
+  tokens_in: number;
+  tokens_out: number;
+  runtime_ms: number;
+  /** The earliest charge (or hour) in the group: the per-message report's order. */
+  first_at: Date;
+}
+
+interface UsageParams {
+  accountId: string;
+  from: Date;
+  to: Date;
+  /** Whole hours in [hoursFrom, hoursTo) come from the rollup; the rest of [from, to) from the postings. */
+  hoursFrom: Date;
+  hoursTo: Date;
+}
+
+const SUMS = `sum(events)::bigint AS events, sum(credits)::bigint AS credits, sum(token_credits)::bigint AS token_credits,
+  sum(runtime_credits)::bigint AS runtime_credits, sum(tokens_in)::bigint AS tokens_in, sum(tokens_out)::bigint AS tokens_out,
+  sum(runtime_ms)::bigint AS runtime_ms, min(at) AS first_at`;
+
+/** The charges of the period's partial hours, shaped like rollup rows. */
+const EDGE_CHARGES = `SELECT employee_id, coalesce(event, '') AS event, message_id, at, 1 AS events, -credits AS credits,
+    coalesce(token_credits, 0) AS token_credits, coalesce(runtime_credits, 0) AS runtime_credits, coalesce(tokens_in, 0) AS tokens_in,
+    coalesce(tokens_out, 0) AS tokens_out, coalesce(runtime_ms, 0) AS runtime_ms
+  FROM postings
+  WHERE account_id = :accountId AND kind = 'charge'
+    AND ((at >= :from AND at < :hoursFrom) OR (at >= :hoursTo AND at < :to))`;
+
+/**
+ * Usage grouped by `key`: whole hours from usage_hourly, the partial hours at either end from the
+ * charge postings (at most two hours of them). Its cost follows the length of the period and the
+ * number of groups, not the account's history.
+ */
+function groupedUsage(group: Exclude<UsageGroup, 'message'>, key: string): Statement<UsageParams, UsageRow> {
+  return statement<UsageParams, UsageRow>(
+    `usage_by_${group}`,
+    `SELECT ${key} AS "group", ${SUMS}
+     FROM (
+       SELECT employee_id, event, hour AS at, events, credits, token_credits, runtime_credits, tokens_in, tokens_out, runtime_ms
+       FROM usage_hourly WHERE account_id = :accountId AND hour >= :hoursFrom AND hour < :hoursTo
+       UNION ALL
+       SELECT employee_id, event, at, events, credits, token_credits, runtime_credits, tokens_in, tokens_out, runtime_ms
+       FROM (${EDGE_CHARGES}) edges
+     ) usage
+     GROUP BY 1`,
+  );
+}
+
+const BY_GROUP: Record<UsageGroup, Statement<UsageParams, UsageRow>> = {
+  employee: groupedUsage('employee', 'employee_id::text'),
+  event: groupedUsage('event', 'event'),
+  day: groupedUsage('day', `to_char(date_trunc('day', at, 'UTC') AT TIME ZONE 'UTC', 'YYYY-MM-DD')`),
+  // One row per charge: the period's postings are the answer, so they are read whole.
+  message: statement<UsageParams, UsageRow>(
+    'usage_by_message',
+    `SELECT message_id::text AS "group", 1::bigint AS events, -credits AS credits, coalesce(token_credits, 0) AS token_credits,
+            coalesce(runtime_credits, 0) AS runtime_credits, coalesce(tokens_in, 0) AS tokens_in, coalesce(tokens_out, 0) AS tokens_out,
+            coalesce(runtime_ms, 0) AS runtime_ms, at AS first_at
+     FROM postings
+     WHERE account_id = :accountId AND kind = 'charge' AND at >= :from AND at < :to`,
+  ),
+};
+
+const HOUR_MS = 3_600_000;
+
+/** Reads what accounts were charged, summed per group over a period, for reports and the usage API. */
+export class UsageStore {
+  constructor(private readonly db: pg.Pool) {}
+
+  /** Charges with `at` in [from, to), grouped. */
+  async usage(accountId: string, group: UsageGroup, from: Date, to: Date): Promise<UsageRow[]> {
+    let hoursFrom = new Date(Math.ceil(from.getTime() / HOUR_MS) * HOUR_MS);
+    let hoursTo = new Date(Math.floor(to.getTime() / HOUR_MS) * HOUR_MS);
+    // No whole hour inside the period: all of it comes from the postings.
+    if (hoursFrom >= hoursTo) hoursFrom = hoursTo = to;
+    return BY_GROUP[group].run(this.db, { accountId, from, to, hoursFrom, hoursTo });
+  }
+}
