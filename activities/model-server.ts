@@ -67,12 +67,13 @@ export function createModelServer(options: ModelServerOptions) {
 /** 4xx other than 408/429 is permanent; 429 retries after Retry-After; anything else retries with backoff. */
 export function toFailure(err: unknown): Error {
   if (!(err instanceof OpenAI.APIError) || err instanceof OpenAI.APIUserAbortError) return err as Error;
-  const status = err.status;
+  const answered: unknown = err.status;
+  const status = typeof answered === 'number' ? answered : undefined;
   if (status === undefined) {
     return ApplicationFailure.retryable(`Model server unreachable: ${err.message}`, MODEL_UNAVAILABLE);
   }
   if (status === 429) {
-    const retryAfterMs = parseRetryAfter(err.headers);
+    const retryAfterMs = parseRetryAfter(err.headers as Headers | undefined);
     return ApplicationFailure.create({
       type: MODEL_RATE_LIMITED,
       message: `Model server rate limited the request (429)`,

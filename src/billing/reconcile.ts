@@ -261,7 +261,7 @@ async function whyUnsettled(client: Client, workflowId: string, messageId: strin
 
 function decode<T>(payloads: Payloads): T | undefined {
   const payload = payloads?.payloads?.[0];
-  return payload ? defaultPayloadConverter.fromPayload<T>(payload as Parameters<typeof defaultPayloadConverter.fromPayload>[0]) : undefined;
+  return payload ? defaultPayloadConverter.fromPayload<T>(payload) : undefined;
 }
 
 async function forEachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {

@@ -185,7 +185,7 @@ export async function startPostgresServer(opts: PostgresServerOptions): Promise<
       await ensureDatabase(url);
     } catch (err) {
       await stop('SIGKILL');
-      throw new Error(`${(err as Error).message}${opts.logFile ? ` (log: ${opts.logFile})` : ''}`);
+      throw new Error(`${(err as Error).message}${opts.logFile ? ` (log: ${opts.logFile})` : ''}`, { cause: err });
     }
     return { address: `127.0.0.1:${opts.port}`, url, process: child, stop };
   } finally {

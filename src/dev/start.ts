@@ -165,8 +165,8 @@ function runChild(name: string, file: string, env: NodeJS.ProcessEnv): ChildProc
       for (const line of lines) out.write(`[${name}] ${line}\n`);
     });
   };
-  prefix(child.stdout!, process.stdout);
-  prefix(child.stderr!, process.stderr);
+  prefix(child.stdout, process.stdout);
+  prefix(child.stderr, process.stderr);
   return child;
 }
 

@@ -19,6 +19,9 @@ export interface ServerOptions {
  * client holds a socket for about `timeoutMs`, not Node's default minutes.
  */
 export function createServer(app: Koa<AppState>, { timeoutMs, logger }: ServerOptions): http.Server {
+  // Koa's handler settles its own promise (errors become responses); Node only needs a listener.
+  const callback = app.callback();
+  const handle = (req: http.IncomingMessage, res: http.ServerResponse) => void callback(req, res);
   const server = http.createServer(
     {
       headersTimeout: timeoutMs,
@@ -29,7 +32,7 @@ export function createServer(app: Koa<AppState>, { timeoutMs, logger }: ServerOp
       // The app answers a missing Host itself, as JSON (see requireHost).
       requireHostHeader: false,
     },
-    app.callback(),
+    handle,
   );
   const refused = new WeakSet<Duplex>();
   // The response being written on each socket, so a parser error can tell whether a request is in flight.
@@ -58,7 +61,7 @@ export function createServer(app: Koa<AppState>, { timeoutMs, logger }: ServerOp
     endWithError(socket, body);
   });
   // An expectation other than 100-continue: RFC 9110 lets a server ignore it, so the app answers as usual.
-  server.on('checkExpectation', app.callback());
+  server.on('checkExpectation', handle);
   server.on('connect', (_req: http.IncomingMessage, socket: Duplex) => {
     endWithError(socket, { status: 405, code: 'METHOD_NOT_ALLOWED', message: 'CONNECT is not supported: this server is not a proxy.', headers: { Allow: '' } });
   });

@@ -16,8 +16,9 @@ const running = new Set<ServiceProcess>();
 
 /**
  * Runs an entry point (`src/api.ts`, `src/worker.ts`) as its own Node process, the way production
- * runs it, with the suite's Redis and Temporal. Node itself runs the file (tsx as a loader), so a
- * signal reaches the service directly.
+ * runs it, with the suite's PostgreSQL, Redis and Temporal (`env` overrides any of them: a drill
+ * that kills a server points the process at a private one). Node itself runs the file (tsx as a
+ * loader), so a signal reaches the service directly.
  */
 export function startService(file: string, env: Record<string, string | undefined>): ServiceProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', file], {
@@ -25,6 +26,7 @@ export function startService(file: string, env: Record<string, string | undefine
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
       ...process.env,
+      DATABASE_URL: process.env.TEST_DATABASE_URL,
       REDIS_URL: process.env.TEST_REDIS_URL,
       TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
       WORKFLOW_BUNDLE_PATH: process.env.WORKFLOW_BUNDLE_PATH,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { generateApiKey, hashApiKey } from '../../src/stores/account-store';
+import { generateApiKey, hashApiKey } from '../../src/stores/api-keys';
 
 describe('generateApiKey', () => {
   it('starts every key with sk- followed by 256 random bits in base64url', () => {

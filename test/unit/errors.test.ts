@@ -1,5 +1,6 @@
 import createHttpError, { HttpError } from 'http-errors';
-import { apiError, fromBodyParser, toErrorBody, upstream, upstreamUnavailable } from '../../src/http/errors';
+import { DomainError, dependencyUnavailable, upstream, type Dependency } from '../../src/events/errors';
+import { apiError, fromBodyParser, toErrorBody } from '../../src/http/errors';
 
 describe('apiError', () => {
   it('carries status, code, headers and field, and exposes its message for 4xx', () => {
@@ -54,27 +55,39 @@ describe('toErrorBody', () => {
   });
 });
 
+describe('toErrorBody of a domain outcome', () => {
+  it.each<[DomainError, number]>([
+    [new DomainError('EMPLOYEE_NOT_FOUND', 'No employee e1 in this account.', { field: 'employee_id' }), 404],
+    [new DomainError('INSUFFICIENT_CREDITS', 'Balance 3, 10 needed.'), 402],
+    [dependencyUnavailable('database', new Error('x')), 502],
+  ])('maps %s to its status, code, message and field', (err, status) => {
+    expect(toErrorBody(err)).toEqual({ status, code: err.code, message: err.message, field: err.details.field });
+  });
+});
+
 describe('upstream', () => {
   it('returns the value of a call that succeeds', async () => {
-    await expect(upstream('redis', async () => 7)).resolves.toBe(7);
+    await expect(upstream('database', async () => 7)).resolves.toBe(7);
   });
 
   it('turns a failure into a 502 UPSTREAM_UNAVAILABLE that keeps the cause', async () => {
     const cause = new Error('connect ECONNREFUSED');
-    const err = await upstream('temporal', async () => Promise.reject(cause)).catch((e) => e);
+    const err = await upstream('temporal', async () => Promise.reject(cause)).catch((e: unknown) => e as DomainError);
+    expect(err).toBeInstanceOf(DomainError);
     expect(toErrorBody(err)).toMatchObject({ status: 502, code: 'UPSTREAM_UNAVAILABLE' });
     expect(err.cause).toBe(cause);
     expect(err.message).not.toMatch(/ECONNREFUSED/);
   });
 
-  it('lets an HTTP error from inside the call through unchanged', async () => {
-    const inner = apiError(404, 'EMPLOYEE_NOT_FOUND', 'no such employee');
-    await expect(upstream('redis', async () => Promise.reject(inner))).rejects.toBe(inner);
+  it('lets a domain outcome from inside the call through unchanged', async () => {
+    const inner = new DomainError('EMPLOYEE_NOT_FOUND', 'no such employee', { field: 'employee_id' });
+    await expect(upstream('database', async () => Promise.reject(inner))).rejects.toBe(inner);
   });
 
   it('names which system failed and tells the caller to retry with the same key', () => {
-    expect(upstreamUnavailable('redis', new Error('x')).message).toMatch(/Idempotency-Key/);
-    expect(upstreamUnavailable('redis', new Error('x')).message).not.toBe(upstreamUnavailable('temporal', new Error('x')).message);
+    const messages = (['database', 'cache', 'temporal'] as Dependency[]).map((what) => dependencyUnavailable(what, new Error('x')).message);
+    for (const message of messages) expect(message).toMatch(/Idempotency-Key/);
+    expect(new Set(messages).size).toBe(3);
   });
 });
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { eventWorkflowId, sha256Hex } from '../../src/workflow-id';
+import { eventWorkflowId } from '../../src/events/workflow-id';
+import { sha256Hex } from '../../src/shared/hash';
 
 const ACCOUNT = '6f1c2d3e-4b5a-4c6d-8e7f-901a2b3c4d5e';
 const OTHER_ACCOUNT = '0a1b2c3d-4e5f-4a6b-9c7d-8e9f0a1b2c3d';
