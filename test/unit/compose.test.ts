@@ -1,0 +1,106 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { Config } from '../../src/config';
+import { SEARCH_ATTRIBUTES } from '../../workflows/contract';
+
+/**
+ * docker-compose.yml cannot be started where this project is developed (no Docker engine), so its
+ * structure is checked here against the code it deploys: the services of the production shape,
+ * every variable known to the config schema, the contract's search attributes, pinned images,
+ * dependencies that exist, and files that exist.
+ */
+const ROOT = path.resolve(__dirname, '../..');
+
+interface Service {
+  image?: string;
+  build?: string;
+  command?: string[] | string;
+  environment?: Record<string, string>;
+  depends_on?: Record<string, { condition: string }>;
+  volumes?: string[];
+  healthcheck?: { test: string[] };
+}
+
+const compose = parse(fs.readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service> };
+const services = compose.services;
+
+describe('docker-compose.yml', () => {
+  it('runs the production shape: PostgreSQL, Temporal schema, server, init and UI, Redis, migrate, worker and API', () => {
+    expect(Object.keys(services).sort()).toEqual(
+      ['api', 'migrate', 'postgres', 'redis', 'temporal', 'temporal-init', 'temporal-schema', 'temporal-ui', 'worker'].sort(),
+    );
+    expect(services.temporal.image).toMatch(/^temporalio\/server:/);
+    expect(services['temporal-schema'].image).toMatch(/^temporalio\/admin-tools:/);
+    expect(services['temporal-ui'].image).toMatch(/^temporalio\/ui:/);
+  });
+
+  it('pins every image to a version', () => {
+    for (const [name, service] of Object.entries(services)) {
+      if (service.build) continue;
+      expect([name, service.image]).toEqual([name, expect.stringMatching(/:\d+\.\d+(\.\d+)?(-[a-z0-9]+)?$/)]);
+    }
+  });
+
+  it('gives the API and the worker only variables the config schema knows, and the ones they need', () => {
+    const known = new Set(Object.keys(Config.shape));
+    for (const name of ['api', 'worker', 'migrate']) {
+      const env = services[name].environment ?? {};
+      for (const variable of Object.keys(env)) expect([name, variable, known.has(variable)]).toEqual([name, variable, true]);
+      expect(env).toEqual(expect.objectContaining({ DATABASE_URL: expect.any(String), REDIS_URL: expect.any(String), TEMPORAL_ADDRESS: 'temporal:7233' }));
+    }
+  });
+
+  it("registers exactly the contract's search attributes, as Keyword", () => {
+    const script = String(services['temporal-init'].command);
+    const names = /for sa in ([^;]+);/.exec(script)?.[1].trim().split(/\s+/);
+    expect(names?.sort()).toEqual(SEARCH_ATTRIBUTES.map((key) => key.name).sort());
+    expect(script).toContain('--type Keyword');
+  });
+
+  it('sets up both Temporal databases from the versioned PostgreSQL schemas before the server starts', () => {
+    const script = String(services['temporal-schema'].command);
+    expect(script).toContain('for db in temporal temporal_visibility');
+    expect(script).toContain('/etc/temporal/schema/postgresql/v12/$$dir/versioned');
+    expect(services.temporal.environment).toEqual(expect.objectContaining({ DB: 'postgres12', POSTGRES_SEEDS: 'postgres' }));
+    expect(services.temporal.depends_on?.['temporal-schema']).toEqual({ condition: 'service_completed_successfully' });
+  });
+
+  it('starts the API and the worker only after our migration, Redis and the Temporal init', () => {
+    for (const name of ['api', 'worker']) {
+      expect(services[name].depends_on).toEqual({
+        migrate: { condition: 'service_completed_successfully' },
+        redis: { condition: 'service_healthy' },
+        'temporal-init': { condition: 'service_completed_successfully' },
+      });
+    }
+    expect(services.migrate.command).toEqual(['node', 'dist/src/migrate.js']);
+    expect(services.migrate.depends_on).toEqual({ postgres: { condition: 'service_healthy' } });
+  });
+
+  it('depends only on services that exist, with a health check where it waits for health', () => {
+    for (const service of Object.values(services)) {
+      for (const [target, { condition }] of Object.entries(service.depends_on ?? {})) {
+        expect(services[target]).toBeDefined();
+        if (condition === 'service_healthy') expect(services[target].healthcheck).toBeDefined();
+      }
+    }
+  });
+
+  it('references files that exist, and runs commands the build produces', () => {
+    expect(fs.existsSync(path.join(ROOT, 'Dockerfile'))).toBe(true);
+    for (const service of Object.values(services)) {
+      for (const volume of service.volumes ?? []) {
+        const source = volume.split(':')[0];
+        if (source.startsWith('./')) expect([volume, fs.existsSync(path.join(ROOT, source))]).toEqual([volume, true]);
+      }
+      const command = Array.isArray(service.command) ? service.command : [];
+      if (service.build && command[0] === 'node') {
+        const built = command[1].replace(/^dist\//, '').replace(/\.js$/, '.ts');
+        expect([command[1], fs.existsSync(path.join(ROOT, built))]).toEqual([command[1], true]);
+      }
+    }
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(pkg.scripts.build).toContain('cp -r src/stores/migrations dist/src/stores/');
+  });
+});
