@@ -27,7 +27,8 @@ export function creditActivities(deps: CreditDeps) {
    * rejected it or the employee is gone — so it is not charged; its reservation is released.
    */
   async function settleCredits(input: SettleCreditsInput): Promise<ChargeResult> {
-    const charge = input.outcome === 'completed' ? price(input) : undefined;
+    // A failed event is charged for the model turns that completed (their usage is known), nothing else.
+    const charge = input.outcome === 'completed' || (input.usage.modelTurns ?? 0) > 0 ? price(input) : undefined;
     return toResult(input.messageId, await deps.ledger.settle(input.accountId, input.messageId, charge, input.outcome === 'completed' ? 'settled' : 'failed'));
   }
 
@@ -54,6 +55,8 @@ export function creditActivities(deps: CreditDeps) {
       tokenCredits: cost.tokenCredits,
       runtimeCredits: cost.runtimeCredits,
       price: priceUsed,
+      modelTurns: input.usage.modelTurns,
+      toolCalls: input.usage.toolCalls,
     });
   }
 

@@ -3,13 +3,13 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { EmployeeStore } from '../src/stores/employees';
 import type { EmployeeMemory } from '../src/stores/employee-memory';
 import { EMPLOYEE_NOT_FOUND, type EmployeeOutcome } from '../workflows/contract';
-import type { ChatMessage, ChatResult } from './model-server';
+import type { ChatMessage, ModelServer } from './model-server';
 
 export interface EmployeeDeps {
   employees: EmployeeStore;
   memory: EmployeeMemory;
   /** Absent when no model endpoint is configured: events are then delivered to the inbox only. */
-  complete?: (model: string, messages: ChatMessage[], signal?: AbortSignal) => Promise<ChatResult>;
+  model?: ModelServer;
   defaultModel: string;
 }
 
@@ -24,7 +24,8 @@ const HEARTBEAT_EVERY_MS = 1_000;
 
 export function employeeActivities(deps: EmployeeDeps) {
   /**
-   * Hands one formatted event to the employee. A retry after a success that was not yet reported
+   * The event step of histories recorded before the agent loop (`agent-loop` patch): one reply, no
+   * tools. Kept so that those workflows still run to their end. A retry after a success that was not yet reported
    * (a worker died) finds the recorded outcome and neither calls the model nor writes memory again.
    */
   async function driveEmployee(input: DriveEmployeeInput): Promise<EmployeeOutcome> {
@@ -39,7 +40,7 @@ export function employeeActivities(deps: EmployeeDeps) {
     if (!employee) throw ApplicationFailure.nonRetryable(`Employee ${input.employeeId} no longer exists`, EMPLOYEE_NOT_FOUND);
 
     const started = Date.now();
-    if (!deps.complete) {
+    if (!deps.model) {
       const outcome: EmployeeOutcome = { runtime: 'inbox', usage: { promptTokens: 0, completionTokens: 0, runtimeMs: Date.now() - started } };
       return deps.memory.record(employee.id, input.messageId, input.message, outcome);
     }
@@ -53,7 +54,7 @@ export function employeeActivities(deps: EmployeeDeps) {
     ];
     const heartbeat = setInterval(() => context.heartbeat({ waitingOn: 'model' }), HEARTBEAT_EVERY_MS);
     try {
-      const result = await deps.complete(model, messages, context.cancellationSignal);
+      const result = await deps.model.complete(model, messages, context.cancellationSignal);
       const outcome: EmployeeOutcome = {
         runtime: 'openai',
         reply: result.reply,

@@ -1,6 +1,13 @@
 import OpenAI from 'openai';
 import { ApplicationFailure } from '@temporalio/common';
-import { MODEL_RATE_LIMITED, MODEL_REJECTED, MODEL_UNAVAILABLE } from '../workflows/contract';
+import {
+  MODEL_RATE_LIMITED,
+  MODEL_REJECTED,
+  MODEL_UNAVAILABLE,
+  type ChatMessage as LoopMessage,
+  type ModelTurnResult,
+  type ToolSpec,
+} from '../workflows/contract';
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
@@ -13,6 +20,18 @@ export interface ChatResult {
   completionTokens: number;
   model: string;
 }
+
+/** One turn of the agent loop: the assistant's message (content and/or tool calls) and its usage. */
+export interface TurnResult {
+  message: ModelTurnResult['message'];
+  promptTokens: number;
+  completionTokens: number;
+  model: string;
+}
+
+export type ModelServer = ReturnType<typeof createModelServer>;
+
+export type ChatTurn = (request: { model: string; messages: LoopMessage[]; tools: ToolSpec[]; maxTokens: number }, signal?: AbortSignal) => Promise<TurnResult>;
 
 export interface ModelServerOptions {
   baseURL: string;
@@ -39,19 +58,10 @@ export function createModelServer(options: ModelServerOptions) {
    * The SDK's `timeout` stops once the response headers arrive; a body that stalls after them would
    * hang until the activity's start-to-close timeout. This deadline covers the whole exchange.
    */
-  return async function complete(model: string, messages: ChatMessage[], signal?: AbortSignal): Promise<ChatResult> {
+  async function call<T>(signal: AbortSignal | undefined, request: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const deadline = AbortSignal.timeout(options.timeoutMs);
     try {
-      const res = await client.chat.completions.create(
-        { model, messages },
-        { signal: signal ? AbortSignal.any([signal, deadline]) : deadline },
-      );
-      return {
-        reply: res.choices[0]?.message?.content ?? '',
-        promptTokens: res.usage?.prompt_tokens ?? 0,
-        completionTokens: res.usage?.completion_tokens ?? 0,
-        model: res.model || model,
-      };
+      return await request(signal ? AbortSignal.any([signal, deadline]) : deadline);
     } catch (err) {
       // Temporal reports an activity as cancelled only if it throws the CancelledFailure it aborted with.
       if (signal?.aborted) throw signal.reason ?? err;
@@ -61,7 +71,40 @@ export function createModelServer(options: ModelServerOptions) {
       }
       throw toFailure(err);
     }
+  }
+
+  /** One reply, no tools: the event step of histories recorded before the agent loop. */
+  async function complete(model: string, messages: ChatMessage[], signal?: AbortSignal): Promise<ChatResult> {
+    const res = await call(signal, (s) => client.chat.completions.create({ model, messages }, { signal: s }));
+    return {
+      reply: res.choices[0]?.message?.content ?? '',
+      promptTokens: res.usage?.prompt_tokens ?? 0,
+      completionTokens: res.usage?.completion_tokens ?? 0,
+      model: res.model || model,
+    };
+  }
+
+  /** One turn of the agent loop over the tool-calling protocol (`tools` in, `tool_calls` out). */
+  const turn: ChatTurn = async ({ model, messages, tools, maxTokens }, signal) => {
+    const res = await call(signal, (s) =>
+      client.chat.completions.create(
+        { model, messages, max_tokens: maxTokens, ...(tools.length ? { tools, tool_choice: 'auto' as const } : {}) },
+        { signal: s },
+      ),
+    );
+    const message = res.choices[0]?.message;
+    const toolCalls = (message?.tool_calls ?? []).flatMap((c) =>
+      c.type === 'function' ? [{ id: c.id, type: 'function' as const, function: { name: c.function.name, arguments: c.function.arguments } }] : [],
+    );
+    return {
+      message: { role: 'assistant', content: message?.content ?? null, ...(toolCalls.length ? { tool_calls: toolCalls } : {}) },
+      promptTokens: res.usage?.prompt_tokens ?? 0,
+      completionTokens: res.usage?.completion_tokens ?? 0,
+      model: res.model || model,
+    };
   };
+
+  return { complete, turn };
 }
 
 /** 4xx other than 408/429 is permanent; 429 retries after Retry-After; anything else retries with backoff. */

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { ModelPrices, type PriceList } from './billing/pricing';
+import type { PayloadKeys } from './temporal/codec';
 
 /** The folder with package.json, whether this runs from `src/` (tsx) or from `dist/src/` (built). */
 function projectRoot(): string {
@@ -35,6 +36,33 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 
+const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
+/**
+ * PAYLOAD_KEYS: `id:base64key,id:base64key,…`, each key 32 random bytes (`openssl rand -base64 32`).
+ * The first encrypts; every one listed decrypts. Messages name the entry and its id, never key bytes.
+ */
+const PayloadKeysSchema = z.string().transform((text, ctx): PayloadKeys => {
+  const keys = new Map<string, Buffer>();
+  const problem = (message: string) => ctx.addIssue({ code: 'custom', message });
+  const entries = text.split(',').map((entry) => entry.trim());
+  for (const [index, entry] of entries.entries()) {
+    const colon = entry.indexOf(':');
+    const id = entry.slice(0, colon).trim();
+    const encoded = entry.slice(colon + 1).trim();
+    const key = Buffer.from(encoded, 'base64');
+    if (colon < 0) problem(`entry ${index + 1} must be id:base64key`);
+    else if (!KEY_ID.test(id)) problem(`entry ${index + 1}: the key id must be 1-64 of A-Z a-z 0-9 . _ -`);
+    else if (keys.has(id)) problem(`key id "${id}" is listed twice`);
+    else if (!BASE64.test(encoded) || key.toString('base64').replace(/=+$/, '') !== encoded.replace(/=+$/, '')) problem(`key "${id}" is not valid base64`);
+    else if (key.length !== 32) problem(`key "${id}" is ${key.length} bytes; AES-256 needs 32 (openssl rand -base64 32)`);
+    else keys.set(id, key);
+  }
+  if (keys.size !== entries.length) return z.NEVER;
+  return { currentKeyId: [...keys.keys()][0], keys };
+});
+
 /** Every environment variable the service reads, parsed once at start-up. */
 export const Config = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -60,6 +88,16 @@ export const Config = z.object({
   /** Per-request timeout towards the model server; the activity retries past it. */
   // Below the employee activity's 5-minute start-to-close timeout, or Temporal would cut the attempt first.
   MODEL_TIMEOUT_MS: z.coerce.number().int().positive().max(240_000).default(60_000),
+  /** Model turns one event may take, unless its employee says otherwise (sistava employee update --max-steps). */
+  AGENT_MAX_STEPS: z.coerce.number().int().positive().max(100).default(10),
+  /** max_tokens of each model call, unless the employee says otherwise. */
+  AGENT_MAX_TOKENS: z.coerce.number().int().positive().default(1024),
+  /** How long one event may take from its acceptance, unless the employee says otherwise. */
+  AGENT_DEADLINE_MS: z.coerce.number().int().positive().default(60 * 60 * 1000),
+  /** Credits one event may spend, unless the employee says otherwise. */
+  AGENT_MAX_CREDITS: z.coerce.number().int().positive().default(100),
+  /** Per attempt of a send_webhook delivery; a timeout is retried with backoff. */
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().max(60_000).default(10_000),
   /** Turns of conversation memory sent to the model with each event. */
   MEMORY_TURNS: z.coerce.number().int().min(0).max(200).default(20),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),
@@ -88,6 +126,15 @@ export const Config = z.object({
   WORKFLOW_BUNDLE_PATH: optionalString,
   /** host:port for the worker's Prometheus metrics (the Temporal SDK's exporter); unset: off. */
   WORKER_METRICS_ADDRESS: optionalString,
+  /**
+   * Keys that encrypt every Temporal payload (event input, employee reply, memo, summary) with
+   * AES-256-GCM: `k2:base64key,k1:base64key`, the first is current, older ones still decrypt (rotation:
+   * prepend a new key, keep the old until no history needing it is within retention). Unset: payloads
+   * are NOT encrypted and histories hold them in plain text — the dev default only.
+   */
+  PAYLOAD_KEYS: optionalString.pipe(PayloadKeysSchema.optional()),
+  /** Operator credential for POST /codec/decode and /codec/encode (the Web UI's codec server); unset: those routes are 404. */
+  CODEC_AUTH_TOKEN: optionalString.pipe(z.string().min(32, 'must be at least 32 characters (openssl rand -base64 32)').optional()),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_PRETTY: envBoolean.default(false),
   /** Payload text and raw keys stay out of logs unless this is set. */

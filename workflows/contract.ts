@@ -34,6 +34,99 @@ export const EMPLOYEE_NOT_FOUND = 'EMPLOYEE_NOT_FOUND';
 export const MODEL_REJECTED = 'MODEL_REJECTED';
 export const MODEL_RATE_LIMITED = 'MODEL_RATE_LIMITED';
 export const MODEL_UNAVAILABLE = 'MODEL_UNAVAILABLE';
+/** The event's limits (per employee, with defaults): each ends the event with its own type. */
+export const STEP_LIMIT = 'STEP_LIMIT';
+export const EVENT_DEADLINE = 'EVENT_DEADLINE';
+export const CREDIT_CAP = 'CREDIT_CAP';
+/** A webhook delivery that still failed after its retries (5xx, 429, timeouts): reported to the model. */
+export const WEBHOOK_DELIVERY_FAILED = 'WEBHOOK_DELIVERY_FAILED';
+
+/** The tools an operator can turn on for an employee; the model sees only those. */
+export const TOOL_NAMES = ['send_webhook', 'remember', 'reply'] as const;
+export type ToolName = (typeof TOOL_NAMES)[number];
+
+/** What bounds one event; every field is resolved (employee's own value, else the service default). */
+export interface AgentLimits {
+  /** Model turns per event. */
+  maxSteps: number;
+  /** max_tokens of each model call. */
+  maxTokens: number;
+  /** The whole event, from its acceptance. */
+  deadlineMs: number;
+  /** Credits one event may spend (its tokens and runtime priced as its charge will be). */
+  maxCredits: number;
+}
+
+/** A Chat Completions tool call, as the model proposes it. */
+export interface ToolCall {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+}
+
+/** A Chat Completions message as the loop keeps the conversation. */
+export type ChatMessage =
+  | { role: 'system' | 'user'; content: string }
+  | { role: 'assistant'; content: string | null; tool_calls?: ToolCall[] }
+  | { role: 'tool'; tool_call_id: string; content: string };
+
+/** A tool as the model is told of it (Chat Completions `tools`). */
+export interface ToolSpec {
+  type: 'function';
+  function: { name: ToolName; description: string; parameters: Record<string, unknown> };
+}
+
+/** Everything the loop needs, read once at the start of the event. `model` undefined: no model server, inbox delivery. */
+export interface AgentSetup {
+  model?: string;
+  limits: AgentLimits;
+  tools: ToolSpec[];
+  /** System prompt (instructions and notes), memory, then the event. */
+  messages: ChatMessage[];
+}
+
+export interface ModelTurnInput {
+  employeeId: string;
+  messageId: string;
+  turn: number;
+  model: string;
+  maxTokens: number;
+  messages: ChatMessage[];
+  tools: ToolSpec[];
+  /** What the event consumed before this turn: the turn prices the total as the charge will. */
+  spent: Usage;
+}
+
+export interface ModelTurnResult {
+  message: Extract<ChatMessage, { role: 'assistant' }>;
+  /** This turn's tokens and runtime. */
+  usage: Usage;
+  /** The event's credits so far, this turn included. */
+  creditsAfter: number;
+}
+
+export interface ToolCallInput {
+  employeeId: string;
+  messageId: string;
+  call: ToolCall;
+  /** Chosen by the workflow once per call: the webhook-id of every delivery attempt of this call. */
+  deliveryId: string;
+}
+
+export interface ToolCallResult {
+  /** What goes back to the model as the `role: "tool"` message. */
+  content: string;
+  ok: boolean;
+  runtimeMs: number;
+}
+
+/** One step of an event, as the status API lists it. */
+export interface EventStep {
+  kind: 'model' | 'tool';
+  name: string;
+  status: 'completed' | 'failed';
+  duration_ms: number;
+}
 
 /** What one reconcile over every account found and did (a row of reconcile_runs). */
 export interface ReconcileSummary {
@@ -89,6 +182,9 @@ export interface Usage {
   completionTokens: number;
   runtimeMs: number;
   model?: string;
+  /** Model turns and tool calls the event made (events since the agent loop). */
+  modelTurns?: number;
+  toolCalls?: number;
 }
 
 export interface EmployeeOutcome {
@@ -125,4 +221,6 @@ export interface WebhookEventResult {
   error?: { type?: string; message: string };
   /** When the event failed (ISO time): a keyed event's workflow closes only when its window ends. */
   failedAt?: string;
+  /** Each model turn and tool call, in order (events since the agent loop). */
+  steps?: EventStep[];
 }

@@ -28,6 +28,7 @@ import {
   type WebhookEventInput,
   type WebhookEventResult,
 } from './contract';
+import { runAgent } from './agent-loop';
 
 /**
  * Since this patch the event settles (charge what it cost, release what the API reserved at ingest),
@@ -41,6 +42,13 @@ export const SETTLE_CREDITS_PATCH = 'settle-credits';
  * reconcile finds it in a visibility listing instead of parsing local-activity markers.
  */
 export const CHARGE_IN_MEMO_PATCH = 'charge-in-memo';
+
+/**
+ * Since this patch the employee acts in the agent loop (agent-loop.ts): model turns and tool calls,
+ * each an activity, within the event's limits. Histories recorded before it made one
+ * driveEmployee call and replay that way.
+ */
+export const AGENT_LOOP_PATCH = 'agent-loop';
 
 /** What a failed event consumed: a failed attempt reports no usage, so nothing is charged. */
 const NOTHING_USED: Usage = { promptTokens: 0, completionTokens: 0, runtimeMs: 0 };
@@ -87,6 +95,8 @@ export async function processWebhookEvent(input: WebhookEventInput): Promise<Web
 
   let failure: ApplicationFailure | undefined;
   let delivered = false;
+  // The agent loop's usage up to a failure: its completed model turns are charged, failed attempts not.
+  let spentBeforeFailure: Usage | undefined;
   try {
     setStatus('processing');
     const message = await local.formatMessage.executeWithOptions(
@@ -94,13 +104,24 @@ export async function processWebhookEvent(input: WebhookEventInput): Promise<Web
       [{ payload: input.payload, event: input.event }],
     );
     note(`formatted: ${message.length > 120 ? `${message.slice(0, 119)}…` : message}`);
-    const outcome = await employee.driveEmployee.executeWithOptions(
-      { ...EMPLOYEE_OPTIONS, summary: `deliver to employee ${input.employeeId}` },
-      [{ employeeId: input.employeeId, messageId: input.messageId, message }],
-    );
+    let outcome: EmployeeOutcome;
+    if (patched(AGENT_LOOP_PATCH)) {
+      result.steps = [];
+      const end = await runAgent(input, message, { steps: result.steps, note });
+      if (!end.ok) {
+        spentBeforeFailure = end.spent;
+        throw end.failure;
+      }
+      outcome = end.outcome;
+    } else {
+      outcome = await employee.driveEmployee.executeWithOptions(
+        { ...EMPLOYEE_OPTIONS, summary: `deliver to employee ${input.employeeId}` },
+        [{ employeeId: input.employeeId, messageId: input.messageId, message }],
+      );
+      note(describeDelivery(outcome));
+    }
     delivered = true;
     result.attempts = outcome.attempts;
-    note(describeDelivery(outcome));
     result.charge = patched(SETTLE_CREDITS_PATCH) ? await settle(input, outcome.usage, 'completed') : await charge(input, outcome.usage);
     note(`charged ${result.charge.credits} credits (${result.charge.tokenCredits} token, ${result.charge.runtimeCredits} runtime)`);
     setStatus('completed');
@@ -108,9 +129,10 @@ export async function processWebhookEvent(input: WebhookEventInput): Promise<Web
     failure = asApplicationFailure(err);
     result.error = { type: failure.type ?? undefined, message: failure.message };
     result.failedAt = new Date().toISOString();
-    // The employee failed permanently: release the reservation, charging nothing. (When the
-    // settlement itself failed — it retries without limit, so only on cancellation — there is nothing to add.)
-    if (!delivered && patched(SETTLE_CREDITS_PATCH)) await settle(input, NOTHING_USED, 'failed');
+    // The employee failed: charge the model turns that completed (none before the agent loop), release
+    // the reservation. (When the settlement itself failed — it retries without limit, so only on
+    // cancellation — there is nothing to add.)
+    if (!delivered && patched(SETTLE_CREDITS_PATCH)) result.charge = await settle(input, spentBeforeFailure ?? NOTHING_USED, 'failed');
     note(`failed: ${failure.type ?? 'error'}: ${failure.message}`);
     setStatus('failed');
   }
@@ -119,6 +141,10 @@ export async function processWebhookEvent(input: WebhookEventInput): Promise<Web
   // even if Redis has forgotten the key.
   if (input.dedupUntil !== undefined && input.dedupUntil > Date.now()) {
     await sleep(input.dedupUntil - Date.now());
+  }
+  if (failure && result.steps) {
+    // The status API reads a failed event's steps from its failure.
+    throw ApplicationFailure.create({ type: failure.type ?? undefined, message: failure.message, nonRetryable: true, details: [{ steps: result.steps }], cause: failure.cause });
   }
   if (failure) throw failure;
   return result;

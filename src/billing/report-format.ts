@@ -9,6 +9,8 @@ const NUMBER_COLUMNS: Array<{ head: string; csv: keyof ReportTotals; cell: (r: R
   { head: 'tokens in', csv: 'tokens_in', cell: (r) => thousands(r.tokens_in) },
   { head: 'tokens out', csv: 'tokens_out', cell: (r) => thousands(r.tokens_out) },
   { head: 'runtime ms', csv: 'runtime_ms', cell: (r) => thousands(r.runtime_ms) },
+  { head: 'turns', csv: 'model_turns', cell: (r) => thousands(r.model_turns) },
+  { head: 'tool calls', csv: 'tool_calls', cell: (r) => thousands(r.tool_calls) },
 ];
 
 /**

@@ -53,6 +53,9 @@ export interface ReportTotals {
   tokens_in: number;
   tokens_out: number;
   runtime_ms: number;
+  /** Model turns and tool calls of the agent loop (0 for events before it, and for inbox delivery). */
+  model_turns: number;
+  tool_calls: number;
 }
 
 export interface ReportRow extends ReportTotals {
@@ -70,7 +73,7 @@ export interface BillingReport {
   totals: ReportTotals;
 }
 
-const zero = (): ReportTotals => ({ events: 0, credits: 0, token_credits: 0, runtime_credits: 0, tokens_in: 0, tokens_out: 0, runtime_ms: 0 });
+const zero = (): ReportTotals => ({ events: 0, credits: 0, token_credits: 0, runtime_credits: 0, tokens_in: 0, tokens_out: 0, runtime_ms: 0, model_turns: 0, tool_calls: 0 });
 
 const TOTALS = Object.keys(zero()) as Array<keyof ReportTotals>;
 

@@ -36,6 +36,9 @@ export interface Posting {
   reason?: string;
   /** Set on a charge that `billing reconcile --repair` restored from the workflow's history. */
   repairedAt?: string;
+  /** Model turns and tool calls of the event (events since the agent loop). */
+  modelTurns?: number;
+  toolCalls?: number;
   /** A top-up's reference chosen by the caller (an invoice number): the same reference adds once. */
   reference?: string;
 }

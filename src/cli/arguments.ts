@@ -1,9 +1,11 @@
+import { msToNumber } from '@temporalio/common';
 import { InvalidArgumentError } from 'commander';
+import { TOOL_NAMES, type ToolName } from '../../workflows/contract';
 import { z } from 'zod';
 
 /**
  * Strict integers: digits only, so "abc", "-5", "1.5", "1e3" and "" are all refused rather than
- * coerced. Credits are whole numbers because the ledger moves balances with Redis INCRBY.
+ * coerced. Credits are whole numbers: the ledger's columns are integers.
  */
 function parseInteger(value: string, min: number, max: number, expected: string): number {
   const n = /^\d+$/.test(value.trim()) ? Number(value.trim()) : NaN;
@@ -21,7 +23,7 @@ export function nonNegativeInt(value: string): number {
   return parseInteger(value, 0, Number.MAX_SAFE_INTEGER, 'a whole number of at least 0');
 }
 
-/** The inbox keeps at most 1,000 entries (EmployeeMemory's trim), so a larger limit would only mislead. */
+/** At most 1,000 inbox entries a call: more is what `--json` and a pager are for. */
 export function inboxLimit(value: string): number {
   return parseInteger(value, 1, 1000, 'a whole number from 1 to 1000');
 }
@@ -37,4 +39,32 @@ export function email(value: string): string {
   const parsed = z.email().safeParse(value.trim());
   if (!parsed.success) throw new InvalidArgumentError(`"${value}" is not an email address.`);
   return parsed.data;
+}
+
+/** A duration like 90s, 30m, 1h or 2d (the notation Temporal uses), as milliseconds. */
+export function duration(value: string): number {
+  const trimmed = value.trim();
+  const ms = /^\d+(\.\d+)?\s*(ms|s|m|h|d)$/.test(trimmed) ? msToNumber(trimmed) : NaN;
+  if (!Number.isFinite(ms) || ms <= 0) throw new InvalidArgumentError(`Expected a duration like 90s, 30m or 1h, got "${value}".`);
+  return ms;
+}
+
+/** A comma-separated list of tool names: send_webhook, remember, reply. */
+export function toolList(value: string): ToolName[] {
+  const names = value.split(',').map((n) => n.trim()).filter(Boolean);
+  const unknown = names.filter((n) => !(TOOL_NAMES as readonly string[]).includes(n));
+  if (names.length === 0 || unknown.length > 0) throw new InvalidArgumentError(`Expected tools among ${TOOL_NAMES.join(', ')}, got "${value}".`);
+  return names as ToolName[];
+}
+
+/** An http(s) URL for an outbound endpoint. */
+export function webhookUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value.trim());
+  } catch {
+    throw new InvalidArgumentError(`"${value}" is not a URL.`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidArgumentError(`Expected an http or https URL, got "${value}".`);
+  return url.toString();
 }

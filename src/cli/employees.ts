@@ -1,15 +1,16 @@
 import type { Command } from 'commander';
 import { NotFoundError } from '../stores/accounts';
-import { inboxLimit, nonEmpty } from './arguments';
-import { fields, table, truncate } from './output';
-import { action, withJson } from './run';
+import type { Employee } from '../stores/employees';
+import { duration, inboxLimit, nonEmpty, positiveInt, toolList } from './arguments';
+import { CliError, fields, table, truncate, type CommandResult } from './output';
+import { action, withJson, type CliContext } from './run';
 
 /** Wide enough to recognise a message in a terminal; `--json` carries the full text. */
 const INBOX_TEXT_WIDTH = 72;
 
-/** `employee create` and `employee inbox`. */
+/** `employee create|show|tools|update|inbox`. */
 export function registerEmployeeCommands(program: Command): void {
-  const employee = program.command('employee').description('create employees and read their inbox');
+  const employee = program.command('employee').description('create employees, turn their tools on, set their limits, read their inbox');
 
   withJson(employee.command('create'))
     .description('create an AI employee under an account')
@@ -33,6 +34,43 @@ export function registerEmployeeCommands(program: Command): void {
       }),
     );
 
+  withJson(employee.command('show').argument('<employee-id>'))
+    .description('show an employee: model, tools and limits')
+    .action(
+      action(async (ctx, [id]) => {
+        const found = await ctx.employees.getEmployee(id);
+        if (!found) throw new NotFoundError('employee', id);
+        return employeeResult(found, ctx.config);
+      }),
+    );
+
+  withJson(employee.command('tools').argument('<employee-id>'))
+    .description('turn tools on or off (send_webhook, remember, reply); the model sees only the tools turned on')
+    .option('--enable <tools>', 'comma-separated tools to turn on', toolList)
+    .option('--disable <tools>', 'comma-separated tools to turn off', toolList)
+    .action(
+      action<{ enable?: Employee['tools']; disable?: Employee['tools'] }>(async (ctx, [id], opts) => {
+        if (!opts.enable && !opts.disable) throw new CliError('INVALID_ARGUMENT', 'Give --enable and/or --disable.', 2);
+        return employeeResult(await ctx.employees.setTools(id, { enable: opts.enable, disable: opts.disable }), ctx.config);
+      }),
+    );
+
+  withJson(employee.command('update').argument('<employee-id>'))
+    .description("set the employee's limits per event (unset ones keep the service defaults)")
+    .option('--max-steps <n>', 'model turns per event', positiveInt)
+    .option('--max-tokens <n>', 'max_tokens of each model call', positiveInt)
+    .option('--deadline <duration>', 'the whole event, from acceptance: 90s, 30m, 1h', duration)
+    .option('--max-credits <n>', 'credits one event may spend', positiveInt)
+    .action(
+      action<{ maxSteps?: number; maxTokens?: number; deadline?: number; maxCredits?: number }>(async (ctx, [id], opts) => {
+        const limits = { maxSteps: opts.maxSteps, maxTokens: opts.maxTokens, deadlineMs: opts.deadline, maxCredits: opts.maxCredits };
+        if (Object.values(limits).every((v) => v === undefined)) {
+          throw new CliError('INVALID_ARGUMENT', 'Give at least one of --max-steps, --max-tokens, --deadline, --max-credits.', 2);
+        }
+        return employeeResult(await ctx.employees.updateLimits(id, limits), ctx.config);
+      }),
+    );
+
   withJson(employee.command('inbox').argument('<employee-id>'))
     .description('what the employee received and replied, newest first')
     .option('--limit <n>', 'entries to show (1-1000)', inboxLimit, 20)
@@ -53,4 +91,28 @@ export function registerEmployeeCommands(program: Command): void {
         };
       }),
     );
+}
+
+/** The employee with its effective limits: its own where set, else the service's. */
+function employeeResult(e: Employee, config: CliContext['config']): CommandResult {
+  const limits = {
+    max_steps: e.limits.maxSteps ?? config.AGENT_MAX_STEPS,
+    max_tokens: e.limits.maxTokens ?? config.AGENT_MAX_TOKENS,
+    deadline_ms: e.limits.deadlineMs ?? config.AGENT_DEADLINE_MS,
+    max_credits: e.limits.maxCredits ?? config.AGENT_MAX_CREDITS,
+  };
+  const own = (value: number | undefined) => (value === undefined ? ' (default)' : '');
+  return {
+    json: { employee_id: e.id, account_id: e.accountId, name: e.name, model: e.model ?? null, tools: e.tools, limits },
+    text: fields([
+      ['employee', e.id],
+      ['name', e.name],
+      ['model', e.model ?? 'default'],
+      ['tools', e.tools.join(', ') || 'none'],
+      ['max steps', `${limits.max_steps}${own(e.limits.maxSteps)}`],
+      ['max tokens', `${limits.max_tokens}${own(e.limits.maxTokens)}`],
+      ['deadline', `${limits.deadline_ms / 1000} s${own(e.limits.deadlineMs)}`],
+      ['max credits', `${limits.max_credits}${own(e.limits.maxCredits)}`],
+    ]),
+  };
 }

@@ -3,6 +3,7 @@ import { registerAccountCommands } from './accounts';
 import { registerBillingCommands } from './billing';
 import { registerCreditCommands } from './credits';
 import { registerEmployeeCommands } from './employees';
+import { registerEndpointCommands } from './endpoints';
 import { registerKeyCommands } from './keys';
 import { CliError, printError } from './output';
 
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerAccountCommands(program);
   registerEmployeeCommands(program);
+  registerEndpointCommands(program);
   registerKeyCommands(program);
   registerCreditCommands(program);
   registerBillingCommands(program);

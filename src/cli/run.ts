@@ -6,6 +6,7 @@ import { AccountStore, NotFoundError } from '../stores/accounts';
 import { ApiKeyStore } from '../stores/api-keys';
 import { EmployeeMemory } from '../stores/employee-memory';
 import { EmployeeStore } from '../stores/employees';
+import { EndpointExistsError, EndpointStore } from '../stores/endpoints';
 import { Ledger } from '../stores/ledger';
 import { createPool } from '../stores/postgres/pool';
 import { ReconcileRunStore } from '../stores/reconcile-runs';
@@ -16,6 +17,7 @@ import { CliError, printError, printResult, type CommandResult } from './output'
 export interface CliContext {
   accounts: AccountStore;
   employees: EmployeeStore;
+  endpoints: EndpointStore;
   keys: ApiKeyStore;
   ledger: Ledger;
   usage: UsageStore;
@@ -54,6 +56,7 @@ export function action<O extends object = object>(handler: Handler<O>) {
       const ctx: CliContext = {
         accounts: new AccountStore(db),
         employees: new EmployeeStore(db),
+        endpoints: new EndpointStore(db),
         keys: new ApiKeyStore(db),
         ledger: new Ledger(db),
         usage: new UsageStore(db),
@@ -122,6 +125,7 @@ async function connectTemporal(config: Config): Promise<Connection> {
 function toCliError(err: unknown): CliError {
   // An uncaught database error: no row changed, and the message names what PostgreSQL refused.
   if (err instanceof CliError) return err;
+  if (err instanceof EndpointExistsError) return new CliError('ENDPOINT_EXISTS', `${err.message}; remove it first or choose another name.`);
   if (err instanceof NotFoundError) {
     return new CliError(`${err.what.toUpperCase()}_NOT_FOUND`, `No ${err.what} with id ${err.id}.`);
   }

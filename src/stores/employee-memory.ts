@@ -61,6 +61,28 @@ const recordOnce = statement<
                    (SELECT outcome FROM employee_outcomes WHERE employee_id = :employeeId AND message_id = :messageId)) AS outcome`,
 );
 
+/** A note kept by `remember`, once per tool call. */
+const insertNote = statement<{ employeeId: string; messageId: string; callId: string; note: string }>(
+  'memory_note_once',
+  `INSERT INTO employee_notes (employee_id, message_id, call_id, note) VALUES (:employeeId, :messageId, :callId, :note)
+   ON CONFLICT (message_id, call_id) DO NOTHING`,
+);
+
+const selectNotes = statement<{ employeeId: string; limit: number }, { note: string }>(
+  'memory_notes',
+  `SELECT note FROM employee_notes WHERE employee_id = :employeeId ORDER BY seq DESC LIMIT :limit`,
+);
+
+/** A message `reply` leaves in the inbox for the account owner, once per tool call. */
+const insertReply = statement<{ employeeId: string; messageId: string; callId: string; text: string }>(
+  'memory_reply_once',
+  `INSERT INTO employee_inbox (employee_id, message_id, direction, text, call_id) VALUES (:employeeId, :messageId, 'replied', :text, :callId)
+   ON CONFLICT (message_id, call_id) WHERE call_id IS NOT NULL DO NOTHING`,
+);
+
+/** Notes shown in a prompt at most: the newest. */
+const NOTES_IN_PROMPT = 50;
+
 /** An employee's inbox (what it received and replied) and its conversation memory. */
 export class EmployeeMemory {
   constructor(
@@ -96,6 +118,21 @@ export class EmployeeMemory {
       turns: JSON.stringify(turns),
     });
     return row.outcome;
+  }
+
+  /** Keeps a note in long-term memory; a retried call with the same id adds nothing. */
+  async remember(employeeId: string, messageId: string, callId: string, note: string): Promise<void> {
+    await insertNote.run(this.db, { employeeId, messageId, callId, note });
+  }
+
+  /** The newest notes, oldest first, for the system prompt. */
+  async notes(employeeId: string): Promise<string[]> {
+    return (await selectNotes.run(this.db, { employeeId, limit: NOTES_IN_PROMPT })).map((r) => r.note).reverse();
+  }
+
+  /** Leaves a message for the account owner; a retried call with the same id adds nothing. */
+  async reply(employeeId: string, messageId: string, callId: string, text: string): Promise<void> {
+    await insertReply.run(this.db, { employeeId, messageId, callId, text });
   }
 
   /** Newest first. */

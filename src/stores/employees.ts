@@ -1,7 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import { TOOL_NAMES, type ToolName } from '../../workflows/contract';
 import { isUuid, NotFoundError } from './accounts';
 import { statement } from './postgres/statement';
+
+/** An employee's own limits; absent ones take the service's defaults (AGENT_* in the config). */
+export interface EmployeeLimits {
+  maxSteps?: number;
+  maxTokens?: number;
+  deadlineMs?: number;
+  maxCredits?: number;
+}
 
 export interface Employee {
   id: string;
@@ -9,6 +18,9 @@ export interface Employee {
   name: string;
   instructions: string;
   model?: string;
+  /** The tools the operator turned on: the only ones the model is told of. */
+  tools: ToolName[];
+  limits: EmployeeLimits;
   createdAt: string;
 }
 
@@ -18,16 +30,28 @@ interface EmployeeRow {
   name: string;
   instructions: string;
   model: string | null;
+  tools: string[];
+  max_steps: number | null;
+  max_tokens: number | null;
+  deadline_ms: number | null;
+  max_credits: number | null;
   created_at: Date;
 }
 
 function toEmployee(row: EmployeeRow): Employee {
+  const limits: EmployeeLimits = {};
+  if (row.max_steps !== null) limits.maxSteps = row.max_steps;
+  if (row.max_tokens !== null) limits.maxTokens = row.max_tokens;
+  if (row.deadline_ms !== null) limits.deadlineMs = row.deadline_ms;
+  if (row.max_credits !== null) limits.maxCredits = row.max_credits;
   return {
     id: row.id,
     accountId: row.account_id,
     name: row.name,
     instructions: row.instructions,
     model: row.model ?? undefined,
+    tools: row.tools.filter((t): t is ToolName => (TOOL_NAMES as readonly string[]).includes(t)),
+    limits,
     createdAt: row.created_at.toISOString(),
   };
 }
@@ -45,6 +69,27 @@ const selectEmployee = statement<{ id: string }, EmployeeRow>('employees_select'
 const selectEmployeesOfAccount = statement<{ accountId: string }, EmployeeRow>(
   'employees_of_account',
   `SELECT * FROM employees WHERE account_id = :accountId ORDER BY created_at, id`,
+);
+
+/** Turns tools on and off; the set stays sorted and without repeats. */
+const setTools = statement<{ id: string; enable: string[]; disable: string[] }, EmployeeRow>(
+  'employees_set_tools',
+  `UPDATE employees SET tools = ARRAY(
+     SELECT DISTINCT t FROM unnest(tools || :enable::text[]) AS t WHERE t <> ALL (:disable::text[]) ORDER BY t)
+   WHERE id = :id
+   RETURNING *`,
+);
+
+/** Only the limits given change: NULL keeps the stored value. */
+const updateLimits = statement<{ id: string; maxSteps?: number; maxTokens?: number; deadlineMs?: number; maxCredits?: number }, EmployeeRow>(
+  'employees_update_limits',
+  `UPDATE employees SET
+     max_steps = coalesce(:maxSteps, max_steps),
+     max_tokens = coalesce(:maxTokens, max_tokens),
+     deadline_ms = coalesce(:deadlineMs, deadline_ms),
+     max_credits = coalesce(:maxCredits, max_credits)
+   WHERE id = :id
+   RETURNING *`,
 );
 
 const deleteEmployee = statement<{ id: string }, { id: string }>('employees_delete', `DELETE FROM employees WHERE id = :id RETURNING id`);
@@ -77,6 +122,18 @@ export class EmployeeStore {
   async listEmployees(accountId: string): Promise<Employee[]> {
     if (!isUuid(accountId)) return [];
     return (await selectEmployeesOfAccount.run(this.db, { accountId })).map(toEmployee);
+  }
+
+  async setTools(id: string, change: { enable?: ToolName[]; disable?: ToolName[] }): Promise<Employee> {
+    const [row] = isUuid(id) ? await setTools.run(this.db, { id, enable: change.enable ?? [], disable: change.disable ?? [] }) : [];
+    if (!row) throw new NotFoundError('employee', id);
+    return toEmployee(row);
+  }
+
+  async updateLimits(id: string, limits: EmployeeLimits): Promise<Employee> {
+    const [row] = isUuid(id) ? await updateLimits.run(this.db, { id, ...limits }) : [];
+    if (!row) throw new NotFoundError('employee', id);
+    return toEmployee(row);
   }
 
   /** The employee's inbox, memory and ledger entries stay: they are history. */

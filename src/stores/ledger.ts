@@ -17,6 +17,8 @@ export interface ChargeInput {
   tokenCredits: number;
   runtimeCredits: number;
   price: PriceUsed;
+  modelTurns?: number;
+  toolCalls?: number;
 }
 
 export interface ReserveInput {
@@ -85,6 +87,8 @@ interface PostingRow {
   reason: string | null;
   repaired_at: Date | string | null;
   reference: string | null;
+  model_turns: number | null;
+  tool_calls: number | null;
 }
 
 const iso = (value: Date | string) => new Date(value).toISOString();
@@ -109,6 +113,8 @@ function toPosting(row: PostingRow): Posting {
     ['reason', row.reason],
     ['repairedAt', row.repaired_at && iso(row.repaired_at)],
     ['reference', row.reference],
+    ['modelTurns', row.model_turns],
+    ['toolCalls', row.tool_calls],
   ];
   for (const [key, value] of optional) {
     if (value !== null && value !== undefined) (posting as unknown as Record<string, unknown>)[key] = typeof value === 'string' || typeof value === 'object' ? value : Number(value);
@@ -219,6 +225,8 @@ const settle = statement<
     price?: string;
     model?: string;
     repairedAt?: Date;
+    modelTurns?: number;
+    toolCalls?: number;
     releaseId: string;
     now: Date;
     reason: string;
@@ -228,10 +236,10 @@ const settle = statement<
   'ledger_settle',
   `WITH charged AS (
      INSERT INTO postings (id, account_id, kind, at, credits, message_id, employee_id, event, tokens_in, tokens_out,
-                           runtime_ms, token_credits, runtime_credits, price, model, repaired_at)
+                           runtime_ms, token_credits, runtime_credits, price, model, repaired_at, model_turns, tool_calls)
      SELECT :chargeId::uuid, :accountId::uuid, 'charge', :at::timestamptz, :credits::bigint, :messageId::uuid, :employeeId::uuid,
             :event::text, :tokensIn::bigint, :tokensOut::bigint, :runtimeMs::bigint, :tokenCredits::bigint, :runtimeCredits::bigint,
-            :price::jsonb, :model::text, :repairedAt::timestamptz
+            :price::jsonb, :model::text, :repairedAt::timestamptz, :modelTurns::integer, :toolCalls::integer
      WHERE :charge::boolean
      ON CONFLICT DO NOTHING
      RETURNING *
@@ -243,14 +251,16 @@ const settle = statement<
      SELECT :releaseId::uuid, :accountId::uuid, 'release', :now::timestamptz, -credits, :messageId::uuid, :reason::text FROM released
    ), rolled_up AS (
      INSERT INTO usage_hourly AS u (account_id, hour, employee_id, event, events, credits, token_credits, runtime_credits,
-                                    tokens_in, tokens_out, runtime_ms)
+                                    tokens_in, tokens_out, runtime_ms, model_turns, tool_calls)
      SELECT account_id, date_trunc('hour', at, 'UTC'), employee_id, coalesce(event, ''), 1, -credits,
-            coalesce(token_credits, 0), coalesce(runtime_credits, 0), coalesce(tokens_in, 0), coalesce(tokens_out, 0), coalesce(runtime_ms, 0)
+            coalesce(token_credits, 0), coalesce(runtime_credits, 0), coalesce(tokens_in, 0), coalesce(tokens_out, 0), coalesce(runtime_ms, 0),
+            coalesce(model_turns, 0), coalesce(tool_calls, 0)
      FROM charged
      ON CONFLICT (account_id, hour, employee_id, event) DO UPDATE SET
        events = u.events + 1, credits = u.credits + excluded.credits, token_credits = u.token_credits + excluded.token_credits,
        runtime_credits = u.runtime_credits + excluded.runtime_credits, tokens_in = u.tokens_in + excluded.tokens_in,
-       tokens_out = u.tokens_out + excluded.tokens_out, runtime_ms = u.runtime_ms + excluded.runtime_ms
+       tokens_out = u.tokens_out + excluded.tokens_out, runtime_ms = u.runtime_ms + excluded.runtime_ms,
+       model_turns = u.model_turns + excluded.model_turns, tool_calls = u.tool_calls + excluded.tool_calls
    ), balance AS (
      UPDATE credit_balances SET
        balance = balance + coalesce((SELECT credits FROM charged), 0),
@@ -366,6 +376,7 @@ export function chargePosting(input: ChargeInput, at = new Date()): Posting {
     runtimeCredits: input.runtimeCredits,
     price: input.price,
     model: input.model,
+    ...(input.modelTurns !== undefined ? { modelTurns: input.modelTurns, toolCalls: input.toolCalls ?? 0 } : {}),
   };
 }
 
@@ -436,6 +447,8 @@ export class Ledger {
       price: charge?.price ? JSON.stringify(charge.price) : undefined,
       model: charge?.model,
       repairedAt: charge?.repairedAt ? new Date(charge.repairedAt) : undefined,
+      modelTurns: charge?.modelTurns,
+      toolCalls: charge?.toolCalls,
       releaseId: randomUUID(),
       now: new Date(),
       reason,

@@ -13,6 +13,8 @@ export interface UsageRow {
   tokens_in: number;
   tokens_out: number;
   runtime_ms: number;
+  model_turns: number;
+  tool_calls: number;
   /** The earliest charge (or hour) in the group: the per-message report's order. */
   first_at: Date;
 }
@@ -28,12 +30,13 @@ interface UsageParams {
 
 const SUMS = `sum(events)::bigint AS events, sum(credits)::bigint AS credits, sum(token_credits)::bigint AS token_credits,
   sum(runtime_credits)::bigint AS runtime_credits, sum(tokens_in)::bigint AS tokens_in, sum(tokens_out)::bigint AS tokens_out,
-  sum(runtime_ms)::bigint AS runtime_ms, min(at) AS first_at`;
+  sum(runtime_ms)::bigint AS runtime_ms, sum(model_turns)::bigint AS model_turns, sum(tool_calls)::bigint AS tool_calls, min(at) AS first_at`;
 
 /** The charges of the period's partial hours, shaped like rollup rows. */
 const EDGE_CHARGES = `SELECT employee_id, coalesce(event, '') AS event, message_id, at, 1 AS events, -credits AS credits,
     coalesce(token_credits, 0) AS token_credits, coalesce(runtime_credits, 0) AS runtime_credits, coalesce(tokens_in, 0) AS tokens_in,
-    coalesce(tokens_out, 0) AS tokens_out, coalesce(runtime_ms, 0) AS runtime_ms
+    coalesce(tokens_out, 0) AS tokens_out, coalesce(runtime_ms, 0) AS runtime_ms, coalesce(model_turns, 0) AS model_turns,
+    coalesce(tool_calls, 0) AS tool_calls
   FROM postings
   WHERE account_id = :accountId AND kind = 'charge'
     AND ((at >= :from AND at < :hoursFrom) OR (at >= :hoursTo AND at < :to))`;
@@ -48,10 +51,12 @@ function groupedUsage(group: Exclude<UsageGroup, 'message'>, key: string): State
     `usage_by_${group}`,
     `SELECT ${key} AS "group", ${SUMS}
      FROM (
-       SELECT employee_id, event, hour AS at, events, credits, token_credits, runtime_credits, tokens_in, tokens_out, runtime_ms
+       SELECT employee_id, event, hour AS at, events, credits, token_credits, runtime_credits, tokens_in, tokens_out, runtime_ms,
+              model_turns, tool_calls
        FROM usage_hourly WHERE account_id = :accountId AND hour >= :hoursFrom AND hour < :hoursTo
        UNION ALL
-       SELECT employee_id, event, at, events, credits, token_credits, runtime_credits, tokens_in, tokens_out, runtime_ms
+       SELECT employee_id, event, at, events, credits, token_credits, runtime_credits, tokens_in, tokens_out, runtime_ms,
+              model_turns, tool_calls
        FROM (${EDGE_CHARGES}) edges
      ) usage
      GROUP BY 1`,
@@ -67,7 +72,8 @@ const BY_GROUP: Record<UsageGroup, Statement<UsageParams, UsageRow>> = {
     'usage_by_message',
     `SELECT message_id::text AS "group", 1::bigint AS events, -credits AS credits, coalesce(token_credits, 0) AS token_credits,
             coalesce(runtime_credits, 0) AS runtime_credits, coalesce(tokens_in, 0) AS tokens_in, coalesce(tokens_out, 0) AS tokens_out,
-            coalesce(runtime_ms, 0) AS runtime_ms, at AS first_at
+            coalesce(runtime_ms, 0) AS runtime_ms, coalesce(model_turns, 0)::bigint AS model_turns, coalesce(tool_calls, 0)::bigint AS tool_calls,
+            at AS first_at
      FROM postings
      WHERE account_id = :accountId AND kind = 'charge' AND at >= :from AND at < :to`,
   ),

@@ -8,6 +8,7 @@ import type { Logger } from '../observability/logger';
 import { AccountStore } from '../stores/accounts';
 import { EmployeeMemory } from '../stores/employee-memory';
 import { EmployeeStore } from '../stores/employees';
+import { EndpointStore } from '../stores/endpoints';
 import { Ledger } from '../stores/ledger';
 import { ReconcileRunStore } from '../stores/reconcile-runs';
 
@@ -25,6 +26,11 @@ export type WorkerConfig = Pick<
   | 'CREDITS_PER_1K_COMPLETION_TOKENS'
   | 'CREDITS_PER_RUNTIME_SECOND'
   | 'RECONCILE_STALE_AFTER_MS'
+  | 'AGENT_MAX_STEPS'
+  | 'AGENT_MAX_TOKENS'
+  | 'AGENT_DEADLINE_MS'
+  | 'AGENT_MAX_CREDITS'
+  | 'WEBHOOK_TIMEOUT_MS'
   | 'WORKFLOW_BUNDLE_PATH'
 >;
 
@@ -40,13 +46,23 @@ export async function createWorker(
   extra: Partial<WorkerOptions> = {},
 ): Promise<Worker> {
   const ledger = new Ledger(db);
+  const employees = new EmployeeStore(db);
+  const endpoints = new EndpointStore(db);
   const activities = createActivities({
-    employees: new EmployeeStore(db),
+    employees,
+    endpoints,
+    defaultLimits: {
+      maxSteps: config.AGENT_MAX_STEPS,
+      maxTokens: config.AGENT_MAX_TOKENS,
+      deadlineMs: config.AGENT_DEADLINE_MS,
+      maxCredits: config.AGENT_MAX_CREDITS,
+    },
+    webhooks: { employees, endpoints, timeoutMs: config.WEBHOOK_TIMEOUT_MS },
     memory: new EmployeeMemory(db, config.MEMORY_TURNS),
     ledger,
     prices: priceList(config),
     defaultModel: config.OPENAI_MODEL,
-    complete: config.OPENAI_BASE_URL
+    model: config.OPENAI_BASE_URL
       ? createModelServer({ baseURL: config.OPENAI_BASE_URL, apiKey: config.OPENAI_API_KEY, timeoutMs: config.MODEL_TIMEOUT_MS })
       : undefined,
     reconcile: {
