@@ -6,6 +6,7 @@ import { loadConfigOrExit, temporalAddress, type Config } from './config';
 import { EventStatusReader } from './events/event-status';
 import { EventIngest } from './events/ingest';
 import { createApp } from './http/app';
+import { codecEndpoint } from './http/routes/codec';
 import { createServer } from './http/server';
 import { createLogger, type Logger } from './observability/logger';
 import { createApiMetrics } from './observability/metrics';
@@ -19,6 +20,7 @@ import { createRedis } from './stores/redis/client';
 import { IdempotencyCache } from './stores/redis/idempotency-cache';
 import { AccountRateLimiter } from './stores/redis/rate-limiter';
 import { UsageStore } from './stores/usage';
+import { temporalDataConverter } from './temporal/codec';
 
 /** The clients the API talks through. */
 export interface ApiClients {
@@ -29,7 +31,7 @@ export interface ApiClients {
 
 /** The HTTP app wired to its stores and to Temporal; shared by the entry point and the tests. */
 export function buildApi(config: Config, { db, redis, connection }: ApiClients, logger: Logger) {
-  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(config) });
   const ingest = new EventIngest(
     client,
     connection,
@@ -54,6 +56,7 @@ export function buildApi(config: Config, { db, redis, connection }: ApiClients, 
     statusReader: new EventStatusReader(client, connection, new MessageStore(db), config.TEMPORAL_UI_URL, config.TEMPORAL_NAMESPACE),
     usage: new UsageStore(db),
     metrics: createApiMetrics(),
+    codec: codecEndpoint(config),
     readiness: [
       { name: 'database', check: async () => void (await db.query('SELECT 1')) },
       { name: 'redis', check: async () => void (await redis.ping()) },
@@ -66,7 +69,11 @@ export function buildApi(config: Config, { db, redis, connection }: ApiClients, 
 export async function startApi(config: Config): Promise<{ server: Server; close: () => Promise<void> }> {
   const logger = createLogger(config, 'api');
   const db = createPool(config.DATABASE_URL, { name: 'sistava-api', max: config.DATABASE_POOL_SIZE, failFast: true });
-  await assertSchemaCurrent(db);
+  // A refused start leaves no connection behind (a caller that handles the error keeps running).
+  await assertSchemaCurrent(db).catch(async (err: unknown) => {
+    await db.end();
+    throw err;
+  });
   const redis = createRedis(config.REDIS_URL, { failFast: true, name: 'sistava-api' });
   // Lazy: the API starts even while Temporal is down, answers 502 meanwhile, and heals when it is back.
   const connection = Connection.lazy({ address: temporalAddress(config) });

@@ -6,6 +6,7 @@ import { assertSchemaCurrent } from './stores/postgres/migrate';
 import { createPool } from './stores/postgres/pool';
 import { createWorker } from './temporal/create-worker';
 import { installTemporalRuntime } from './temporal/runtime';
+import { temporalDataConverter } from './temporal/codec';
 import { ensureReconcileSchedule } from './temporal/schedules';
 
 /** Runs one worker until SIGINT/SIGTERM; the SDK then drains running activities (shutdownGraceTime). */
@@ -17,7 +18,7 @@ async function main(): Promise<void> {
   await assertSchemaCurrent(db);
   const connection = await NativeConnection.connect({ address: temporalAddress(config) });
   const worker = await createWorker(config, connection, db, logger);
-  const schedule = await ensureReconcileSchedule(new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), {
+  const schedule = await ensureReconcileSchedule(new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(config) }), {
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     every: config.RECONCILE_INTERVAL,
   });

@@ -135,8 +135,12 @@ async function recordedCharges(client: Client, executions: WorkflowExecutionInfo
       recorded.push({ execution, messageId: memo.messageId, charge: memo.charge ?? undefined, settled: memo.settled });
       return;
     }
-    const history = await client.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory();
-    const found = chargeInHistory(history.events ?? []);
+    // Running and not settled yet (its memo says so once it is): pending, nothing to read.
+    if (memo.messageId && execution.status.name === 'RUNNING') {
+      recorded.push({ execution, messageId: memo.messageId, settled: false });
+      return;
+    }
+    const found = chargeInHistory(await decodedHistory(client, execution));
     recorded.push({ execution, messageId: found.input.messageId, charge: found.charge, settled: false });
   });
   return recorded;
@@ -257,6 +261,26 @@ async function whyUnsettled(client: Client, workflowId: string, messageId: strin
     if (err instanceof WorkflowNotFoundError) return 'never started';
     throw err;
   }
+}
+
+/** A history with the payloads reconcile reads run through the client's codecs (encrypted payloads decrypted). */
+async function decodedHistory(client: Client, execution: WorkflowExecutionInfo): Promise<HistoryEvent[]> {
+  const events = (await client.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory()).events ?? [];
+  const codecs = client.options.loadedDataConverter.payloadCodecs;
+  if (codecs.length === 0) return events;
+  const decodeAll = async (container: Payloads) => {
+    if (!container?.payloads?.length) return;
+    let payloads = container.payloads as Parameters<(typeof codecs)[number]['decode']>[0];
+    for (const codec of [...codecs].reverse()) payloads = await codec.decode(payloads);
+    container.payloads = payloads;
+  };
+  for (const event of events) {
+    await decodeAll(event.workflowExecutionStartedEventAttributes?.input);
+    await decodeAll(event.activityTaskCompletedEventAttributes?.result);
+    await decodeAll(event.markerRecordedEventAttributes?.details?.data);
+    await decodeAll(event.markerRecordedEventAttributes?.details?.result);
+  }
+  return events;
 }
 
 function decode<T>(payloads: Payloads): T | undefined {

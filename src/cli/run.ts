@@ -11,6 +11,7 @@ import { Ledger } from '../stores/ledger';
 import { createPool } from '../stores/postgres/pool';
 import { ReconcileRunStore } from '../stores/reconcile-runs';
 import { UsageStore } from '../stores/usage';
+import { temporalDataConverter } from '../temporal/codec';
 import { CliError, printError, printResult, type CommandResult } from './output';
 
 /** The stores a command works with, on the same database as the running service. */
@@ -65,7 +66,7 @@ export function action<O extends object = object>(handler: Handler<O>) {
         config,
         async temporal() {
           connection ??= connectTemporal(config);
-          return new Client({ connection: await connection, namespace: config.TEMPORAL_NAMESPACE });
+          return new Client({ connection: await connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(config) });
         },
       };
       const result = await handler(ctx, command.processedArgs as string[], opts);

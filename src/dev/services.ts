@@ -47,7 +47,7 @@ export async function waitFor(what: string, probe: () => Promise<unknown>, timeo
 }
 
 /** Rejects when the program cannot be run (not installed) or exits before it is ready. */
-function failedToRun(child: ChildProcess, name: string): Promise<never> {
+export function failedToRun(child: ChildProcess, name: string): Promise<never> {
   const failed = new Promise<never>((_, reject) => {
     child.once('error', (err) => reject(new Error(`could not run ${name}: ${err.message}`)));
     child.once('exit', (code) => reject(new Error(`${name} exited with ${code} before it was ready`)));
@@ -65,7 +65,7 @@ export function stopProcess(child: ChildProcess, signal: NodeJS.Signals = 'SIGTE
   });
 }
 
-function stopper(child: ChildProcess) {
+export function stopper(child: ChildProcess) {
   return (signal: NodeJS.Signals = 'SIGTERM') => stopProcess(child, signal);
 }
 
@@ -95,7 +95,8 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
   return { address, process: child, stop: stopper(child) };
 }
 
-async function probeTemporal(address: string): Promise<void> {
+/** Resolves when the Temporal frontend at `address` answers its gRPC health check. */
+export async function probeTemporal(address: string): Promise<void> {
   const connection = await Connection.connect({ address, connectTimeout: 1_000 });
   try {
     await connection.withDeadline(Date.now() + 1_000, () => connection.healthService.check({}));

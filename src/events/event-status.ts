@@ -1,6 +1,6 @@
 import { WorkflowFailedError, WorkflowNotFoundError, type Client, type Connection, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { statusQuery, type EventStatus, type WebhookEventResult } from '../../workflows/contract';
+import { statusQuery, type EventStatus, type EventStep, type WebhookEventResult } from '../../workflows/contract';
 import type { MessageStore } from '../stores/messages';
 import { upstream } from './errors';
 
@@ -14,6 +14,8 @@ export interface EventStatusView {
   attempts: number;
   credits: number | null;
   error?: { type: string | null; message: string };
+  /** Each model turn and tool call so far, in order: kind, name, status, duration_ms. */
+  steps: EventStep[];
   /** Null once the workflow is past Temporal's retention. */
   trace_url: string | null;
 }
@@ -54,6 +56,7 @@ export class EventStatusReader {
         status: charge ? 'completed' : 'failed',
         completed_at: charge?.at ?? null,
         attempts: 0,
+        steps: [],
         ...(charge ? {} : { error: { type: null, message: 'The event did not complete; its details expired with the workflow history.' } }),
         trace_url: null,
       };
@@ -70,6 +73,7 @@ export class EventStatusReader {
       status,
       completed_at: charge?.at ?? (status === 'failed' ? (result?.failedAt ?? description.closeTime?.toISOString() ?? null) : null),
       attempts: Math.max(pendingAttempt, result?.attempts ?? 0),
+      steps: result?.steps ?? [],
       ...(result?.error ? { error: { type: result.error.type ?? null, message: result.error.message } } : {}),
       trace_url: traceUrl(this.traceBaseUrl, this.namespace, record.workflowId, description.runId),
     };
@@ -105,7 +109,9 @@ export class EventStatusReader {
     } catch (err) {
       if (err instanceof WorkflowFailedError) {
         const cause = err.cause instanceof ApplicationFailure ? err.cause : undefined;
-        return { messageId: '', status: 'failed', error: { type: cause?.type ?? undefined, message: cause?.message ?? err.message } };
+        // Since the agent loop, a failed event's steps travel in its failure's details.
+        const steps = (cause?.details?.[0] as { steps?: EventStep[] } | undefined)?.steps;
+        return { messageId: '', status: 'failed', steps, error: { type: cause?.type ?? undefined, message: cause?.message ?? err.message } };
       }
       if (workflowStatus === 'RUNNING') return undefined;
       throw err;

@@ -13,6 +13,7 @@ import { requestContext } from './middleware/request-context';
 import { requireHost } from './middleware/require-host';
 import { unmatched } from './middleware/unmatched';
 import { billingRoutes } from './routes/billing';
+import { codecRoutes, type CodecEndpoint } from './routes/codec';
 import { healthRoutes, type ReadinessCheck } from './routes/health';
 import { statusRoutes } from './routes/status';
 import { webhookRoutes } from './routes/webhook';
@@ -36,6 +37,8 @@ export interface AppDeps {
   statusReader?: EventStatusReader;
   /** Serves GET /api/billing/usage when present. */
   usage?: UsageStore;
+  /** Serves POST /codec/decode and /codec/encode (the Web UI's codec server) when present. */
+  codec?: CodecEndpoint;
   /** Serves GET /metrics and counts requests when present. */
   metrics?: ApiMetrics;
 }
@@ -53,6 +56,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   webhookRoutes(router, deps);
   statusRoutes(router, deps);
   billingRoutes(router, deps);
+  codecRoutes(router, deps);
   app.use(router.routes());
   app.use(router.allowedMethods());
 

@@ -11,6 +11,7 @@ import { EmployeeStore } from '../stores/employees';
 import { EndpointStore } from '../stores/endpoints';
 import { Ledger } from '../stores/ledger';
 import { ReconcileRunStore } from '../stores/reconcile-runs';
+import { temporalDataConverter } from './codec';
 
 export type WorkerConfig = Pick<
   Config,
@@ -32,6 +33,7 @@ export type WorkerConfig = Pick<
   | 'AGENT_MAX_CREDITS'
   | 'WEBHOOK_TIMEOUT_MS'
   | 'WORKFLOW_BUNDLE_PATH'
+  | 'PAYLOAD_KEYS'
 >;
 
 /**
@@ -45,6 +47,7 @@ export async function createWorker(
   logger: Logger,
   extra: Partial<WorkerOptions> = {},
 ): Promise<Worker> {
+  const dataConverter = temporalDataConverter(config);
   const ledger = new Ledger(db);
   const employees = new EmployeeStore(db);
   const endpoints = new EndpointStore(db);
@@ -66,7 +69,7 @@ export async function createWorker(
       ? createModelServer({ baseURL: config.OPENAI_BASE_URL, apiKey: config.OPENAI_API_KEY, timeoutMs: config.MODEL_TIMEOUT_MS })
       : undefined,
     reconcile: {
-      client: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }),
+      client: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter }),
       ledger,
       accounts: new AccountStore(db),
       runs: new ReconcileRunStore(db),
@@ -82,6 +85,8 @@ export async function createWorker(
       ? { workflowBundle: { codePath: config.WORKFLOW_BUNDLE_PATH } }
       : { workflowsPath: require.resolve('../../workflows') }),
     activities,
+    // Payloads (event text, replies, tool arguments) are encrypted before they reach Temporal's history.
+    dataConverter,
     // On SIGTERM, running activities get this long to finish before the worker gives them up.
     shutdownGraceTime: '30s',
     ...extra,

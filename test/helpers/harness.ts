@@ -19,6 +19,7 @@ import { createPool } from '../../src/stores/postgres/pool';
 import { connectRedis } from '../../src/stores/redis/client';
 import { IdempotencyCache } from '../../src/stores/redis/idempotency-cache';
 import { UsageStore } from '../../src/stores/usage';
+import { temporalDataConverter } from '../../src/temporal/codec';
 import { createWorker } from '../../src/temporal/create-worker';
 import { installTemporalRuntime } from '../../src/temporal/runtime';
 
@@ -74,7 +75,7 @@ export async function createHarness(overrides: Record<string, string | undefined
   const db = createPool(config.DATABASE_URL, { name: 'test-api', failFast: true });
   const workerDb = createPool(config.DATABASE_URL, { name: 'test-worker' });
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS! });
-  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(config) });
   const app = buildApi(config, { db, redis, connection }, createLogger(config, 'test-api'));
   const accounts = new AccountStore(db);
   const employees = new EmployeeStore(db);
