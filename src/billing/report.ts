@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { compare } from '../shared/text';
-import type { UsageRow, UsageStore } from '../stores/usage';
+import type { UsageRow, UsageStore, UsageTotals } from '../stores/usage';
 
 export const GROUP_BY = ['employee', 'event', 'day', 'message'] as const;
 export type GroupBy = (typeof GROUP_BY)[number];
@@ -45,18 +45,8 @@ export const ReportParams = z
   });
 export type ReportParams = z.output<typeof ReportParams>;
 
-export interface ReportTotals {
-  events: number;
-  credits: number;
-  token_credits: number;
-  runtime_credits: number;
-  tokens_in: number;
-  tokens_out: number;
-  runtime_ms: number;
-  /** Model turns and tool calls of the agent loop (0 for events before it, and for inbox delivery). */
-  model_turns: number;
-  tool_calls: number;
-}
+/** A group's or the period's sums, as the database adds them up. */
+export type ReportTotals = UsageTotals;
 
 export interface ReportRow extends ReportTotals {
   /** The employee id, event label, UTC day (YYYY-MM-DD) or message id of this row. */

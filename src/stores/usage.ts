@@ -3,9 +3,8 @@ import { statement, type Statement } from './postgres/statement';
 
 export type UsageGroup = 'employee' | 'event' | 'day' | 'message';
 
-/** One group's sums over a period. `event` groups use '' for "no label". */
-export interface UsageRow {
-  group: string;
+/** Sums over charges: events, credits, tokens, runtime, and the agent loop's turns and tool calls. */
+export interface UsageTotals {
   events: number;
   credits: number;
   token_credits: number;
@@ -13,8 +12,14 @@ export interface UsageRow {
   tokens_in: number;
   tokens_out: number;
   runtime_ms: number;
+  /** Model turns and tool calls (0 for events before the agent loop, and for inbox delivery). */
   model_turns: number;
   tool_calls: number;
+}
+
+/** One group's sums over a period. `event` groups use '' for "no label". */
+export interface UsageRow extends UsageTotals {
+  group: string;
   /** The earliest charge (or hour) in the group: the per-message report's order. */
   first_at: Date;
 }
