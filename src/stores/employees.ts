@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import type pg from 'pg';
 import { TOOL_NAMES, type ToolName } from '../../workflows/contract';
 import { isUuid, NotFoundError } from './accounts';
@@ -94,9 +95,30 @@ const updateLimits = statement<{ id: string; maxSteps?: number; maxTokens?: numb
 
 const deleteEmployee = statement<{ id: string }, { id: string }>('employees_delete', `DELETE FROM employees WHERE id = :id RETURNING id`);
 
-/** An account's AI employees: their instructions and model. */
+/**
+ * How long an API process trusts what it read about an employee: a new employee is found at once
+ * (misses are not cached for longer than this either), a deleted one is refused within this long.
+ */
+export const EMPLOYEE_CACHE_TTL_MS = 1_000;
+
+/** An account's AI employees: their instructions, model, tools and limits. */
 export class EmployeeStore {
+  private readonly cache = new LRUCache<string, { found: Employee | null }>({ max: 10_000, ttl: EMPLOYEE_CACHE_TTL_MS });
+
   constructor(private readonly db: pg.Pool) {}
+
+  /**
+   * `getEmployee` through a one-second cache, for the ingest's 404 check: a busy employee costs no
+   * database round trip. An event accepted for an employee deleted within that second fails in its
+   * workflow (EMPLOYEE_NOT_FOUND) and is charged nothing.
+   */
+  async getEmployeeCached(id: string): Promise<Employee | undefined> {
+    const cached = this.cache.get(id);
+    if (cached) return cached.found ?? undefined;
+    const found = await this.getEmployee(id);
+    this.cache.set(id, { found: found ?? null });
+    return found;
+  }
 
   async createEmployee(input: { accountId: string; name: string; instructions?: string; model?: string }): Promise<Employee> {
     const [row] = isUuid(input.accountId)

@@ -37,7 +37,7 @@ export function webhookRoutes(router: Router<AppState>, deps: AppDeps): void {
     async (ctx) => {
       const request = parseWebhookRequest(ctx.request.body);
       const idempotencyKey = parseIdempotencyKey(ctx.req.headers['idempotency-key']);
-      const employee = await upstream('database', () => deps.employees.getEmployee(request.employee_id));
+      const employee = await upstream('database', () => deps.employees.getEmployeeCached(request.employee_id));
       // Another account's employee gets the same answer as a missing one: ids are not an oracle.
       if (!employee || employee.accountId !== ctx.state.account.id) {
         throw apiError(404, 'EMPLOYEE_NOT_FOUND', `No employee ${request.employee_id} in this account. Check employee_id.`, { field: 'employee_id' });
