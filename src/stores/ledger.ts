@@ -390,7 +390,11 @@ export class Ledger {
 
   /** Adds credits; with a reference (an invoice number), the same reference twice adds once. */
   async topUp(accountId: string, amount: number, reference?: string): Promise<{ added: boolean; balance: number; posting: Posting }> {
-    const [row] = await topUp.run(this.db, { id: randomUUID(), accountId, at: new Date(), credits: amount, reference });
+    const params = { id: randomUUID(), accountId, at: new Date(), credits: amount, reference };
+    let [row] = await topUp.run(this.db, params);
+    // The same reference committed by a concurrent top-up after this statement's snapshot: the insert
+    // waited for it and did nothing, but the snapshot cannot see its posting. The next statement can.
+    if (!row.posting && reference !== undefined) [row] = await topUp.run(this.db, params);
     if (!row.posting) throw new Error(`account ${accountId} has no credit balance`);
     return { added: row.added, balance: Number(row.balance), posting: toPosting(row.posting) };
   }

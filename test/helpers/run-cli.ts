@@ -11,10 +11,16 @@ export interface CliRun {
   json: any;
 }
 
-/** Runs the real CLI in a child process against the suite's Redis and Temporal, as an operator would. */
+/** Runs the real CLI in a child process against the suite's PostgreSQL, Redis and Temporal, as an operator would. */
 export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
   const tsx = path.join(root, 'node_modules/.bin/tsx');
-  const childEnv = { ...process.env, REDIS_URL: process.env.TEST_REDIS_URL, TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS, ...env };
+  const childEnv = {
+    ...process.env,
+    DATABASE_URL: process.env.TEST_DATABASE_URL,
+    REDIS_URL: process.env.TEST_REDIS_URL,
+    TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
+    ...env,
+  };
   return new Promise((resolve) => {
     execFile(tsx, ['src/cli/main.ts', ...args], { cwd: root, env: childEnv }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;

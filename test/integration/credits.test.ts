@@ -3,15 +3,16 @@ import { Connection, WorkflowFailedError } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/common';
 import request from 'supertest';
 import { buildApi } from '../../src/api';
-import { verifySnapshot } from '../../src/billing/verify';
-import { createLogger } from '../../src/logger';
-import { keys } from '../../src/stores/keys';
-import { LEDGER_RECORD_TTL_SECONDS, type Posting } from '../../src/stores/ledger';
-import { eventWorkflowId, sha256Hex } from '../../src/workflow-id';
-import { MODEL_REJECTED } from '../../workflows/types';
+import type { Posting } from '../../src/billing/types';
+import { eventWorkflowId } from '../../src/events/workflow-id';
+import { createLogger } from '../../src/observability/logger';
+import { chargePosting } from '../../src/stores/ledger';
+import { MODEL_REJECTED } from '../../workflows/contract';
 import { expectError } from '../helpers/error-body';
 import { startFakeModelServer, type FakeModelServer } from '../helpers/fake-model-server';
 import { createHarness, eventually, testConfig, type Harness, type Seeded } from '../helpers/harness';
+import { verifyLedger } from '../helpers/ledger-checks';
+import { runCli } from '../helpers/run-cli';
 
 const RESERVE = 10;
 let fake: FakeModelServer;
@@ -42,11 +43,11 @@ const send = (acct: Seeded, key?: string, employeeId = acct.employeeId) => {
 
 const kinds = (postings: Posting[]) => postings.map((p) => p.kind);
 
-/** The ledger adds up, nothing is held, and the balance is what the test expects. */
-async function expectSettled(accountId: string, balance: number): Promise<void> {
-  const snapshot = await h.ledger.snapshot(accountId);
-  expect(verifySnapshot(accountId, snapshot)).toMatchObject({ ok: true, problems: [] });
-  expect({ balance: snapshot.balance, reserved: snapshot.reserved, open: snapshot.open }).toEqual({ balance, reserved: 0, open: [] });
+/** The ledger adds up (`credits verify`), nothing is held, and the balance is what the test expects. */
+async function expectSettled(accountId: string, balance: number, harness: Harness = h): Promise<void> {
+  const { result, audit } = await verifyLedger(harness.ledger, accountId);
+  expect(result).toMatchObject({ ok: true, problems: [] });
+  expect({ balance: audit.balance, reserved: audit.reserved, open: audit.openReservations }).toEqual({ balance, reserved: 0, open: 0 });
 }
 
 describe('402 at ingest', () => {
@@ -80,8 +81,9 @@ describe('402 at ingest', () => {
 
     const again = await send(acct, key);
     expect({ status: again.status, body: again.body }).toEqual({ status: 200, body: { status: 'duplicate', message_id: first.body.message_id, employee_id: acct.employeeId } });
-    // Redis forgot the window: the running workflow still makes it a duplicate, not a 402.
-    await h.redis.del(keys.idempotency(acct.accountId, sha256Hex(key)));
+    // The first repeat cached the window; Redis forgets it: the running workflow still makes it a duplicate, not a 402.
+    expect(await h.windows.lookup(acct.accountId, key)).toEqual({ messageId: first.body.message_id, employeeId: acct.employeeId });
+    await h.windows.forget(acct.accountId, key);
     const afterLoss = await send(acct, key);
     expect({ status: afterLoss.status, id: afterLoss.body.message_id }).toEqual({ status: 200, id: first.body.message_id });
     // Settled before the next test queues model answers: this event must not take one of them.
@@ -150,7 +152,7 @@ describe('reserve at ingest, settle in the workflow', () => {
     const acct = await h.seedAccount({ credits: 100 });
     const dead = '127.0.0.1:1';
     const connection = Connection.lazy({ address: dead });
-    const app = buildApi(testConfig({ TEMPORAL_ADDRESS: dead, RESERVE_CREDITS_PER_EVENT: String(RESERVE) }), h.redis, connection, createLogger(h.config, 'test-api'));
+    const app = buildApi(testConfig({ TEMPORAL_ADDRESS: dead, RESERVE_CREDITS_PER_EVENT: String(RESERVE) }), { db: h.db, redis: h.redis, connection }, createLogger(h.config, 'test-api'));
     try {
       const res = await request(app.callback()).post('/api/webhook/').set(acct.auth).send({ employee_id: acct.employeeId, payload: 'x' });
       expectError(res, 502, 'UPSTREAM_UNAVAILABLE');
@@ -167,7 +169,8 @@ describe('reserve at ingest, settle in the workflow', () => {
     const acct = await h.seedAccount({ credits: 100 });
     const key = `twice-${randomUUID()}`;
     const first = await send(acct, key);
-    await h.redis.del(keys.idempotency(acct.accountId, sha256Hex(key)));
+    // Nothing may answer the repeat but Temporal: the original's workflow is running under the key's id.
+    await h.windows.forget(acct.accountId, key);
     const again = await send(acct, key);
     expect([first.status, again.status]).toEqual([202, 200]);
 
@@ -175,29 +178,39 @@ describe('reserve at ingest, settle in the workflow', () => {
     const postings = await h.ledger.postings(acct.accountId);
     const repeat = postings.filter((p) => p.messageId !== first.body.message_id && p.kind !== 'topup');
     expect(repeat.map((p) => [p.kind, p.reason])).toEqual([['reserve', undefined], ['release', 'duplicate']]);
+    // The repeat was never accepted: its message record went with its reservation; the original's stays.
+    const { rows } = await h.db.query('SELECT id FROM messages WHERE id = ANY ($1::uuid[])', [[first.body.message_id, repeat[0].messageId]]);
+    expect(rows).toEqual([{ id: first.body.message_id }]);
     const charges = postings.filter((p) => p.kind === 'charge');
     expect(charges.map((c) => c.messageId)).toEqual([first.body.message_id]);
     await expectSettled(acct.accountId, 100 + charges[0].credits);
   });
 
-  it('gives a settled event’s charge, reservation and release records a 30-day TTL, and never an open reservation or the ledger', async () => {
+  it('keeps a settled event’s postings and no open reservation, and an unsettled reservation open until it is released once', async () => {
     const acct = await h.seedAccount({ credits: 100 });
+    const a = acct.accountId;
     const res = await send(acct);
     const settled: string = res.body.message_id;
-    await h.workflowHandle(acct.accountId, settled).result();
-    // Reserved and never started: its record holds the amount a later release gives back.
+    const { charge } = await h.workflowHandle(a, settled).result();
+    // Reserved and never started: its open reservation holds the amount a later release gives back.
     const open = randomUUID();
-    await h.ledger.reserve({ accountId: acct.accountId, messageId: open, employeeId: acct.employeeId, workflowId: `webhook/${acct.accountId}/msg/${open}`, credits: RESERVE });
+    await h.ledger.reserve({ accountId: a, messageId: open, employeeId: acct.employeeId, workflowId: `webhook/${a}/msg/${open}`, credits: RESERVE, at: new Date() });
 
-    const a = acct.accountId;
-    const ttl = (key: string) => h.redis.ttl(key);
-    const expiring = await Promise.all([keys.charge(a, settled), keys.reservation(a, settled), keys.released(a, settled)].map(ttl));
-    for (const seconds of expiring) expect(seconds).toBeGreaterThan(LEDGER_RECORD_TTL_SECONDS - 60);
-    expect(LEDGER_RECORD_TTL_SECONDS).toBe(30 * 24 * 3600);
-    // -1: the key exists and has no TTL.
-    expect(await Promise.all([keys.reservation(a, open), keys.ledger(a), keys.balance(a), keys.reserved(a), keys.openReservations(a)].map(ttl))).toEqual([-1, -1, -1, -1, -1]);
-    const { balance } = await h.ledger.snapshot(a);
-    expect(await h.ledger.counters(a)).toEqual({ balance, reserved: RESERVE });
+    expect((await h.ledger.postings(a)).filter((p) => p.messageId === settled).map((p) => p.kind)).toEqual(['reserve', 'charge', 'release']);
+    const { rows } = await h.db.query('SELECT message_id, credits FROM open_reservations WHERE account_id = $1', [a]);
+    expect(rows).toEqual([{ message_id: open, credits: RESERVE }]);
+    expect([await h.ledger.isReserved(a, settled), await h.ledger.isReserved(a, open)]).toEqual([false, true]);
+    expect(await h.ledger.reservationFor(a, open)).toMatchObject({ kind: 'reserve', reserved: RESERVE, credits: 0 });
+    expect(await h.ledger.counters(a)).toEqual({ balance: 100 - charge!.credits, reserved: RESERVE });
+    expect((await verifyLedger(h.ledger, a)).result).toMatchObject({ ok: true, open_reservations: 1, problems: [] });
+
+    expect(await h.ledger.release(a, open, 'never started')).toBe(true);
+    expect(await h.ledger.release(a, open, 'never started')).toBe(false);
+    expect((await h.ledger.postings(a)).filter((p) => p.messageId === open)).toEqual([
+      expect.objectContaining({ kind: 'reserve', reserved: RESERVE }),
+      expect.objectContaining({ kind: 'release', reserved: -RESERVE, reason: 'never started' }),
+    ]);
+    await expectSettled(a, 100 - charge!.credits);
   });
 });
 
@@ -221,21 +234,21 @@ describe('a burst of 200 concurrent events on a small balance', () => {
         await server.close();
       }
       expect({ accepted: statuses.filter((s) => s === 202).length, refused: statuses.filter((s) => s === 402).length }).toEqual({ accepted: FITS, refused: BURST - FITS });
-      const held = await idle.ledger.snapshot(acct.accountId);
+      const held = await idle.ledger.counters(acct.accountId);
       expect(held.reserved).toBe(FITS * RESERVE);
       expect(held.reserved).toBeLessThanOrEqual(held.balance);
 
       await idle.startWorker();
       const before = held.balance;
       await eventually('every accepted event settled', async () => ((await idle.ledger.reserved(acct.accountId)) === 0 ? true : undefined), 60_000);
-      const snapshot = await idle.ledger.snapshot(acct.accountId);
-      expect(verifySnapshot(acct.accountId, snapshot)).toMatchObject({ ok: true, problems: [] });
-      const charged = snapshot.postings.filter((p) => p.kind === 'charge').map((p) => p.messageId);
-      expect(charged.sort()).toEqual([...accepted].sort());
-      const spent = snapshot.postings.filter((p) => p.kind === 'charge').reduce((sum, p) => sum - p.credits, 0);
-      expect(snapshot.balance).toBe(before - spent);
+      const { result, audit } = await verifyLedger(idle.ledger, acct.accountId);
+      expect(result).toMatchObject({ ok: true, problems: [] });
+      const charges = (await idle.ledger.postings(acct.accountId)).filter((p) => p.kind === 'charge');
+      expect(charges.map((p) => p.messageId).sort()).toEqual([...accepted].sort());
+      const spent = charges.reduce((sum, p) => sum - p.credits, 0);
+      expect(audit.balance).toBe(before - spent);
       // Each inbox event costs less than its reservation: the balance never goes below zero.
-      expect(snapshot.balance).toBeGreaterThanOrEqual(0);
+      expect(audit.balance).toBeGreaterThanOrEqual(0);
     } finally {
       await idle.close();
     }
@@ -255,13 +268,147 @@ describe('a burst of 200 concurrent events on a small balance', () => {
     // Settled events give back their reservation less their cost, so a few more may fit than at the start.
     expect(accepted.length).toBeGreaterThanOrEqual(FITS);
     await eventually('every accepted event settled', async () => ((await h.ledger.reserved(acct.accountId)) === 0 ? true : undefined), 60_000);
-    const snapshot = await h.ledger.snapshot(acct.accountId);
-    expect(verifySnapshot(acct.accountId, snapshot)).toMatchObject({ ok: true, problems: [] });
-    const charged = snapshot.postings.filter((p) => p.kind === 'charge').map((p) => p.messageId!);
+    const { result, audit } = await verifyLedger(h.ledger, acct.accountId);
+    expect(result).toMatchObject({ ok: true, problems: [] });
+    const charged = (await h.ledger.postings(acct.accountId)).filter((p) => p.kind === 'charge').map((p) => p.messageId!);
     expect(new Set(charged).size).toBe(charged.length);
     expect(charged.sort()).toEqual([...accepted].sort());
-    expect(snapshot.balance).toBeGreaterThanOrEqual(0);
+    expect(audit.balance).toBeGreaterThanOrEqual(0);
   }, 120_000);
+
+  it('accepts exactly 100 of 200 concurrent events sent in turn to two API processes sharing the database', async () => {
+    // Two apps, each with its own pools, as two API processes would have, on one task queue; no worker, so nothing settles during the burst.
+    const queue = `test-${randomUUID()}`;
+    const apps = await Promise.all([1, 2].map(() => createHarness({ RESERVE_CREDITS_PER_EVENT: String(RESERVE), TEMPORAL_TASK_QUEUE: queue }, { worker: false })));
+    try {
+      const acct = await apps[0].seedAccount({ credits: 100 * RESERVE });
+      const servers = await Promise.all(apps.map(listenOnce));
+      let responses: Array<{ status: number; body: any }>;
+      try {
+        responses = await Promise.all(Array.from({ length: BURST }, (_, i) => post(servers[i % 2].url, acct, `two apis ${i}`)));
+      } finally {
+        await Promise.all(servers.map((s) => s.close()));
+      }
+      const accepted: string[] = responses.filter((r) => r.status === 202).map((r) => r.body.message_id);
+      expect({ accepted: accepted.length, refused: responses.filter((r) => r.status === 402).length }).toEqual({ accepted: 100, refused: 100 });
+      for (const r of responses.filter((x) => x.status === 402)) expect(r.body.error.code).toBe('INSUFFICIENT_CREDITS');
+      expect(new Set(accepted).size).toBe(100);
+
+      // `credits verify`: every reservation posted once, the counters equal the postings' sums.
+      const { result } = await verifyLedger(apps[1].ledger, acct.accountId);
+      expect(result).toMatchObject({ ok: true, balance: { counter: 100 * RESERVE }, reserved: { counter: 100 * RESERVE, ledger: 100 * RESERVE }, open_reservations: 100, problems: [] });
+      const reserves = (await apps[1].ledger.postings(acct.accountId)).filter((p) => p.kind === 'reserve');
+      expect(reserves.map((p) => p.messageId).sort()).toEqual([...accepted].sort());
+      const { rows } = await apps[0].db.query('SELECT count(*)::int AS n FROM messages WHERE account_id = $1', [acct.accountId]);
+      expect(rows[0].n).toBe(100);
+
+      // Then they settle, each charged once, and the ledger still adds up.
+      await apps[0].startWorker();
+      await eventually('every accepted event settled', async () => ((await apps[0].ledger.reserved(acct.accountId)) === 0 ? true : undefined), 90_000);
+      const charged = (await apps[0].ledger.postings(acct.accountId)).filter((p) => p.kind === 'charge').map((p) => p.messageId!);
+      expect(charged.sort()).toEqual([...accepted].sort());
+      expect((await verifyLedger(apps[0].ledger, acct.accountId)).result).toMatchObject({ ok: true, open_reservations: 0, problems: [] });
+    } finally {
+      await Promise.all(apps.map((app) => app.close()));
+    }
+  }, 180_000);
+});
+
+describe('top-ups with a reference', () => {
+  it('adds an invoice once however often it is posted, also ten times at once', async () => {
+    const acct = await h.seedAccount({ credits: 0 });
+    const first = await h.ledger.topUp(acct.accountId, 50, 'INVOICE-42');
+    const again = await h.ledger.topUp(acct.accountId, 50, 'INVOICE-42');
+    expect(first).toMatchObject({ added: true, balance: 50, posting: { kind: 'topup', credits: 50, reference: 'INVOICE-42' } });
+    expect(again).toEqual({ added: false, balance: 50, posting: first.posting });
+
+    // Ten at once, on ten open connections, a few times over: each caller is told the one posting, and it counts once.
+    // (The reference is the account's own: other accounts' invoice 42 are other top-ups.)
+    await Promise.all(Array.from({ length: 10 }, () => h.db.query('SELECT pg_sleep(0.05)')));
+    const racing = await Promise.all(Array.from({ length: 5 }, () => h.seedAccount({ credits: 0 })));
+    for (const account of racing) {
+      const results = await Promise.all(Array.from({ length: 10 }, () => h.ledger.topUp(account.accountId, 50, 'INVOICE-42')));
+      expect(results.filter((r) => r.added)).toHaveLength(1);
+      expect(results.map((r) => r.balance)).toEqual(Array(10).fill(50));
+      expect(new Set(results.map((r) => r.posting.id)).size).toBe(1);
+    }
+
+    for (const account of [acct.accountId, ...racing.map((r) => r.accountId)]) {
+      expect(await h.ledger.balance(account)).toBe(50);
+      expect((await h.ledger.postings(account)).map((p) => [p.kind, p.credits, p.reference])).toEqual([['topup', 50, 'INVOICE-42']]);
+      expect((await verifyLedger(h.ledger, account)).result).toMatchObject({ ok: true, problems: [] });
+    }
+  });
+
+  it('adds once through `credits add --reference`, and says so the second time', async () => {
+    const acct = await h.seedAccount({ credits: 0 });
+    const args = ['credits', 'add', '--account', acct.accountId, '--amount', '50', '--reference', 'INVOICE-42', '--json'];
+    const first = await runCli(args);
+    expect(first).toMatchObject({ code: 0, json: { account_id: acct.accountId, added: 50, balance: 50, reference: 'INVOICE-42', duplicate: false } });
+    const second = await runCli(args);
+    expect(second).toMatchObject({ code: 0, json: { account_id: acct.accountId, added: 0, balance: 50, reference: 'INVOICE-42', duplicate: true, posting_id: first.json.posting_id } });
+    expect(await h.ledger.balance(acct.accountId)).toBe(50);
+    expect((await h.ledger.postings(acct.accountId)).map((p) => p.id)).toEqual([first.json.posting_id]);
+  }, 60_000);
+});
+
+describe('the append-only ledger', () => {
+  it('refuses UPDATE, DELETE and TRUNCATE of postings even from the superuser the tests connect as, and nothing changes', async () => {
+    const acct = await h.seedAccount({ credits: 100 });
+    const a = acct.accountId;
+    await h.ledger.reserve({ accountId: a, messageId: randomUUID(), employeeId: acct.employeeId, workflowId: `webhook/${a}/msg/guard`, credits: RESERVE, at: new Date() });
+    const { rows: role } = await h.db.query('SELECT rolsuper FROM pg_roles WHERE rolname = current_user');
+    expect(role).toEqual([{ rolsuper: true }]);
+    const before = { counters: await h.ledger.counters(a), postings: await h.ledger.postings(a) };
+    expect(before.postings.map((p) => p.kind)).toEqual(['topup', 'reserve']);
+
+    const refusal = (op: string) => ({ code: '23001', message: expect.stringContaining(`the ledger is append-only: ${op} on postings is refused`) });
+    await expect(h.db.query('UPDATE postings SET credits = credits + 1000 WHERE account_id = $1', [a])).rejects.toMatchObject(refusal('UPDATE'));
+    await expect(h.db.query('DELETE FROM postings WHERE account_id = $1', [a])).rejects.toMatchObject(refusal('DELETE'));
+    // In a transaction that is rolled back whatever happens: if the guard ever broke, the shared database would keep its postings.
+    const client = await h.db.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(`SET LOCAL lock_timeout = '10s'`);
+      await expect(client.query('TRUNCATE postings')).rejects.toMatchObject(refusal('TRUNCATE'));
+    } finally {
+      await client.query('ROLLBACK');
+      client.release();
+    }
+
+    expect({ counters: await h.ledger.counters(a), postings: await h.ledger.postings(a) }).toEqual(before);
+    expect((await verifyLedger(h.ledger, a)).result).toMatchObject({ ok: true, problems: [] });
+  });
+
+  it('lets `credits verify` name a reservation missing from the open ones and a rollup that lost credits', async () => {
+    const acct = await h.seedAccount({ credits: 100 });
+    const a = acct.accountId;
+    const held = randomUUID();
+    await h.ledger.reserve({ accountId: a, messageId: held, employeeId: acct.employeeId, workflowId: `webhook/${a}/msg/${held}`, credits: RESERVE, at: new Date() });
+    const charged = randomUUID();
+    const charge = chargePosting({
+      accountId: a,
+      messageId: charged,
+      employeeId: acct.employeeId,
+      tokensIn: 1000,
+      tokensOut: 0,
+      runtimeMs: 1000,
+      tokenCredits: 2,
+      runtimeCredits: 1,
+      price: { model: 'default', promptPer1k: 2, completionPer1k: 1, runtimePerSecond: 1 },
+    });
+    await h.ledger.settle(a, charged, charge, 'settled');
+    expect((await verifyLedger(h.ledger, a)).result).toMatchObject({ ok: true, problems: [] });
+
+    // Neither table is the ledger: both can be changed by mistake, and the audit notices.
+    await h.db.query('DELETE FROM open_reservations WHERE account_id = $1 AND message_id = $2', [a, held]);
+    await h.db.query('UPDATE usage_hourly SET credits = credits - 1 WHERE account_id = $1', [a]);
+    const { result } = await verifyLedger(h.ledger, a);
+    expect(result.ok).toBe(false);
+    expect(result.problems.sort()).toEqual(
+      [`message ${held}: reserved but missing from the open reservations`, 'the usage rollup holds 2 charged credits but the charge postings sum to 3'].sort(),
+    );
+  });
 });
 
 /** One listening server for a burst: supertest would open one per request. */

@@ -1,12 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import { ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
+import type pg from 'pg';
 import { reconcile } from '../../src/billing/reconcile';
-import { verifySnapshot } from '../../src/billing/verify';
-import { keys } from '../../src/stores/keys';
-import { Ledger, type LedgerSnapshot, type Posting } from '../../src/stores/ledger';
+import type { Posting } from '../../src/billing/types';
+import { Ledger, type OpenReservation } from '../../src/stores/ledger';
+import { ensureReconcileSchedule } from '../../src/temporal/schedules';
+import { RECONCILE_SCHEDULE_ID, type ReconcileSummary } from '../../workflows/contract';
 import { startFakeModelServer, type FakeModelServer } from '../helpers/fake-model-server';
 import { createHarness, eventually, type Harness, type Seeded } from '../helpers/harness';
+import { loseCharge, verifyLedger } from '../helpers/ledger-checks';
 import { runCli } from '../helpers/run-cli';
+
+// Each test waits for real events to settle and runs the CLI in child processes: slow on a loaded machine.
+jest.setTimeout(120_000);
+/** How long events may take to settle and show in visibility. */
+const SETTLE_MS = 45_000;
 
 let fake: FakeModelServer;
 let h: Harness;
@@ -32,9 +40,9 @@ async function settledEvents(acct: Seeded, n: number): Promise<string[]> {
     }),
   );
   const ids = responses.map((r) => r.body.message_id as string);
-  await eventually('charged', async () => ((await Promise.all(ids.map((id) => h.ledger.chargeFor(acct.accountId, id)))).every(Boolean) ? true : undefined));
+  await eventually('charged', async () => ((await Promise.all(ids.map((id) => h.ledger.chargeFor(acct.accountId, id)))).every(Boolean) ? true : undefined), SETTLE_MS);
   const query = `AccountId = '${acct.accountId}'`;
-  await eventually('visible in Temporal', async () => ((await listed(query)) === n ? true : undefined));
+  await eventually('visible in Temporal', async () => ((await listed(query)) === n ? true : undefined), SETTLE_MS);
   return ids;
 }
 
@@ -45,32 +53,31 @@ async function listed(query: string): Promise<number> {
   return n;
 }
 
-/**
- * Removes a charge as if it had never been posted: the posting out of the list, its record gone,
- * and the balance counter given back, so that `credits verify` still passes and only a comparison
- * with Temporal can tell.
- */
-async function deleteCharge(accountId: string, messageId: string): Promise<Posting> {
-  const raw = (await h.redis.lrange(keys.ledger(accountId), 0, -1)).find((r) => {
-    const p = JSON.parse(r) as Posting;
-    return p.kind === 'charge' && p.messageId === messageId;
-  })!;
-  const posting = JSON.parse(raw) as Posting;
-  await h.redis.multi().lrem(keys.ledger(accountId), 1, raw).del(keys.charge(accountId, messageId)).incrby(keys.balance(accountId), -posting.credits).exec();
-  return posting;
+/** Loses a charge as a restore from an old backup would (see loseCharge): `credits verify` still passes. */
+const deleteCharge = (accountId: string, messageId: string): Promise<Posting> => loseCharge(h.db, h.ledger, accountId, messageId);
+
+/** What reconcile reads first, taken before an event settled: its open reservations and its charges. */
+interface EarlyReads {
+  open: OpenReservation[];
+  charges: Map<string, Posting>;
 }
 
 /**
- * The ledger as reconcile sees it when an event settles after the reads it starts with: the snapshot
- * taken before the settlement and, with `chargeReadEarly`, the charge record read before it too.
+ * The ledger as reconcile sees it when an event settles after the reads it starts with: the batch
+ * charge lookup and the open reservations as they were before the settlement and, with
+ * `chargeReadEarly`, the single charge lookup before it too.
  */
 class LateLedger extends Ledger {
-  constructor(redis: Redis, private readonly before: LedgerSnapshot, private readonly chargeReadEarly = false) {
-    super(redis);
+  constructor(db: pg.Pool, private readonly before: EarlyReads, private readonly chargeReadEarly = false) {
+    super(db);
   }
 
-  override async snapshot(): Promise<LedgerSnapshot> {
-    return this.before;
+  override async chargesFor(): Promise<Map<string, Posting>> {
+    return this.before.charges;
+  }
+
+  override async openReservations(): Promise<OpenReservation[]> {
+    return this.before.open;
   }
 
   override async chargeFor(accountId: string, messageId: string): Promise<Posting | undefined> {
@@ -79,7 +86,7 @@ class LateLedger extends Ledger {
 }
 
 describe('billing reconcile', () => {
-  it('finds a charge deleted from the ledger, repairs it exactly once, and the ledger verifies before and after', async () => {
+  it('finds a charge lost to a restore from an old backup, repairs it exactly once, and the ledger verifies before and after', async () => {
     const acct = await h.seedAccount({ credits: 500 });
     const ids = await settledEvents(acct, 4);
     const balance = await h.ledger.balance(acct.accountId);
@@ -88,6 +95,8 @@ describe('billing reconcile', () => {
     expect(clean.json).toMatchObject({ ok: true, workflows: 4, matched: 4, missing: [] });
 
     const removed = await deleteCharge(acct.accountId, ids[0]);
+    expect(await h.ledger.chargeFor(acct.accountId, ids[0])).toBeUndefined();
+    expect(await h.ledger.balance(acct.accountId)).toBe(balance - removed.credits);
     expect((await runCli(['credits', 'verify', '--account', acct.accountId])).code).toBe(0);
 
     const found = await runCli(['billing', 'reconcile', '--account', acct.accountId, '--json']);
@@ -103,11 +112,17 @@ describe('billing reconcile', () => {
     const verified = await runCli(['credits', 'verify', '--account', acct.accountId, '--json']);
     expect(verified).toMatchObject({ code: 0, json: { ok: true } });
 
+    const postingsAfterRepair = (await h.ledger.postings(acct.accountId)).length;
     const again = await runCli(['billing', 'reconcile', '--account', acct.accountId, '--repair', '--json']);
-    expect(again.json).toMatchObject({ ok: true, matched: 4, missing: [] });
-    const charges = (await h.ledger.postings(acct.accountId)).filter((p) => p.kind === 'charge');
+    expect(again).toMatchObject({ code: 0, json: { ok: true, matched: 4, missing: [] } });
+    const postings = await h.ledger.postings(acct.accountId);
+    expect(postings).toHaveLength(postingsAfterRepair);
+    const charges = postings.filter((p) => p.kind === 'charge');
     expect(charges.map((c) => c.messageId).sort()).toEqual([...ids].sort());
+    const { rows } = await h.db.query(`SELECT count(*)::int AS n, count(repaired_at)::int AS repaired FROM postings WHERE account_id = $1 AND message_id = $2 AND kind = 'charge'`, [acct.accountId, ids[0]]);
+    expect(rows).toEqual([{ n: 1, repaired: 1 }]);
     expect(await h.ledger.balance(acct.accountId)).toBe(balance);
+    expect((await verifyLedger(h.ledger, acct.accountId)).result).toMatchObject({ ok: true, problems: [] });
   });
 
   it('posts a repair once even when two repairs race', async () => {
@@ -133,7 +148,7 @@ describe('billing reconcile', () => {
     const acct = await h.seedAccount({ credits: 100 });
     const orphan = randomUUID();
     // The API reserved, then died before starting the workflow.
-    await h.ledger.reserve({ accountId: acct.accountId, messageId: orphan, employeeId: acct.employeeId, workflowId: `webhook/${acct.accountId}/msg/${orphan}`, credits: 10 });
+    await h.ledger.reserve({ accountId: acct.accountId, messageId: orphan, employeeId: acct.employeeId, workflowId: `webhook/${acct.accountId}/msg/${orphan}`, credits: 10, at: new Date() });
     const idle = await createHarness({}, { worker: false });
     try {
       // An accepted event no worker has picked up yet: its workflow runs, so its reservation stays.
@@ -156,6 +171,11 @@ describe('billing reconcile', () => {
     expect(await h.ledger.reserved(acct.accountId)).toBe(0);
     const release = (await h.ledger.postings(acct.accountId)).find((p) => p.kind === 'release');
     expect(release).toMatchObject({ messageId: orphan, reserved: -10, reason: 'never started' });
+    expect(await h.ledger.isReserved(acct.accountId, orphan)).toBe(false);
+    expect((await verifyLedger(h.ledger, acct.accountId)).result).toMatchObject({ ok: true, open_reservations: 0, problems: [] });
+    const second = await reconcile(h.client, h.ledger, { accountId: acct.accountId, ...period(), repair: true, staleAfterMs: 0 });
+    expect(second).toMatchObject({ ok: true, stale_reservations: [] });
+    expect((await h.ledger.postings(acct.accountId)).filter((p) => p.kind === 'release')).toHaveLength(1);
   });
 
   it('releases the reservation of a workflow terminated before it settled', async () => {
@@ -172,17 +192,18 @@ describe('billing reconcile', () => {
     }
   });
 
-  it('matches from the ledger list, and repairs nothing, once an event’s per-message records have expired', async () => {
+  it('matches a settled event with the charge in the ledger, and a repair posts nothing and moves no counter', async () => {
     const acct = await h.seedAccount({ credits: 100 });
     const [id] = await settledEvents(acct, 1);
-    const balance = await h.ledger.balance(acct.accountId);
-    // What Redis does LEDGER_RECORD_TTL_SECONDS after the settlement.
-    await h.redis.del(keys.charge(acct.accountId, id), keys.reservation(acct.accountId, id), keys.released(acct.accountId, id));
+    const counters = await h.ledger.counters(acct.accountId);
+    const postings = await h.ledger.postings(acct.accountId);
+    expect(postings.map((p) => p.kind)).toEqual(['topup', 'reserve', 'charge', 'release']);
 
     const repaired = await runCli(['billing', 'reconcile', '--account', acct.accountId, '--repair', '--json']);
     expect(repaired).toMatchObject({ code: 0, json: { ok: true, matched: 1, missing: [], stale_reservations: [] } });
-    expect((await h.ledger.postings(acct.accountId)).filter((p) => p.kind === 'charge')).toHaveLength(1);
-    expect(await h.ledger.balance(acct.accountId)).toBe(balance);
+    expect(await h.ledger.postings(acct.accountId)).toEqual(postings);
+    expect(await h.ledger.counters(acct.accountId)).toEqual(counters);
+    expect((await h.ledger.chargeFor(acct.accountId, id))?.repairedAt).toBeUndefined();
     expect(await runCli(['credits', 'verify', '--account', acct.accountId, '--json'])).toMatchObject({ code: 0, json: { ok: true } });
   });
 
@@ -190,15 +211,18 @@ describe('billing reconcile', () => {
     let idle: Harness;
     let acct: Seeded;
     let messageId: string;
-    let before: LedgerSnapshot;
+    let before: EarlyReads;
 
     beforeAll(async () => {
       idle = await createHarness({}, { worker: false });
       acct = await idle.seedAccount({ credits: 100 });
       const res = await idle.http.post('/api/webhook/').set(acct.auth).send({ employee_id: acct.employeeId, payload: 'settles mid-reconcile' });
       messageId = res.body.message_id;
-      // The snapshot reconcile takes first: the event reserved, not yet charged.
-      before = await idle.ledger.snapshot(acct.accountId);
+      // What reconcile reads first: the event reserved, not yet charged.
+      before = {
+        open: await idle.ledger.openReservations(acct.accountId, new Date(0), new Date(Date.now() + 3_600_000)),
+        charges: await idle.ledger.chargesFor(acct.accountId, [messageId]),
+      };
       await idle.startWorker();
       await idle.workflowHandle(acct.accountId, messageId).result();
       await eventually('closed in visibility', async () => ((await listed(`AccountId = '${acct.accountId}' AND ExecutionStatus = 'Completed'`)) === 1 ? true : undefined));
@@ -208,19 +232,92 @@ describe('billing reconcile', () => {
     });
 
     it.each([false, true])('is matched, not missing, and its reservation not stale (repair: %s)', async (repair) => {
-      expect({ open: before.open.map((o) => o.messageId), charges: before.postings.filter((p) => p.kind === 'charge') }).toEqual({ open: [messageId], charges: [] });
-      const result = await reconcile(idle.client, new LateLedger(idle.redis, before), { accountId: acct.accountId, ...period(), repair, staleAfterMs: 0 });
+      expect({ open: before.open.map((o) => o.messageId), charges: [...before.charges.values()] }).toEqual({ open: [messageId], charges: [] });
+      const result = await reconcile(idle.client, new LateLedger(idle.db, before), { accountId: acct.accountId, ...period(), repair, staleAfterMs: 0 });
       expect(result).toMatchObject({ ok: true, workflows: 1, matched: 1, missing: [], mismatched: [], stale_reservations: [] });
     });
 
     it('is matched when a repair finds the settlement’s posting already there, and nothing is posted twice', async () => {
-      const result = await reconcile(idle.client, new LateLedger(idle.redis, before, true), { accountId: acct.accountId, ...period(), repair: true, staleAfterMs: 0 });
+      const result = await reconcile(idle.client, new LateLedger(idle.db, before, true), { accountId: acct.accountId, ...period(), repair: true, staleAfterMs: 0 });
       expect(result).toMatchObject({ ok: true, workflows: 1, matched: 1, missing: [], mismatched: [], stale_reservations: [] });
-      const snapshot = await idle.ledger.snapshot(acct.accountId);
-      expect(verifySnapshot(acct.accountId, snapshot)).toMatchObject({ ok: true, problems: [] });
-      const charges = snapshot.postings.filter((p) => p.kind === 'charge');
+      expect((await verifyLedger(idle.ledger, acct.accountId)).result).toMatchObject({ ok: true, problems: [] });
+      const charges = (await idle.ledger.postings(acct.accountId)).filter((p) => p.kind === 'charge');
       expect(charges).toEqual([expect.objectContaining({ messageId })]);
       expect(charges[0].repairedAt).toBeUndefined();
     });
+  });
+});
+
+describe('the billing-reconcile Schedule', () => {
+  const schedule = () => h.client.schedule.getHandle(RECONCILE_SCHEDULE_ID);
+  /**
+   * Its id is one name on the whole dev server: start from none (a worker process of another test
+   * file may have created it, or none did), and leave none behind.
+   */
+  const removeSchedule = () =>
+    schedule()
+      .delete()
+      .catch((err: unknown) => {
+        if (!(err instanceof ScheduleNotFoundError)) throw err;
+      });
+  beforeAll(removeSchedule);
+  afterAll(removeSchedule);
+
+  it('stays one Schedule however often it is ensured, and brings it in line with the latest settings', async () => {
+    expect(await ensureReconcileSchedule(h.client, { taskQueue: `elsewhere-${randomUUID()}`, every: '2h' })).toBe('created');
+    expect(await ensureReconcileSchedule(h.client, { taskQueue: h.config.TEMPORAL_TASK_QUEUE, every: '1h' })).toBe('updated');
+    const described = await schedule().describe();
+    expect(described.action).toMatchObject({ type: 'startWorkflow', workflowType: 'reconcileBilling', taskQueue: h.config.TEMPORAL_TASK_QUEUE });
+    expect(described.spec.intervals).toEqual([{ every: 3_600_000 }]);
+    const listedIds = await eventually('the Schedule listed', async () => {
+      const ids: string[] = [];
+      for await (const s of h.client.schedule.list()) if (s.scheduleId === RECONCILE_SCHEDULE_ID) ids.push(s.scheduleId);
+      return ids.length > 0 ? ids : undefined;
+    });
+    expect(listedIds).toEqual([RECONCILE_SCHEDULE_ID]);
+  });
+
+  it('runs reconcileBilling when triggered: the lost charge is reposted once and the run is recorded in reconcile_runs', async () => {
+    await ensureReconcileSchedule(h.client, { taskQueue: h.config.TEMPORAL_TASK_QUEUE, every: '1h' });
+    const acct = await h.seedAccount({ credits: 200 });
+    const ids = await settledEvents(acct, 2);
+    const balance = await h.ledger.balance(acct.accountId);
+    const removed = await deleteCharge(acct.accountId, ids[1]);
+    expect((await verifyLedger(h.ledger, acct.accountId)).result.ok).toBe(true);
+
+    const triggeredAt = Date.now();
+    // ALLOW_ALL: even if the hourly action happens to be running right now, this trigger starts its own run.
+    await schedule().trigger(ScheduleOverlapPolicy.ALLOW_ALL);
+    const taken = await eventually('the triggered run started', async () =>
+      (await schedule().describe()).info.recentActions.find((a) => a.takenAt.getTime() >= triggeredAt - 1_000),
+    );
+    const { workflowId, firstExecutionRunId } = taken.action.workflow;
+    expect(workflowId.startsWith('billing-reconcile')).toBe(true);
+    const summary: ReconcileSummary = await h.client.workflow.getHandle(workflowId, firstExecutionRunId).result();
+    expect(summary).toMatchObject({ runId: firstExecutionRunId, trigger: 'schedule', ok: true });
+    expect(summary.accounts).toBeGreaterThanOrEqual(1);
+    expect(summary.repaired).toBeGreaterThanOrEqual(1);
+
+    expect(await h.ledger.chargeFor(acct.accountId, ids[1])).toEqual({ ...removed, repairedAt: expect.any(String) });
+    expect(await h.ledger.balance(acct.accountId)).toBe(balance);
+    expect((await h.ledger.postings(acct.accountId)).filter((p) => p.kind === 'charge')).toHaveLength(2);
+    expect((await verifyLedger(h.ledger, acct.accountId)).result).toMatchObject({ ok: true, problems: [] });
+
+    const { rows } = await h.db.query(
+      'SELECT trigger, accounts, workflows, missing, repaired, stale_released, ok, details FROM reconcile_runs WHERE id = $1',
+      [firstExecutionRunId],
+    );
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({
+      trigger: 'schedule',
+      accounts: summary.accounts,
+      workflows: summary.workflows,
+      missing: summary.missing,
+      repaired: summary.repaired,
+      stale_released: summary.staleReleased,
+      ok: true,
+    });
+    const mine = (rows[0].details.findings as Array<{ account_id: string; missing: unknown[] }>).filter((f) => f.account_id === acct.accountId);
+    expect(mine).toEqual([expect.objectContaining({ ok: true, missing: [expect.objectContaining({ message_id: ids[1], credits: -removed.credits, repaired: true })] })]);
   });
 });
