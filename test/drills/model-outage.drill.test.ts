@@ -1,5 +1,5 @@
 import { awaitCompleted, postBurst } from '../helpers/burst';
-import { useDrillStack } from '../helpers/drill-stack';
+import { expectSettledExactly, ledgerState, useDrillStack } from '../helpers/drill-stack';
 import { debitedMessageIds, repeated, reportDrill } from '../helpers/ledger-checks';
 
 const stack = useDrillStack('model-outage', { fakeModel: true, worker: true });
@@ -11,13 +11,24 @@ describe('drill: model server down for a while, then back', () => {
     const { accepted } = await postBurst(h, acct, 30);
     await fake.waitForRequests(60, 60_000); // every event failed at least twice: backing off, not lost
     const duringOutage = fake.requests.length;
+    // Nothing is charged while the model is down: every event still holds its reservation.
+    const waiting = await ledgerState(h, acct.accountId);
+    expect(waiting.charged).toEqual([]);
+    expect(waiting.openReservations).toEqual([...accepted].sort());
     fake.setDefault({ kind: 'ok', reply: 'Back.' });
 
     const completed = await awaitCompleted(h, acct, accepted);
     const debited = await debitedMessageIds(h.ledger, acct.accountId);
-    reportDrill('model outage', { accepted: accepted.length, failed_calls_during_outage: duringOutage, processed: completed.length, charged: debited.length, charged_twice: repeated(debited).length });
+    reportDrill('model outage', {
+      accepted: accepted.length,
+      failed_calls_during_outage: duringOutage,
+      processed: completed.length,
+      charged: debited.length,
+      charged_twice: repeated(debited).length,
+    });
     expect(completed.sort()).toEqual([...accepted].sort());
     expect(debited.sort()).toEqual([...accepted].sort());
+    expectSettledExactly(await ledgerState(h, acct.accountId), accepted);
     const replies = (await h.memory.inbox(acct.employeeId, 1000)).filter((e) => e.direction === 'replied');
     expect(replies).toHaveLength(accepted.length);
   }, 120_000);

@@ -1,8 +1,7 @@
 import { awaitCompleted, postBurst } from '../helpers/burst';
-import { useDrillStack } from '../helpers/drill-stack';
+import { expectSettledExactly, ledgerState, useDrillStack } from '../helpers/drill-stack';
 import { debitedMessageIds, repeated, reportDrill } from '../helpers/ledger-checks';
 import { privateTemporal, type RestartableService } from '../helpers/private-stack';
-import { startService } from '../helpers/processes';
 
 let temporal: RestartableService;
 beforeAll(async () => {
@@ -13,11 +12,11 @@ const stack = useDrillStack('temporal-restart', { fakeModel: true, overrides: ()
 
 describe('drill: Temporal dev server killed and restarted on its file database', () => {
   it('finishes every accepted event after the restart, each charged once', async () => {
-    const { h, acct, fake, taskQueue: TASK_QUEUE } = stack;
+    const { h, acct, fake } = stack;
     fake.setDefault({ kind: 'hang', ms: 200 });
     const { accepted } = await postBurst(h, acct, 100);
     expect(accepted).toHaveLength(100);
-    const worker = startService('src/worker.ts', { TEMPORAL_ADDRESS: temporal.address, TEMPORAL_TASK_QUEUE: TASK_QUEUE, OPENAI_BASE_URL: fake.baseURL });
+    const worker = await stack.startWorker();
     await fake.waitForRequests(20, 60_000);
 
     await temporal.kill('SIGKILL');
@@ -25,9 +24,15 @@ describe('drill: Temporal dev server killed and restarted on its file database',
 
     const completed = await awaitCompleted(h, acct, accepted);
     const debited = await debitedMessageIds(h.ledger, acct.accountId);
-    reportDrill('Temporal SIGKILL + restart', { accepted: accepted.length, processed: completed.length, charged: debited.length, charged_twice: repeated(debited).length });
+    reportDrill('Temporal SIGKILL + restart', {
+      accepted: accepted.length,
+      processed: completed.length,
+      charged: debited.length,
+      charged_twice: repeated(debited).length,
+    });
     expect(completed.sort()).toEqual([...accepted].sort());
     expect(debited.sort()).toEqual([...accepted].sort());
+    expectSettledExactly(await ledgerState(h, acct.accountId), accepted);
     await worker.stop();
   }, 180_000);
 });

@@ -1,3 +1,4 @@
+import type { WebhookEventResult } from '../../workflows/contract';
 import type { Harness, Seeded } from './harness';
 
 export interface BurstResult {
@@ -5,13 +6,63 @@ export interface BurstResult {
   statuses: Record<number, number>;
 }
 
-/** Posts `count` distinct events through the app, `concurrency` at a time; collects the 202s. */
-export async function postBurst(
+/** One answer of a burst, as `onAnswer` sees it: status 0 when the request got no answer at all. */
+export interface BurstAnswer {
+  index: number;
+  status: number;
+  /** The message id of a 202 (or of a 200 duplicate: the original's). */
+  messageId?: string;
+  /** The body's `status` field: `accepted` or `duplicate` on success. */
+  result?: string;
+}
+
+export interface BurstOptions {
+  concurrency?: number;
+  label?: string;
+  /** The API process to send to (`http://127.0.0.1:PORT`); default the harness's in-process app. */
+  to?: string;
+  /** The Idempotency-Key of request `i`; default none. */
+  idempotencyKey?: (i: number) => string | undefined;
+  /** A lane that got anything but a 2xx waits this long before its next request, like a client backing off. */
+  pauseAfterRefusalMs?: number;
+  onAnswer?: (done: number, answer: BurstAnswer) => void;
+}
+
+const RESPONSE_TIMEOUT_MS = 30_000;
+
+/** One POST /api/webhook/, in process or over HTTP; a request with no answer is status 0, not a hang. */
+export async function postWebhook(
   h: Harness,
   acct: Seeded,
-  count: number,
-  opts: { concurrency?: number; label?: string; onAnswer?: (done: number) => void } = {},
-): Promise<BurstResult> {
+  body: Record<string, unknown>,
+  opts: { to?: string; idempotencyKey?: string } = {},
+): Promise<{ status: number; body: { message_id?: string; status?: string } }> {
+  const headers: Record<string, string> = { ...acct.auth, 'Content-Type': 'application/json' };
+  if (opts.idempotencyKey !== undefined) headers['Idempotency-Key'] = opts.idempotencyKey;
+  if (opts.to) {
+    try {
+      const res = await fetch(`${opts.to}/api/webhook/`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(RESPONSE_TIMEOUT_MS),
+      });
+      return { status: res.status, body: (await res.json().catch(() => ({}))) as { message_id?: string; status?: string } };
+    } catch {
+      return { status: 0, body: {} };
+    }
+  }
+  return h.http
+    .post('/api/webhook/')
+    .set(headers)
+    .timeout({ response: RESPONSE_TIMEOUT_MS })
+    .send(body)
+    .then((res) => ({ status: res.status, body: res.body as { message_id?: string; status?: string } }))
+    .catch(() => ({ status: 0, body: {} }));
+}
+
+/** Posts `count` distinct events through the app, `concurrency` at a time; collects the 202s. */
+export async function postBurst(h: Harness, acct: Seeded, count: number, opts: BurstOptions = {}): Promise<BurstResult> {
   const accepted: string[] = [];
   const statuses: Record<number, number> = {};
   let next = 0;
@@ -19,16 +70,18 @@ export async function postBurst(
   const lane = async () => {
     while (next < count) {
       const i = next++;
-      // A request that gets no answer at all is a bug of its own: count it as status 0, don't hang.
-      const res = await h.http
-        .post('/api/webhook/')
-        .set(acct.auth)
-        .timeout({ response: 30_000 })
-        .send({ employee_id: acct.employeeId, event: opts.label ?? 'drill', payload: `event ${i}` })
-        .catch(() => ({ status: 0, body: {} as { message_id?: string } }));
+      const res = await postWebhook(
+        h,
+        acct,
+        { employee_id: acct.employeeId, event: opts.label ?? 'drill', payload: `event ${i}` },
+        { to: opts.to, idempotencyKey: opts.idempotencyKey?.(i) },
+      );
       statuses[res.status] = (statuses[res.status] ?? 0) + 1;
-      if (res.status === 202) accepted.push(res.body.message_id);
-      opts.onAnswer?.(++done);
+      if (res.status === 202) accepted.push(res.body.message_id!);
+      opts.onAnswer?.(++done, { index: i, status: res.status, messageId: res.body.message_id, result: res.body.status });
+      if (opts.pauseAfterRefusalMs && !(res.status >= 200 && res.status < 300)) {
+        await new Promise((r) => setTimeout(r, opts.pauseAfterRefusalMs));
+      }
     }
   };
   await Promise.all(Array.from({ length: opts.concurrency ?? 16 }, lane));
@@ -43,7 +96,7 @@ export async function awaitCompleted(h: Harness, acct: Seeded, messageIds: strin
   const done = new Map<string, string>();
   const all = Promise.all(
     messageIds.map(async (id) => {
-      const result = await h.workflowHandle(acct.accountId, id).result();
+      const result = (await h.workflowHandle(acct.accountId, id).result()) as WebhookEventResult;
       done.set(id, result.status);
     }),
   );

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { verifyAudit, type VerifyResult } from '../../src/billing/verify';
+import { freePort } from '../../src/dev/services';
 import { startFakeModelServer, type FakeModelServer } from './fake-model-server';
-import { createHarness, type Harness, type Seeded } from './harness';
-import { killAllServices } from './processes';
+import { createHarness, eventually, type Harness, type Seeded } from './harness';
+import { killAllServices, startService, type ServiceProcess } from './processes';
 
 export interface DrillStack {
   taskQueue: string;
@@ -9,6 +11,15 @@ export interface DrillStack {
   acct: Seeded;
   /** Present when asked for with `fakeModel`. */
   fake: FakeModelServer;
+  /**
+   * The environment of this stack's child processes: its task queue, the fake model (if any) and
+   * the overrides (a private server's address), then `extra`.
+   */
+  env(extra?: Record<string, string>): Record<string, string>;
+  /** `src/worker.ts` as a child process on this stack's env; resolves once it polls. */
+  startWorker(extra?: Record<string, string>): Promise<ServiceProcess>;
+  /** `src/api.ts` as a child process on this stack's env and a free port; resolves once it answers /healthz. */
+  startApi(extra?: Record<string, string>): Promise<{ api: ServiceProcess; url: string }>;
 }
 
 /**
@@ -21,6 +32,28 @@ export function useDrillStack(
   opts: { fakeModel?: boolean; worker?: boolean; credits?: number; overrides?: () => Record<string, string> } = {},
 ): DrillStack {
   const stack = { taskQueue: `drill-${name}-${randomUUID()}` } as DrillStack;
+  stack.env = (extra = {}) => ({
+    TEMPORAL_TASK_QUEUE: stack.taskQueue,
+    ...(opts.fakeModel ? { OPENAI_BASE_URL: stack.fake.baseURL } : {}),
+    ...opts.overrides?.(),
+    ...extra,
+  });
+  stack.startWorker = async (extra = {}) => {
+    const worker = startService('src/worker.ts', stack.env({ LOG_LEVEL: 'info', ...extra }));
+    await untilOutput(worker, 'worker polling');
+    return worker;
+  };
+  stack.startApi = async (extra = {}) => {
+    const port = await freePort();
+    const api = startService('src/api.ts', stack.env({ PORT: String(port), HOST: '127.0.0.1', ...extra }));
+    const url = `http://127.0.0.1:${port}`;
+    await eventually(`API on ${port}`, async () => ((await fetch(`${url}/healthz`).catch(() => undefined))?.ok ? true : undefined), 30_000).catch(
+      (err: Error) => {
+        throw new Error(`${err.message}\n${api.output.join('')}`);
+      },
+    );
+    return { api, url };
+  };
   beforeAll(async () => {
     if (opts.fakeModel) stack.fake = await startFakeModelServer();
     stack.h = await createHarness(
@@ -36,4 +69,62 @@ export function useDrillStack(
     await stack.fake?.close();
   });
   return stack;
+}
+
+/** Waits until a child process has printed `text` (or fails with everything it printed). */
+export async function untilOutput(service: ServiceProcess, text: string, timeoutMs = 30_000): Promise<void> {
+  await eventually(`${service.name} to print "${text}"`, async () => (service.output.join('').includes(text) ? true : undefined), timeoutMs).catch(
+    (err: Error) => {
+      throw new Error(`${err.message}\n${service.output.join('')}`);
+    },
+  );
+}
+
+/** What PostgreSQL holds of an account's events, for a drill's final checks. */
+export interface LedgerState {
+  /** Message ids with a charge posting, one entry per posting (a message charged twice shows twice). */
+  charged: string[];
+  /** Message ids with a reserve posting: the events the ingest accepted credits for. */
+  reserved: string[];
+  /** Message ids with a message record: what the status API knows as accepted. */
+  messages: string[];
+  /** Reservations not yet released. */
+  openReservations: string[];
+  /** `credits verify` on the account. */
+  verify: VerifyResult;
+}
+
+/** Reads the account's postings, message records and open reservations, and audits its ledger. */
+export async function ledgerState(h: Harness, accountId: string): Promise<LedgerState> {
+  const postings = await h.ledger.postings(accountId);
+  const ids = async (sql: string) => (await h.db.query<{ id: string }>(sql, [accountId])).rows.map((r) => r.id).sort();
+  const audit = await h.ledger.audit(accountId);
+  if (!audit) throw new Error(`account ${accountId} has no credit balance`);
+  return {
+    charged: postings
+      .filter((p) => p.kind === 'charge')
+      .map((p) => p.messageId!)
+      .sort(),
+    reserved: postings
+      .filter((p) => p.kind === 'reserve')
+      .map((p) => p.messageId!)
+      .sort(),
+    messages: await ids('SELECT id FROM messages WHERE account_id = $1'),
+    openReservations: await ids('SELECT message_id AS id FROM open_reservations WHERE account_id = $1'),
+    verify: verifyAudit(accountId, audit),
+  };
+}
+
+/**
+ * The end state of a drill in which every accepted event finished: exactly the accepted events were
+ * recorded, reserved for and charged, each once, nothing is still held, and the ledger audits clean.
+ */
+export function expectSettledExactly(state: LedgerState, accepted: string[]): void {
+  const expected = [...accepted].sort();
+  expect(state.charged).toEqual(expected);
+  expect(state.reserved).toEqual(expected);
+  expect(state.messages).toEqual(expected);
+  expect(state.openReservations).toEqual([]);
+  expect(state.verify.problems).toEqual([]);
+  expect(state.verify.ok).toBe(true);
 }

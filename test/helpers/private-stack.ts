@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -47,6 +48,24 @@ export async function privatePostgres(): Promise<RestartableService & { url: str
   const start = () => startPostgresServer({ port, dataDir: path.join(dir, 'data'), logFile: path.join(dir, 'postgres.log') });
   const first = await start();
   return Object.assign(restartable(first, start, dir), { url: first.url });
+}
+
+/**
+ * Applies the migrations to a private PostgreSQL: `migrate(url)` (src/stores/postgres/migrate.ts)
+ * run through its entry point, src/migrate.ts, in a Node process of its own. Not in the test's
+ * process: node-pg-migrate is an ES module, which jest's module loader cannot import (the global
+ * setup, outside that loader, calls `migrate` directly). Resolves with what it printed.
+ */
+export function migratePrivate(url: string): Promise<string> {
+  const root = path.resolve(__dirname, '..', '..');
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'src/migrate.ts'],
+      { cwd: root, env: { ...process.env, DATABASE_URL: url }, timeout: 60_000 },
+      (err, stdout, stderr) => (err ? reject(new Error(`migrate ${url} failed: ${err.message}\n${stdout}${stderr}`)) : resolve(stdout)),
+    );
+  });
 }
 
 function restartable(first: RunningService, start: () => Promise<RunningService>, dir: string): RestartableService {
