@@ -59,7 +59,13 @@ const WEBHOOK: ActivityOptions = {
 };
 
 const local = proxyLocalActivities<Activities>(LOCAL);
+// One proxy per policy: executeWithOptions deep-merges its options into the proxy's, so tool calls
+// scheduled through the model turn's proxy would inherit its 10 s heartbeat timeout — and a
+// delivery, which does not heartbeat, would be failed and sent again after 10 s however long
+// WEBHOOK_TIMEOUT_MS allows.
 const activities = proxyActivities<Activities>(MODEL_TURN);
+const tools = proxyActivities<Activities>(TOOL);
+const webhooks = proxyActivities<Activities>(WEBHOOK);
 
 /** What the loop reports as it goes: the status query and the Temporal UI's current details read it. */
 export interface LoopProgress {
@@ -86,7 +92,7 @@ export async function runAgent(input: WebhookEventInput, message: string, progre
   ]);
   if (!setup.model) {
     const outcome = await local.recordOutcome.executeWithOptions({ ...LOCAL, summary: 'deliver to inbox' }, [
-      { employeeId: input.employeeId, messageId: input.messageId, message, outcome: { runtime: 'inbox', usage: { ...ZERO } } },
+      { employeeId: input.employeeId, messageId: input.messageId, message, outcome: { runtime: 'inbox', attempts: 1, usage: { ...ZERO } } },
     ]);
     progress.note("delivered to the employee's inbox");
     return { ok: true, outcome };
@@ -102,8 +108,10 @@ export async function runAgent(input: WebhookEventInput, message: string, progre
     return { ok: true, outcome };
   } catch (err) {
     if (isCancellation(err) && !CancellationScope.current().consideredCancelled) {
-      const minutes = Math.round(setup.limits.deadlineMs / 60_000);
-      return { ok: false, spent, failure: ApplicationFailure.create({ type: EVENT_DEADLINE, message: `The event passed its deadline (${minutes} min) before the employee finished.`, nonRetryable: true }) };
+      // Whole minutes as minutes; anything else in seconds (a 3 s deadline is not "0 min").
+      const ms = setup.limits.deadlineMs;
+      const limit = ms % 60_000 === 0 ? `${ms / 60_000} min` : `${Math.round(ms / 1000)} s`;
+      return { ok: false, spent, failure: ApplicationFailure.create({ type: EVENT_DEADLINE, message: `The event passed its deadline (${limit}) before the employee finished.`, nonRetryable: true }) };
     }
     if (err instanceof ApplicationFailure && !isCancellation(err)) return { ok: false, spent, failure: err };
     const cause = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause : undefined;
@@ -163,9 +171,9 @@ async function runTool(input: WebhookEventInput, call: ToolCall, progress: LoopP
   let result: ToolCallResult;
   try {
     if (call.function.name === 'send_webhook') {
-      result = await activities.sendWebhook.executeWithOptions({ ...WEBHOOK, summary: `send_webhook → ${endpointName(call)}` }, [args]);
+      result = await webhooks.sendWebhook.executeWithOptions({ ...WEBHOOK, summary: `send_webhook → ${endpointName(call)}` }, [args]);
     } else {
-      result = await activities.runTool.executeWithOptions({ ...TOOL, summary: call.function.name }, [args]);
+      result = await tools.runTool.executeWithOptions({ ...TOOL, summary: call.function.name }, [args]);
     }
   } catch (err) {
     if (isCancellation(err) || !(err instanceof ActivityFailure)) throw err;

@@ -4,6 +4,8 @@ import type { AddressInfo, Socket } from 'node:net';
 /** What the fake does with one request; queued per test, consumed in arrival order. */
 export type Behaviour =
   | { kind: 'ok'; reply?: string; promptTokens?: number; completionTokens?: number }
+  /** Answers with tool calls (several: parallel calls), as the Chat Completions tool-calling protocol does. */
+  | { kind: 'tools'; calls: Array<{ name: string; arguments: unknown; id?: string }>; content?: string; promptTokens?: number; completionTokens?: number }
   | { kind: 'status'; status: number; message?: string; type?: string; code?: string | null; retryAfter?: string; retryAfterMs?: string }
   /** Sends nothing for `ms` (forever when absent), then answers ok; the client's timeout should fire first. */
   | { kind: 'hang'; ms?: number }
@@ -19,12 +21,36 @@ export interface RecordedRequest {
   headers: http.IncomingHttpHeaders;
   /** The parsed JSON body (Chat Completions request). */
   body: ChatCompletionRequest;
+  /** When the client gave up on the request before it was answered (a timeout, a cancelled activity, a killed worker). */
+  abandonedAt?: number;
 }
 
 export interface ChatCompletionRequest {
   model: string;
-  messages: { role: string; content: string }[];
+  messages: Array<{
+    role: string;
+    content: string | null;
+    tool_calls?: Array<{ id: string; function: { name: string; arguments: string } }>;
+    tool_call_id?: string;
+  }>;
+  tools?: Array<{ type: 'function'; function: { name: string; parameters: unknown } }>;
+  max_tokens?: number;
   [field: string]: unknown;
+}
+
+export type Responder = (request: RecordedRequest, index: number) => Behaviour | undefined;
+
+/**
+ * Which model turn of its event a request is: 1 + the assistant messages after the event's own
+ * user message (earlier events' memory comes before it).
+ */
+export function turnOf(request: RecordedRequest): number {
+  const messages = request.body.messages;
+  let lastUser = -1;
+  messages.forEach((m, i) => {
+    if (m.role === 'user') lastUser = i;
+  });
+  return 1 + messages.slice(lastUser + 1).filter((m) => m.role === 'assistant').length;
 }
 
 export interface FakeModelServer {
@@ -34,8 +60,13 @@ export interface FakeModelServer {
   requests: RecordedRequest[];
   /** Queues behaviours; once the queue is empty every request gets the default (`ok` unless set). */
   enqueue(...behaviours: Behaviour[]): void;
-  /** What a request gets when the queue is empty, e.g. `{ kind: 'hang', ms: 300 }` for a slow model. */
+  /** What a request gets when the queue is empty, e.g. `{ kind: 'hang', ms: 300 }` for a slow model; a `tools` default repeats forever. */
   setDefault(behaviour: Behaviour): void;
+  /**
+   * Per-request scripting: asked first for every request (with the request and its 0-based index);
+   * a behaviour it returns is used, undefined falls through to the queue and the default.
+   */
+  setResponder(responder: Responder | undefined): void;
   /** Resolves once `count` requests have arrived in total. */
   waitForRequests(count: number, timeoutMs?: number): Promise<RecordedRequest[]>;
   /** Forgets queued behaviours and recorded requests. */
@@ -62,6 +93,7 @@ const ERROR_TYPES: Record<number, string> = {
 export async function startFakeModelServer(): Promise<FakeModelServer> {
   const queue: Behaviour[] = [];
   let fallback: Behaviour = { kind: 'ok' };
+  let responder: Responder | undefined;
   const requests: RecordedRequest[] = [];
   const waiters = new Set<() => void>();
   const sockets = new Set<Socket>();
@@ -79,14 +111,20 @@ export async function startFakeModelServer(): Promise<FakeModelServer> {
     } catch {
       return sendJson(res, 400, errorBody('We could not parse the JSON body of your request.', 'invalid_request_error', null));
     }
-    requests.push({ at: Date.now(), method: req.method, url: req.url, headers: req.headers, body });
+    const recorded: RecordedRequest = { at: Date.now(), method: req.method, url: req.url, headers: req.headers, body };
+    requests.push(recorded);
+    res.on('close', () => {
+      if (!res.writableFinished) recorded.abandonedAt = Date.now();
+    });
     for (const wake of waiters) wake();
 
-    const behaviour = queue.shift() ?? fallback;
+    const behaviour = responder?.(recorded, requests.length - 1) ?? queue.shift() ?? fallback;
     const answer = () => sendJson(res, 200, completion(body.model, behaviour.kind === 'ok' ? behaviour : {}, ++sequence));
     switch (behaviour.kind) {
       case 'ok':
         return answer();
+      case 'tools':
+        return sendJson(res, 200, toolCompletion(body.model, behaviour, ++sequence));
       case 'status': {
         const headers: Record<string, string> = {};
         if (behaviour.retryAfter !== undefined) headers['retry-after'] = behaviour.retryAfter;
@@ -127,6 +165,9 @@ export async function startFakeModelServer(): Promise<FakeModelServer> {
     setDefault: (behaviour) => {
       fallback = behaviour;
     },
+    setResponder: (r) => {
+      responder = r;
+    },
     waitForRequests(count, timeoutMs = 30_000) {
       return new Promise((resolve, reject) => {
         const check = () => {
@@ -149,6 +190,7 @@ export async function startFakeModelServer(): Promise<FakeModelServer> {
     reset() {
       queue.length = 0;
       requests.length = 0;
+      responder = undefined;
     },
     async close() {
       for (const timer of timers) clearTimeout(timer);
@@ -167,6 +209,24 @@ function completion(model: string, ok: { reply?: string; promptTokens?: number; 
     created: Math.floor(Date.now() / 1000),
     model,
     choices: [{ index: 0, message: { role: 'assistant', content: ok.reply ?? `fake reply ${n}`, refusal: null }, logprobs: null, finish_reason: 'stop' }],
+    usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
+  };
+}
+
+function toolCompletion(model: string, b: Extract<Behaviour, { kind: 'tools' }>, n: number) {
+  const promptTokens = b.promptTokens ?? 20;
+  const completionTokens = b.completionTokens ?? 8;
+  const tool_calls = b.calls.map((c, i) => ({
+    id: c.id ?? `call_${n}_${i}`,
+    type: 'function',
+    function: { name: c.name, arguments: typeof c.arguments === 'string' ? c.arguments : JSON.stringify(c.arguments) },
+  }));
+  return {
+    id: `chatcmpl-fake${n}`,
+    object: 'chat.completion',
+    created: Math.floor(Date.now() / 1000),
+    model,
+    choices: [{ index: 0, message: { role: 'assistant', content: b.content ?? null, tool_calls, refusal: null }, logprobs: null, finish_reason: 'tool_calls' }],
     usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
   };
 }
