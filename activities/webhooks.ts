@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { Webhook } from 'standardwebhooks';
 import type { EmployeeStore } from '../src/stores/employees';
@@ -18,6 +19,8 @@ export interface WebhookDeps {
   timeoutMs: number;
 }
 
+/** Well inside the delivery's heartbeat timeout (workflows/agent-loop.ts). */
+const HEARTBEAT_EVERY_MS = 1_000;
 /** The start of an endpoint's answer that goes back to the model. */
 const EXCERPT_CHARS = 300;
 /** What is read of an answer at most. */
@@ -99,6 +102,8 @@ export function webhookActivities(deps: WebhookDeps) {
       'webhook-signature': signature,
     };
     let answer: Answer;
+    const context = Context.current();
+    const heartbeat = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
     try {
       answer = await post(new URL(endpoint.url), body, headers, endpoint.allowPrivate, deps.timeoutMs);
     } catch (err) {
@@ -106,6 +111,8 @@ export function webhookActivities(deps: WebhookDeps) {
         return toolResult(false, `Refused: ${endpoint.name} resolves to a private, loopback or link-local address, which the operator has not allowed.`, started);
       }
       throw ApplicationFailure.retryable(`Delivery to ${endpoint.name} failed: ${(err as Error).message}`, WEBHOOK_DELIVERY_FAILED);
+    } finally {
+      clearInterval(heartbeat);
     }
     const excerpt = truncate(answer.text, EXCERPT_CHARS);
     if (answer.status >= 500 || answer.status === 429 || answer.status === 408) {

@@ -55,6 +55,9 @@ const TOOL: ActivityOptions = {
  */
 const WEBHOOK: ActivityOptions = {
   startToCloseTimeout: '1m',
+  // The delivery heartbeats while it waits on the receiver: a worker killed mid-delivery is noticed
+  // in seconds, and the retry carries the same webhook-id.
+  heartbeatTimeout: '10s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10 },
 };
 
