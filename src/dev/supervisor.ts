@@ -81,6 +81,7 @@ export class Supervisor {
     let starting: Promise<void> | undefined;
     const pids: number[] = [];
     let restarts = 0;
+    const initialMs = this.initialMs;
 
     const watch = (service: RunningService) => {
       current = service;
@@ -142,7 +143,7 @@ export class Supervisor {
           await starting;
           await current?.stop();
           watch(await spec.start());
-          backoff = this.initialMs;
+          backoff = initialMs;
         } finally {
           asked = false;
         }
