@@ -242,7 +242,9 @@ async function staleReservations(client: Client, ledger: Ledger, options: Reconc
   await forEachLimited(candidates, HISTORY_CONCURRENCY, async ({ messageId, workflowId, since }) => {
     const why = await whyUnsettled(client, workflowId, messageId);
     if (!why) return;
-    const released = options.repair ? await ledger.release(options.accountId, messageId, why) : false;
+    // An event that never started was never accepted: its message record goes with the reservation.
+    const release = why === 'never started' ? ledger.releaseUnaccepted.bind(ledger) : ledger.release.bind(ledger);
+    const released = options.repair ? await release(options.accountId, messageId, why) : false;
     // Released meanwhile (a workflow releases before it closes, or another repair did): not stale.
     if (!released && !(await ledger.isReserved(options.accountId, messageId))) return;
     stale.push({ message_id: messageId, workflow_id: workflowId, since: since.toISOString(), why, released });
