@@ -1,5 +1,5 @@
 import type { Client } from '@temporalio/client';
-import type { Redis } from 'ioredis';
+import type pg from 'pg';
 import { runPool, type Sample } from './stats';
 import type { WebhookLoadResult } from './webhook-load';
 
@@ -53,42 +53,35 @@ export async function waitForCompleted(client: Client, taskQueue: string, expect
   return count;
 }
 
-/** The fields of a ledger posting that the bench reads; every other field is the service's business. */
-interface PostingLine {
-  kind: string;
-  at: string;
-  messageId?: string;
-}
-
 /**
- * Follows an account's append-only ledger from where it stood when created, collecting the time of
- * each charge posting by message id. The ledger also holds other postings (top-ups, reservations,
- * releases), so charges are counted by kind, never by the list's length.
+ * The charge postings of an account's events, read from the ledger in PostgreSQL: the time of each
+ * charge by message id. Each poll asks only for the ids not yet charged, by the unique index on
+ * (account, message, kind), so it costs the database a few index probes per event still in flight
+ * and nothing for the account's other postings (top-ups, reservations, releases).
  */
 export class ChargeWatcher {
   readonly chargedAt = new Map<string, number>();
 
-  private constructor(private readonly redis: Redis, private readonly ledgerKey: string, private cursor: number) {}
+  constructor(
+    private readonly db: pg.Pool,
+    private readonly accountId: string,
+  ) {}
 
-  static async start(redis: Redis, ledgerKey: string): Promise<ChargeWatcher> {
-    return new ChargeWatcher(redis, ledgerKey, await redis.llen(ledgerKey));
-  }
-
-  /** Reads only what was appended since the last poll. */
-  private async poll(): Promise<void> {
-    const lines = await this.redis.lrange(this.ledgerKey, this.cursor, -1);
-    this.cursor += lines.length;
-    for (const line of lines) {
-      const posting = JSON.parse(line) as PostingLine;
-      if (posting.kind === 'charge' && posting.messageId) this.chargedAt.set(posting.messageId, Date.parse(posting.at));
-    }
+  private async poll(ids: string[]): Promise<void> {
+    const pending = ids.filter((id) => !this.chargedAt.has(id));
+    if (pending.length === 0) return;
+    const { rows } = await this.db.query<{ message_id: string; at: Date }>(
+      `SELECT message_id, at FROM postings WHERE account_id = $1 AND kind = 'charge' AND message_id = ANY ($2::uuid[])`,
+      [this.accountId, pending],
+    );
+    for (const row of rows) this.chargedAt.set(row.message_id, row.at.getTime());
   }
 
   /** Polls every 100 ms until every id is charged or the deadline passes; returns how many are. */
   async waitFor(ids: string[], timeoutMs: number): Promise<number> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      await this.poll();
+      await this.poll(ids);
       const charged = ids.filter((id) => this.chargedAt.has(id)).length;
       if (charged === ids.length || Date.now() >= deadline) return charged;
       await sleep(100);

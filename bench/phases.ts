@@ -1,6 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { Redis } from 'ioredis';
-import { keys } from '../src/stores/keys';
+import type pg from 'pg';
 import { ChargeWatcher, completionDeadlineMs, endToEnd, oneActivityCeiling } from './completions';
 import { cpuMsPerOp, mergeCpu, rssMb, startCpuWindow, type CpuShare } from './proc';
 import { rawStarts } from './raw-start';
@@ -14,6 +14,9 @@ import { webhookLoad } from './webhook-load';
 export interface BenchContext {
   stack: Stack;
   client: Client;
+  /** The bench's own pool on the service's database: seeding, and watching for charges. */
+  db: pg.Pool;
+  /** Only for counting the commands the service sends (rate limits, the Idempotency-Key cache). */
   redis: Redis;
   account: BenchAccount;
   runId: string;
@@ -23,7 +26,7 @@ export interface BenchContext {
   warmup: number;
   levels: number[];
   completionConcurrency: number;
-  /** Environment shared by the API and worker children (Redis, Temporal, log level, no model). */
+  /** Environment shared by the API and worker children (PostgreSQL, Redis, Temporal, log level, no model). */
   serviceEnv: Record<string, string>;
   temporalAddress: string;
   bundles: { app: string; ceiling: string };
@@ -127,7 +130,12 @@ export async function completionPhases(ctx: BenchContext): Promise<CompletionRes
   const ceilingQueue = `bench-ceiling-${ctx.runId}`;
   const e2eQueue = `bench-e2e-${ctx.runId}`;
   const ceilingWorker = ctx.stack.spawnChild('ceiling-worker', 'bench/ceiling-worker.ts', {}, [
-    '--address', ctx.temporalAddress, '--task-queue', ceilingQueue, '--bundle', ctx.bundles.ceiling,
+    '--address',
+    ctx.temporalAddress,
+    '--task-queue',
+    ceilingQueue,
+    '--bundle',
+    ctx.bundles.ceiling,
   ]);
   const worker = ctx.stack.spawnChild('worker', 'src/worker.ts', { ...ctx.serviceEnv, TEMPORAL_TASK_QUEUE: e2eQueue, WORKFLOW_BUNDLE_PATH: ctx.bundles.app });
   const api = await startApi(ctx.stack, 'api-e2e', { ...ctx.serviceEnv, TEMPORAL_TASK_QUEUE: e2eQueue });
@@ -138,11 +146,18 @@ export async function completionPhases(ctx: BenchContext): Promise<CompletionRes
   const concurrency = ctx.completionConcurrency;
   // No Idempotency-Key: the event workflow closes as soon as the charge is posted.
   const target = { baseUrl: api.baseUrl, apiKey: ctx.account.apiKey, employeeId: ctx.account.employeeId, concurrency, trackMessages: true };
-  const ledgerKey = keys.ledger(ctx.account.accountId);
-  ctx.log(`completions: warm-up ${ctx.warmup} each, then ${ctx.n} one-activity workflows and ${ctx.n} events at concurrency ${concurrency}, in ${ctx.rounds} rounds`);
-  const warmCeiling = await oneActivityCeiling(ctx.client, { taskQueue: ceilingQueue, idPrefix: `warmup-${ctx.runId}`, n: ctx.warmup, concurrency, alreadyCompleted: 0 });
+  ctx.log(
+    `completions: warm-up ${ctx.warmup} each, then ${ctx.n} one-activity workflows and ${ctx.n} events at concurrency ${concurrency}, in ${ctx.rounds} rounds`,
+  );
+  const warmCeiling = await oneActivityCeiling(ctx.client, {
+    taskQueue: ceilingQueue,
+    idPrefix: `warmup-${ctx.runId}`,
+    n: ctx.warmup,
+    concurrency,
+    alreadyCompleted: 0,
+  });
   let completed = warmCeiling.latenciesMs.length;
-  const warmWatcher = await ChargeWatcher.start(ctx.redis, ledgerKey);
+  const warmWatcher = new ChargeWatcher(ctx.db, ctx.account.accountId);
   const warm = await webhookLoad({ ...target, n: ctx.warmup });
   await warmWatcher.waitFor([...warm.sentAt.keys()], completionDeadlineMs(ctx.warmup));
 
@@ -156,17 +171,19 @@ export async function completionPhases(ctx: BenchContext): Promise<CompletionRes
     );
     completed += one.latenciesMs.length;
     await e2e.measure(async () => {
-      const watcher = await ChargeWatcher.start(ctx.redis, ledgerKey);
+      const watcher = new ChargeWatcher(ctx.db, ctx.account.accountId);
       const load = await webhookLoad({ ...target, n });
       addCounts(statuses, load.statuses);
       return endToEnd(watcher, load);
     });
   }
   const endToEndResult = { ...e2e.result(concurrency), statuses, redis_commands_per_op: {} as Record<string, number> };
-  // Includes the bench's own ledger polls (an LRANGE of the new postings every 100 ms).
+  // The service's commands alone: the bench watches for charges in PostgreSQL.
   endToEndResult.redis_commands_per_op = await redisCount.stop(endToEndResult.ok);
   const ceilingResult = ceiling.result(concurrency);
-  ctx.log(`  one-activity ${ceilingResult.throughput}/s p50 ${ceilingResult.p50_ms} ms | end-to-end ${endToEndResult.throughput}/s p50 ${endToEndResult.p50_ms} ms ${JSON.stringify(statuses)}`);
+  ctx.log(
+    `  one-activity ${ceilingResult.throughput}/s p50 ${ceilingResult.p50_ms} ms | end-to-end ${endToEndResult.throughput}/s p50 ${endToEndResult.p50_ms} ms ${JSON.stringify(statuses)}`,
+  );
   await Promise.all([api.child.stop(), worker.stop(), ceilingWorker.stop()]);
   return { ceiling: ceilingResult, endToEnd: endToEndResult, children: { api: api.child, worker, ceilingWorker } };
 }

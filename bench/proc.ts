@@ -24,16 +24,54 @@ function statusField(pid: number, field: string): number | undefined {
   }
 }
 
-/** User + system CPU seconds a process has used so far. */
-export function cpuSeconds(pid: number): number | undefined {
+/** The fields of /proc/<pid>/stat after the command name (state is [0], ppid [1], utime [11]). */
+function statFields(pid: number): string[] | undefined {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name may hold spaces; the fields after its closing parenthesis are fixed.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return undefined;
   }
+}
+
+/** Servers whose work runs in child processes (PostgreSQL: one backend per connection). */
+const withChildren = new Set<number>();
+
+/**
+ * From now on `cpuSeconds(pid)` counts the process's children too: the live ones, and those that
+ * exited and were waited for (cutime + cstime). For PostgreSQL, whose backends do the work.
+ */
+export function countChildrenOf(pid: number): void {
+  withChildren.add(pid);
+}
+
+/** Pids of the live children of `parent`. */
+function childrenOf(parent: number): number[] {
+  const children: number[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const fields = statFields(Number(name));
+    if (fields && Number(fields[1]) === parent) children.push(Number(name));
+  }
+  return children;
+}
+
+/** User + system CPU seconds a process has used so far (with its children's, see countChildrenOf). */
+export function cpuSeconds(pid: number): number | undefined {
+  const fields = statFields(pid);
+  if (!fields) return undefined;
+  const own = (f: string[]) => Number(f[11]) + Number(f[12]);
+  const waited = (f: string[]) => Number(f[13]) + Number(f[14]);
+  let ticks = own(fields);
+  if (withChildren.has(pid)) {
+    ticks += waited(fields);
+    for (const child of childrenOf(pid)) {
+      const f = statFields(child);
+      if (f) ticks += own(f) + waited(f);
+    }
+  }
+  return ticks / TICKS_PER_SECOND;
 }
 
 /** Busy and total CPU seconds of the whole machine (all cores), from /proc/stat. */

@@ -1,9 +1,10 @@
 import type { Client, WorkflowStartOptions } from '@temporalio/client';
-import { formatWebhookMessage } from '../src/format-message';
-import { ACCOUNT_ID, EMPLOYEE_ID, EVENT_STATUS, EVENT_TYPE } from '../workflows/search-attributes';
+import { formatWebhookMessage } from '../src/events/format-message';
+import { truncate } from '../src/shared/text';
+import { ACCOUNT_ID, EMPLOYEE_ID, EVENT_STATUS, EVENT_TYPE, type EventMemo } from '../workflows/contract';
 import { runPool, type Sample } from './stats';
 
-/** Start options shaped like src/ingest.ts sends them: id policies, summary, memo, four search attributes. */
+/** Start options shaped like src/events/ingest.ts sends them: id policies, summary, memo, four search attributes. */
 export type StartShape = 'plain' | 'ingest-shaped';
 
 function ingestShaped(i: number): Partial<WorkflowStartOptions> {
@@ -11,8 +12,15 @@ function ingestShaped(i: number): Partial<WorkflowStartOptions> {
   return {
     workflowIdReusePolicy: 'ALLOW_DUPLICATE',
     workflowIdConflictPolicy: 'FAIL',
-    staticSummary: formatWebhookMessage(payload, 'order.completed').slice(0, 200),
-    memo: { messageId: `m-${i}`, employeeId: 'bench-employee', requestId: `r-${i}`, idempotencyKey: `k-${i}`, receivedAt: new Date().toISOString() },
+    staticSummary: truncate(formatWebhookMessage(payload, 'order.completed'), 200),
+    memo: {
+      messageId: `m-${i}`,
+      employeeId: 'bench-employee',
+      requestId: `r-${i}`,
+      idempotencyKey: `k-${i}`,
+      receivedAt: new Date().toISOString(),
+      dedupUntil: Date.now() + 300_000,
+    } satisfies EventMemo,
     typedSearchAttributes: [
       { key: ACCOUNT_ID, value: 'bench-account' },
       { key: EMPLOYEE_ID, value: 'bench-employee' },

@@ -2,11 +2,26 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import Table from 'cli-table3';
+import type { LedgerReport } from './ledger';
 import type { Measured } from './phases';
 import { round, type PhaseResult } from './stats';
 
 /** The issue's targets; `pass` in the report says which were met in this run. */
-export const TARGETS = { ingest_throughput_min: 0.9, ingest_p99_max: 1.5, end_to_end_min: 0.9, api_rss_mb_max: 150, worker_rss_mb_max: 350 };
+export const TARGETS = {
+  ingest_throughput_min: 0.9,
+  ingest_p99_max: 1.5,
+  end_to_end_min: 0.9,
+  api_rss_mb_max: 150,
+  worker_rss_mb_max: 350,
+  /** GET /api/billing/usage for one day on the large account, over HTTP. */
+  ledger_usage_1d_p99_ms_max: 50,
+  /** Large account / small account, p50 of each usage query over HTTP. */
+  ledger_large_small_ratio_max: 3,
+};
+
+/** The parts of a run: `--only` picks one. */
+export const PHASES = ['throughput', 'ledger'] as const;
+export type Phase = (typeof PHASES)[number];
 
 export interface LevelPair {
   concurrency: number;
@@ -20,14 +35,16 @@ export interface BenchReport {
   started_at: string;
   finished_at: string;
   mode: 'quick' | 'default';
-  machine: { cpus: number; node: string; temporal: string };
+  phases: Phase[];
+  machine: { cpus: number; node: string; temporal: string; postgres: string };
   /** The code measured: the commit, and the service files that differed from it (a shared work tree moves). */
   git: { commit: string | null; modified: string[] };
-  settings: { levels: number[]; n_per_level: number; n_completions: number; rounds: number; completion_concurrency: number; warmup: number };
-  levels: LevelPair[];
-  one_activity_ceiling: Measured;
-  end_to_end: Measured & { statuses: Record<string, number>; redis_commands_per_op: Record<string, number> };
-  ratios: {
+  /** The throughput phases' settings; absent with `--only ledger` (as are the fields down to `ratios`). */
+  settings?: { levels: number[]; n_per_level: number; n_completions: number; rounds: number; completion_concurrency: number; warmup: number };
+  levels?: LevelPair[];
+  one_activity_ceiling?: Measured;
+  end_to_end?: Measured & { statuses: Record<string, number>; redis_commands_per_op: Record<string, number> };
+  ratios?: {
     /** Worst level: the smallest ingest/raw-start throughput ratio. */
     ingest_throughput: number;
     /** Worst level: the largest ingest/raw-start p99 ratio. */
@@ -35,16 +52,19 @@ export interface BenchReport {
     end_to_end: number;
     by_concurrency: Record<string, { ingest_throughput: number; ingest_p99: number }>;
   };
+  /** The ledger-scale phase; absent with `--only throughput`. */
+  ledger?: LedgerReport;
   peak_rss_mb: { api: number | null; worker: number | null } & Record<string, number | null>;
   /** Resident MB of each child once ready, before load. */
   idle_rss_mb: Record<string, number | null>;
   targets: typeof TARGETS;
-  pass: { ingest_throughput: boolean; ingest_p99: boolean; end_to_end: boolean; api_rss: boolean; worker_rss: boolean };
+  /** Each target of the phases that ran: true when met. */
+  pass: Partial<Record<'ingest_throughput' | 'ingest_p99' | 'end_to_end' | 'api_rss' | 'worker_rss' | LedgerTarget, boolean>>;
   files: { dir: string };
 }
 
 /** Ratios and pass/fail from the measured phases. */
-export function computeRatios(levels: LevelPair[], ceiling: PhaseResult, e2e: PhaseResult): BenchReport['ratios'] {
+export function computeRatios(levels: LevelPair[], ceiling: PhaseResult, e2e: PhaseResult): NonNullable<BenchReport['ratios']> {
   const by = Object.fromEntries(
     levels.map((l) => [
       String(l.concurrency),
@@ -60,14 +80,32 @@ export function computeRatios(levels: LevelPair[], ceiling: PhaseResult, e2e: Ph
   };
 }
 
-export function judge(ratios: BenchReport['ratios'], rss: BenchReport['peak_rss_mb']): BenchReport['pass'] {
-  return {
-    ingest_throughput: ratios.ingest_throughput >= TARGETS.ingest_throughput_min,
-    ingest_p99: ratios.ingest_p99 <= TARGETS.ingest_p99_max,
-    end_to_end: ratios.end_to_end >= TARGETS.end_to_end_min,
-    api_rss: rss.api !== null && rss.api <= TARGETS.api_rss_mb_max,
-    worker_rss: rss.worker !== null && rss.worker <= TARGETS.worker_rss_mb_max,
-  };
+type LedgerTarget = 'ledger_usage_1d_p99' | 'ledger_ratio_usage_1d' | 'ledger_ratio_report_30d';
+
+/** The HTTP latency pair of a ledger query. */
+export function ledgerHttp(ledger: LedgerReport, query: LedgerReport['latency'][number]['query']): LedgerReport['latency'][number] {
+  return ledger.latency.find((l) => l.query === query && l.via === 'http')!;
+}
+
+export function judge(ratios: BenchReport['ratios'], rss: BenchReport['peak_rss_mb'], ledger?: LedgerReport): BenchReport['pass'] {
+  const pass: BenchReport['pass'] = {};
+  if (ratios) {
+    Object.assign(pass, {
+      ingest_throughput: ratios.ingest_throughput >= TARGETS.ingest_throughput_min,
+      ingest_p99: ratios.ingest_p99 <= TARGETS.ingest_p99_max,
+      end_to_end: ratios.end_to_end >= TARGETS.end_to_end_min,
+      worker_rss: rss.worker !== null && rss.worker <= TARGETS.worker_rss_mb_max,
+    });
+  }
+  pass.api_rss = rss.api !== null && rss.api <= TARGETS.api_rss_mb_max;
+  if (ledger) {
+    const day = ledgerHttp(ledger, 'usage_1d');
+    const month = ledgerHttp(ledger, 'report_30d_by_employee');
+    pass.ledger_usage_1d_p99 = day.large.p99_ms < TARGETS.ledger_usage_1d_p99_ms_max;
+    pass.ledger_ratio_usage_1d = day.ratio_p50 < TARGETS.ledger_large_small_ratio_max;
+    pass.ledger_ratio_report_30d = month.ratio_p50 < TARGETS.ledger_large_small_ratio_max;
+  }
+  return pass;
 }
 
 /** CPU columns: process name in the report → short table heading. */
@@ -77,6 +115,7 @@ const CPU_COLUMNS: Array<[string, string]> = [
   ['worker', 'worker'],
   ['ceiling_worker', 'ceil.wkr'],
   ['temporal', 'temporal'],
+  ['postgres', 'postgres'],
   ['redis', 'redis'],
   ['others_pct', 'others'],
   ['machine_busy_pct', 'all'],
@@ -88,50 +127,123 @@ const num = (v: number) => (Number.isFinite(v) ? String(v) : '-');
 /** The report as plain-text tables for a terminal; colour only when stdout is one. */
 export function renderTables(r: BenchReport, colour = Boolean(process.stdout.isTTY)): string {
   const style = colour ? {} : { head: [], border: [] };
-  const phases = new Table({
-    head: ['phase', 'conc', 'n', 'ok', 'ops/s', 'p50 ms', 'p99 ms', 'secs', ...CPU_COLUMNS.map(([, heading]) => heading)],
-    style,
-  });
-  const costColumns = CPU_COLUMNS.filter(([key]) => key !== 'others_pct');
-  const costHeads = costColumns.map(([key, heading]) => (key === 'machine_busy_pct' ? 'machine' : heading));
-  const costs = new Table({ head: ['CPU ms per operation', 'conc', ...costHeads], style });
-  const row = (name: string, p: Measured) => {
-    phases.push([name, p.concurrency, p.n, p.ok, num(p.throughput), num(p.p50_ms), num(p.p99_ms), num(p.duration_s), ...CPU_COLUMNS.map(([key]) => pct(p.cpu[key]))]);
-    costs.push([name, p.concurrency, ...costColumns.map(([key]) => ms(p.cpu_ms_per_op[key]))]);
-  };
-  for (const level of r.levels) {
-    row('raw start', level.raw_start);
-    row('  (raw, ingest-shaped)', level.raw_start_ingest_shaped);
-    row('ingest (HTTP)', level.ingest);
-  }
-  row('one-activity ceiling', r.one_activity_ceiling);
-  row('end-to-end POST→charged', r.end_to_end);
-
-  const verdict = (ok: boolean) => (ok ? 'met' : 'MISSED');
+  const verdict = (ok: boolean | undefined) => (ok === undefined ? '' : ok ? 'met' : 'MISSED');
+  const out: string[] = [];
   const ratios = new Table({ head: ['ratio', 'value', 'target', ''], style });
-  for (const [c, v] of Object.entries(r.ratios.by_concurrency)) {
-    ratios.push([`ingest/raw throughput @${c}`, v.ingest_throughput, '', ''], [`ingest/raw p99 @${c}`, v.ingest_p99, '', '']);
+  if (r.levels && r.one_activity_ceiling && r.end_to_end && r.ratios) {
+    const phases = new Table({
+      head: ['phase', 'conc', 'n', 'ok', 'ops/s', 'p50 ms', 'p99 ms', 'secs', ...CPU_COLUMNS.map(([, heading]) => heading)],
+      style,
+    });
+    const costColumns = CPU_COLUMNS.filter(([key]) => key !== 'others_pct');
+    const costHeads = costColumns.map(([key, heading]) => (key === 'machine_busy_pct' ? 'machine' : heading));
+    const costs = new Table({ head: ['CPU ms per operation', 'conc', ...costHeads], style });
+    const row = (name: string, p: Measured) => {
+      phases.push([
+        name,
+        p.concurrency,
+        p.n,
+        p.ok,
+        num(p.throughput),
+        num(p.p50_ms),
+        num(p.p99_ms),
+        num(p.duration_s),
+        ...CPU_COLUMNS.map(([key]) => pct(p.cpu[key])),
+      ]);
+      costs.push([name, p.concurrency, ...costColumns.map(([key]) => ms(p.cpu_ms_per_op[key]))]);
+    };
+    for (const level of r.levels) {
+      row('raw start', level.raw_start);
+      row('  (raw, ingest-shaped)', level.raw_start_ingest_shaped);
+      row('ingest (HTTP)', level.ingest);
+    }
+    row('one-activity ceiling', r.one_activity_ceiling);
+    row('end-to-end POST→charged', r.end_to_end);
+    for (const [c, v] of Object.entries(r.ratios.by_concurrency)) {
+      ratios.push([`ingest/raw throughput @${c}`, v.ingest_throughput, '', ''], [`ingest/raw p99 @${c}`, v.ingest_p99, '', '']);
+    }
+    ratios.push(
+      ['ingest/raw throughput (worst)', r.ratios.ingest_throughput, `≥ ${TARGETS.ingest_throughput_min}`, verdict(r.pass.ingest_throughput)],
+      ['ingest/raw p99 (worst)', r.ratios.ingest_p99, `≤ ${TARGETS.ingest_p99_max}`, verdict(r.pass.ingest_p99)],
+      ['end-to-end/one-activity', r.ratios.end_to_end, `≥ ${TARGETS.end_to_end_min}`, verdict(r.pass.end_to_end)],
+      ['API peak RSS MB', r.peak_rss_mb.api ?? '-', `≤ ${TARGETS.api_rss_mb_max}`, verdict(r.pass.api_rss)],
+      ['worker peak RSS MB', r.peak_rss_mb.worker ?? '-', `≤ ${TARGETS.worker_rss_mb_max}`, verdict(r.pass.worker_rss)],
+    );
+    out.push(
+      `${r.mode} run, ${r.machine.cpus} cores. CPU columns: % of one core over the phase (bench = this process: client and load generator; postgres = server and backends; others = processes outside this run; all = whole machine, max ${100 * r.machine.cpus}).`,
+      phases.toString(),
+      costs.toString(),
+    );
   }
-  ratios.push(
-    ['ingest/raw throughput (worst)', r.ratios.ingest_throughput, `≥ ${TARGETS.ingest_throughput_min}`, verdict(r.pass.ingest_throughput)],
-    ['ingest/raw p99 (worst)', r.ratios.ingest_p99, `≤ ${TARGETS.ingest_p99_max}`, verdict(r.pass.ingest_p99)],
-    ['end-to-end/one-activity', r.ratios.end_to_end, `≥ ${TARGETS.end_to_end_min}`, verdict(r.pass.end_to_end)],
-    ['API peak RSS MB', r.peak_rss_mb.api ?? '-', `≤ ${TARGETS.api_rss_mb_max}`, verdict(r.pass.api_rss)],
-    ['worker peak RSS MB', r.peak_rss_mb.worker ?? '-', `≤ ${TARGETS.worker_rss_mb_max}`, verdict(r.pass.worker_rss)],
-  );
+  if (r.ledger) {
+    const l = r.ledger;
+    const a = l.accounts;
+    out.push(
+      `Ledger scale: ${a.large.postings.toLocaleString('en')} postings (large) vs ${a.small.postings.toLocaleString('en')} (small), both over ${l.settings.days} days, ` +
+        `${l.settings.employees} employees × ${l.settings.event_labels} event labels; rollup rows ${a.large.usage_hourly_rows} vs ${a.small.usage_hourly_rows}. ` +
+        `${l.settings.calls} sequential calls per row after ${l.settings.warmup} warm-up. CPU over the calls: postgres ${pct(l.cpu.postgres)} %, api ${pct(l.cpu.api)} %, bench ${pct(l.cpu.runner)} %, others ${pct(l.cpu.others_pct)} %.`,
+    );
+    const lat = new Table({
+      head: ['query', 'via', 'account', 'mean ms', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'large/small p50', 'large/small p99'],
+      style,
+    });
+    for (const pair of l.latency) {
+      const name = pair.query === 'usage_1d' ? 'usage, 1 day (default group_by)' : 'report, 30 days by employee';
+      const via = pair.via === 'http' ? 'HTTP (API)' : 'UsageStore';
+      for (const account of ['large', 'small'] as const) {
+        const s = pair[account];
+        lat.push([
+          name,
+          via,
+          account,
+          s.mean_ms,
+          s.p50_ms,
+          s.p95_ms,
+          s.p99_ms,
+          s.max_ms,
+          account === 'large' ? pair.ratio_p50 : '',
+          account === 'large' ? pair.ratio_p99 : '',
+        ]);
+      }
+    }
+    const audit = new Table({ head: ['credits verify (ledger audit)', 'postings', 'runs ms', 'median ms', 'result'], style });
+    for (const account of ['large', 'small'] as const) {
+      const t = l.audit[account];
+      audit.push([account, t.postings, t.runs_ms.join(' / '), t.median_ms, t.ok ? 'OK' : `MISMATCH: ${t.problems.join('; ')}`]);
+    }
+    out.push(lat.toString(), audit.toString());
+    if (l.audit.large.median_ms > l.audit.cli_statement_timeout_ms) {
+      out.push(
+        `Note: the audit takes longer than the CLI's ${l.audit.cli_statement_timeout_ms} ms statement timeout: \`credits verify\` would be cancelled on the large account.`,
+      );
+    }
+    const day = ledgerHttp(l, 'usage_1d');
+    const month = ledgerHttp(l, 'report_30d_by_employee');
+    ratios.push(
+      ['usage 1 day, large account, HTTP p99 ms', day.large.p99_ms, `< ${TARGETS.ledger_usage_1d_p99_ms_max}`, verdict(r.pass.ledger_usage_1d_p99)],
+      ['usage 1 day, large/small p50 (HTTP)', day.ratio_p50, `< ${TARGETS.ledger_large_small_ratio_max}`, verdict(r.pass.ledger_ratio_usage_1d)],
+      ['report 30 days, large/small p50 (HTTP)', month.ratio_p50, `< ${TARGETS.ledger_large_small_ratio_max}`, verdict(r.pass.ledger_ratio_report_30d)],
+    );
+    if (!r.levels) ratios.push(['API peak RSS MB', r.peak_rss_mb.api ?? '-', `≤ ${TARGETS.api_rss_mb_max}`, verdict(r.pass.api_rss)]);
+  }
   const list = (o: Record<string, number | null>) =>
     Object.entries(o)
       .map(([k, v]) => `${k} ${v ?? '-'}`)
       .join(', ');
-  return [
-    `${r.mode} run, ${r.machine.cpus} cores. CPU columns: % of one core over the phase (bench = this process: client and load generator; others = processes outside this run; all = whole machine, max ${100 * r.machine.cpus}).`,
-    phases.toString(),
-    costs.toString(),
+  out.push(
     ratios.toString(),
-    '(machine: all CPU used on the machine per operation, other work included)',
+    ...(r.levels ? ['(machine: all CPU used on the machine per operation, other work included)'] : []),
     `Peak RSS (VmHWM, MB): ${list(r.peak_rss_mb)}`,
     `Idle RSS once ready (MB): ${list(r.idle_rss_mb)}`,
-  ].join('\n');
+  );
+  return out.join('\n');
+}
+
+/** The usage statement's plans (auto_explain), for --explain or a missed ledger target. */
+export function renderPlans(ledger: LedgerReport): string {
+  return Object.entries(ledger.plans)
+    .map(([query, plan]) => `--- ${query}, large account:\n${plan}`)
+    .join('\n');
 }
 
 /** HEAD and the modified or new files under the service's folders, so a result names the code it measured. */

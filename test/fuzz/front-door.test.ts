@@ -6,16 +6,16 @@ import { Connection } from '@temporalio/client';
 import fc from 'fast-check';
 import pino from 'pino';
 import { buildApi } from '../../src/api';
-import { createServer } from '../../src/http/app';
+import { createServer } from '../../src/http/server';
 import { MAX_BODY_BYTES } from '../../src/http/webhook-request';
 import { createHarness, eventually, type Harness } from '../helpers/harness';
 import { describeHttp, describeRaw, httpRequests, rawRequests, render, type FuzzTarget, type HttpSpec } from '../helpers/bad-requests';
 import { sendHttp, sendRaw, type WireResponse } from '../helpers/raw-socket';
 
 /**
- * The front door under generated abuse, over real sockets to the real server (Redis and Temporal real
- * too; no worker: nothing here needs an event processed). Seeded: a failure prints its seed and its
- * shrunk counterexample, and FUZZ_SEED=<seed> replays the same run.
+ * The front door under generated abuse, over real sockets to the real server (PostgreSQL, Redis and
+ * Temporal real too; no worker: nothing here needs an event processed). Seeded: a failure prints its
+ * seed and its shrunk counterexample, and FUZZ_SEED=<seed> replays the same run.
  */
 const SEED = Number(process.env.FUZZ_SEED ?? 20_250_601);
 const TIMEOUT_MS = 500;
@@ -67,7 +67,7 @@ beforeAll(async () => {
   });
   const logger = pino({ level: 'info' }, accessLog);
   connection = await Connection.connect({ address: h.config.TEMPORAL_ADDRESS! });
-  const koa = buildApi(h.config, h.redis, connection, logger);
+  const koa = buildApi(h.config, { db: h.db, redis: h.redis, connection }, logger);
   koa.on('error', (err) => appErrors.push(err));
   server = createServer(koa, { timeoutMs: TIMEOUT_MS, logger });
   server.on('request', () => (app.entered += 1));
@@ -79,7 +79,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  const statuses = [...tally.statuses].sort(([a], [b]) => a - b).map(([s, n]) => `${s}×${n}`).join(' ');
+  const statuses = [...tally.statuses]
+    .sort(([a], [b]) => a - b)
+    .map(([s, n]) => `${s}×${n}`)
+    .join(' ');
   console.log(`front-door fuzz: seed ${SEED}, ${tally.requests} requests in ${((Date.now() - started) / 1000).toFixed(1)} s; statuses ${statuses}`);
   agent?.destroy();
   server?.closeAllConnections();
@@ -139,10 +142,12 @@ function expectRealSuccess(res: WireResponse, request: { method: string; path?: 
   if (request.method === 'POST') {
     const body = JSON.parse(res.body.toString('utf8'));
     const expected = res.status === 202 ? 'accepted' : 'duplicate';
-    if (![200, 202].includes(res.status) || body.status !== expected || !UUID.test(body.message_id) || body.employee_id !== target.employeeId) fail('not an accepted event');
+    if (![200, 202].includes(res.status) || body.status !== expected || !UUID.test(body.message_id) || body.employee_id !== target.employeeId)
+      fail('not an accepted event');
     return;
   }
-  if (!['GET', 'HEAD'].includes(request.method) || !/^\/(healthz|metrics|api\/billing\/usage)(\?|$)/.test(request.path ?? '')) fail('success for a request that should fail');
+  if (!['GET', 'HEAD'].includes(request.method) || !/^\/(healthz|metrics|api\/billing\/usage)(\?|$)/.test(request.path ?? ''))
+    fail('success for a request that should fail');
 }
 
 /**
@@ -152,7 +157,9 @@ function expectRealSuccess(res: WireResponse, request: { method: string; path?: 
  */
 async function fuzz<T>(arbitrary: fc.Arbitrary<T>, requests: number, check: (value: T) => Promise<void>): Promise<void> {
   const numRuns = Math.ceil(requests / LANES);
-  const lanes = await Promise.allSettled(Array.from({ length: LANES }, (_, lane) => fc.assert(fc.asyncProperty(arbitrary, check), { seed: SEED + lane, numRuns })));
+  const lanes = await Promise.allSettled(
+    Array.from({ length: LANES }, (_, lane) => fc.assert(fc.asyncProperty(arbitrary, check), { seed: SEED + lane, numRuns })),
+  );
   const failure = lanes.find((l): l is PromiseRejectedResult => l.status === 'rejected');
   if (failure) throw failure.reason;
 }
@@ -193,11 +200,22 @@ describe('the front door under generated bad requests', () => {
     const spec = fc.record({ size: sizes, unit: units, chunked: fc.boolean() });
     await fuzz(spec, 320, async ({ size, unit, chunked }) => {
       const body = exactly(size, unit);
-      const outcome = await sendHttp(port, agent, { method: 'POST', path: '/api/webhook/', headers: [['Authorization', `Bearer ${target.key}`], ['Content-Type', 'application/json']], body, chunked });
+      const outcome = await sendHttp(port, agent, {
+        method: 'POST',
+        path: '/api/webhook/',
+        headers: [
+          ['Authorization', `Bearer ${target.key}`],
+          ['Content-Type', 'application/json'],
+        ],
+        body,
+        chunked,
+      });
       count(outcome.response ? [outcome.response] : []);
       const expected = size <= MAX_BODY_BYTES ? 202 : 413;
       if (outcome.response?.status !== expected) {
-        throw new Error(`${size} bytes of ${JSON.stringify(unit)}${chunked ? ' chunked' : ''}: expected ${expected}, got ${outcome.response?.status ?? outcome.error} ${outcome.response?.body.toString().slice(0, 300)}`);
+        throw new Error(
+          `${size} bytes of ${JSON.stringify(unit)}${chunked ? ' chunked' : ''}: expected ${expected}, got ${outcome.response?.status ?? outcome.error} ${outcome.response?.body.toString().slice(0, 300)}`,
+        );
       }
       expectDocumented(outcome.response, { method: 'POST', path: '/api/webhook/' });
     });
@@ -227,7 +245,10 @@ describe('the front door under generated bad requests', () => {
  */
 describe('compressed and mis-encoded bodies', () => {
   const headers = (encoding: string, length: number) =>
-    Buffer.from(`POST /api/webhook/ HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${target.key}\r\nContent-Type: application/json\r\nContent-Encoding: ${encoding}\r\nContent-Length: ${length}\r\n\r\n`, 'latin1');
+    Buffer.from(
+      `POST /api/webhook/ HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${target.key}\r\nContent-Type: application/json\r\nContent-Encoding: ${encoding}\r\nContent-Length: ${length}\r\n\r\n`,
+      'latin1',
+    );
 
   it('answers a compressed body that stalls with 415 at once and holds nothing', async () => {
     const before = inFlight();
@@ -257,7 +278,14 @@ describe('compressed and mis-encoded bodies', () => {
 function slowRequest(kind: string, cut: number) {
   const body = Buffer.from(JSON.stringify({ employee_id: target.employeeId, payload: 'Stalled on the wire.' }));
   const auth: [string, string] = ['Authorization', `Bearer ${target.key}`];
-  const spec: HttpSpec = { shape: kind, method: 'POST', path: '/api/webhook/', headers: [auth, ['Content-Type', 'application/json']], body, chunked: kind === 'stall-chunked' };
+  const spec: HttpSpec = {
+    shape: kind,
+    method: 'POST',
+    path: '/api/webhook/',
+    headers: [auth, ['Content-Type', 'application/json']],
+    body,
+    chunked: kind === 'stall-chunked',
+  };
   const { head, body: framed } = render(spec);
   const headBytes = Buffer.from(`${head.join('\r\n')}\r\n\r\n`, 'latin1');
   const partial = framed.subarray(0, 1 + (cut % (framed.length - 8)));
@@ -290,5 +318,3 @@ function exactly(size: number, unit: string): Buffer {
   expect(body.length).toBe(size);
   return body;
 }
-
-

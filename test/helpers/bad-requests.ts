@@ -33,14 +33,9 @@ export interface RawSpec {
   bytes: Buffer;
 }
 
-const LATIN1_VALUE_CHARS = fc.oneof(
-  fc.integer({ min: 0x20, max: 0x7e }),
-  fc.integer({ min: 0x80, max: 0xff }),
-  fc.constant(0x09),
-);
+const LATIN1_VALUE_CHARS = fc.oneof(fc.integer({ min: 0x20, max: 0x7e }), fc.integer({ min: 0x80, max: 0xff }), fc.constant(0x09));
 /** Header values Node's client accepts: tab, visible ASCII, space, and any byte from 0x80 (as Latin-1). */
-const latin1Value = (maxLength: number) =>
-  fc.array(LATIN1_VALUE_CHARS, { maxLength }).map((codes) => String.fromCharCode(...codes));
+const latin1Value = (maxLength: number) => fc.array(LATIN1_VALUE_CHARS, { maxLength }).map((codes) => String.fromCharCode(...codes));
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,24}$/;
 /** Framing and connection headers are the transport's business; the raw generator lies about them instead. */
 const RESERVED = new Set(['content-length', 'transfer-encoding', 'host', 'connection', 'upgrade', 'keep-alive', 'te', 'trailer']);
@@ -59,7 +54,17 @@ function validRequest(employeeId: string) {
 const wrongValue = (employeeId: string) =>
   fc.oneof(
     fc.jsonValue({ maxDepth: 2 }),
-    fc.constantFrom('', ' ', '\u0000', 'null', employeeId.toUpperCase(), `${employeeId} `, employeeId.slice(1), `{${employeeId}}`, '00000000-0000-0000-0000-000000000000'),
+    fc.constantFrom(
+      '',
+      ' ',
+      '\u0000',
+      'null',
+      employeeId.toUpperCase(),
+      `${employeeId} `,
+      employeeId.slice(1),
+      `{${employeeId}}`,
+      '00000000-0000-0000-0000-000000000000',
+    ),
     fc.constantFrom(0, -1, 1e308, true, false, null, [], {}, [employeeId], { id: employeeId }),
     fc.string({ minLength: 129, maxLength: 300, unit: 'binary-ascii' }),
   );
@@ -82,7 +87,9 @@ function padded(employeeId: string, size: number, unit: string): Buffer {
   return missing > 0 ? Buffer.concat([bytes, Buffer.alloc(missing, 0x20)]) : bytes;
 }
 
-const INVALID_UTF8 = [[0xff], [0xfe], [0xc0, 0x80], [0x80], [0xed, 0xa0, 0x80], [0xf8, 0x88, 0x80, 0x80, 0x80], [0xe2, 0x82], [0xf4, 0x90, 0x80, 0x80]].map((b) => Buffer.from(b));
+const INVALID_UTF8 = [[0xff], [0xfe], [0xc0, 0x80], [0x80], [0xed, 0xa0, 0x80], [0xf8, 0x88, 0x80, 0x80, 0x80], [0xe2, 0x82], [0xf4, 0x90, 0x80, 0x80]].map(
+  (b) => Buffer.from(b),
+);
 
 function insertAt(bytes: Buffer, at: number, insert: Buffer): Buffer {
   const i = Math.min(at, bytes.length);
@@ -94,10 +101,12 @@ function compressed(t: FuzzTarget): fc.Arbitrary<Body> {
   const encodings = fc.constantFrom('gzip', 'deflate', 'br');
   const compress = (encoding: string, text: string) =>
     (encoding === 'gzip' ? gzipSync : encoding === 'deflate' ? deflateSync : brotliCompressSync)(Buffer.from(text));
-  const small = fc.record({ source: validRequest(t.employeeId), encoding: encodings, cut: fc.option(fc.nat(), { nil: undefined }) }).map(({ source, encoding, cut }) => {
-    const bytes = compress(encoding, source);
-    return { shape: `compressed-${encoding}`, encoding, bytes: cut === undefined ? bytes : bytes.subarray(0, cut % bytes.length) };
-  });
+  const small = fc
+    .record({ source: validRequest(t.employeeId), encoding: encodings, cut: fc.option(fc.nat(), { nil: undefined }) })
+    .map(({ source, encoding, cut }) => {
+      const bytes = compress(encoding, source);
+      return { shape: `compressed-${encoding}`, encoding, bytes: cut === undefined ? bytes : bytes.subarray(0, cut % bytes.length) };
+    });
   const bomb = encodings.map((encoding) => ({
     shape: `compressed-bomb-${encoding}`,
     encoding,
@@ -109,13 +118,19 @@ function compressed(t: FuzzTarget): fc.Arbitrary<Body> {
 /** Bodies a client should never send, and a few it may (so some requests get all the way through). */
 export function bodies(t: FuzzTarget): fc.Arbitrary<Body> {
   const valid = validRequest(t.employeeId);
-  const jsonLike = fc.oneof(valid, fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v)));
+  const jsonLike = fc.oneof(
+    valid,
+    fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v)),
+  );
   return fc.oneof(
     { weight: 1, arbitrary: valid.map((s) => ({ shape: 'valid', bytes: Buffer.from(s) })) },
     {
       weight: 2,
       arbitrary: fc
-        .tuple(fc.constantFrom(t.foreignEmployeeId, '6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f'), text.filter((p) => p.trim().length > 0))
+        .tuple(
+          fc.constantFrom(t.foreignEmployeeId, '6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f'),
+          text.filter((p) => p.trim().length > 0),
+        )
         .map(([id, payload]) => ({ shape: 'other-employee', bytes: Buffer.from(JSON.stringify({ employee_id: id, payload })) })),
     },
     {
@@ -189,10 +204,31 @@ export function bodies(t: FuzzTarget): fc.Arbitrary<Body> {
 const authorization = (t: FuzzTarget): fc.Arbitrary<[string, string][]> =>
   fc.oneof(
     { weight: 12, arbitrary: fc.constant([['Authorization', `Bearer ${t.key}`]] as [string, string][]) },
-    { weight: 1, arbitrary: fc.constantFrom(`bearer ${t.key}`, `Bearer    ${t.key}  `, `Bearer ${t.disabledKey}`, `Bearer ${t.key}x`, `Bearer ${t.key.slice(0, -1)}`, `Basic ${t.key}`, t.key, 'Bearer', 'Bearer ').map((v) => [['Authorization', v]] as [string, string][]) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .constantFrom(
+          `bearer ${t.key}`,
+          `Bearer    ${t.key}  `,
+          `Bearer ${t.disabledKey}`,
+          `Bearer ${t.key}x`,
+          `Bearer ${t.key.slice(0, -1)}`,
+          `Basic ${t.key}`,
+          t.key,
+          'Bearer',
+          'Bearer ',
+        )
+        .map((v) => [['Authorization', v]] as [string, string][]),
+    },
     { weight: 1, arbitrary: latin1Value(80).map((v) => [['Authorization', `Bearer ${v}`]] as [string, string][]) },
     { weight: 1, arbitrary: fc.constant([] as [string, string][]) },
-    { weight: 1, arbitrary: fc.constant([['Authorization', `Bearer ${t.key}`], ['Authorization', 'Bearer sk-other']] as [string, string][]) },
+    {
+      weight: 1,
+      arbitrary: fc.constant([
+        ['Authorization', `Bearer ${t.key}`],
+        ['Authorization', 'Bearer sk-other'],
+      ] as [string, string][]),
+    },
   );
 
 const contentType: fc.Arbitrary<[string, string][]> = fc.oneof(
@@ -221,7 +257,13 @@ const contentType: fc.Arbitrary<[string, string][]> = fc.oneof(
   },
   { weight: 1, arbitrary: latin1Value(60).map((v) => [['Content-Type', v]] as [string, string][]) },
   { weight: 1, arbitrary: fc.constant([] as [string, string][]) },
-  { weight: 1, arbitrary: fc.constant([['Content-Type', 'text/plain'], ['Content-Type', 'application/json']] as [string, string][]) },
+  {
+    weight: 1,
+    arbitrary: fc.constant([
+      ['Content-Type', 'text/plain'],
+      ['Content-Type', 'application/json'],
+    ] as [string, string][]),
+  },
 );
 
 /** Present one time in `oneIn`: most requests should get past the headers to the body checks. */
@@ -230,12 +272,21 @@ const sometimes = <T>(arbitrary: fc.Arbitrary<T>, oneIn: number) =>
 
 const optionalHeaders: fc.Arbitrary<[string, string][]> = fc
   .record({
-    idempotency: sometimes(fc.oneof(fc.string({ minLength: 1, maxLength: 255, unit: 'binary-ascii' }).filter((k) => /^[\x20-\x7e]+$/.test(k)), latin1Value(300)), 4),
+    idempotency: sometimes(
+      fc.oneof(
+        fc.string({ minLength: 1, maxLength: 255, unit: 'binary-ascii' }).filter((k) => /^[\x20-\x7e]+$/.test(k)),
+        latin1Value(300),
+      ),
+      4,
+    ),
     requestId: sometimes(latin1Value(140), 4),
     expect: sometimes(fc.constantFrom('100-continue', 'something-else', ''), 10),
     encoding: sometimes(fc.constantFrom('gzip', 'deflate', 'br', 'identity', 'gzip, gzip', 'compress', 'x-klingon', ''), 10),
     extra: fc.array(fc.tuple(headerName, latin1Value(100)), { maxLength: 6 }),
-    huge: sometimes(fc.tuple(headerName, fc.integer({ min: 8 * 1024, max: 24 * 1024 })).map(([n, size]) => [n, 'h'.repeat(size)] as [string, string]), 25),
+    huge: sometimes(
+      fc.tuple(headerName, fc.integer({ min: 8 * 1024, max: 24 * 1024 })).map(([n, size]) => [n, 'h'.repeat(size)] as [string, string]),
+      25,
+    ),
   })
   .map(({ idempotency, requestId, expect, encoding, extra, huge }) => {
     const h: [string, string][] = [];
@@ -258,9 +309,23 @@ export const paths: fc.Arbitrary<string> = fc.oneof(
     arbitrary: fc.oneof(
       fc.uuid().map((id) => `/api/webhook/${id}`),
       percentBytes.map((p) => `/api/webhook/${p}`),
-      fc.constantFrom('/api/webhook/%ZZ', '/api/webhook/%E0%A4%A', '/api/webhook/..%2F..%2Fetc%2Fpasswd', '//api//webhook', '/api/webhook/?', '/api/webhook/#x', '/API/WEBHOOK/', '/api/webhook/./'),
+      fc.constantFrom(
+        '/api/webhook/%ZZ',
+        '/api/webhook/%E0%A4%A',
+        '/api/webhook/..%2F..%2Fetc%2Fpasswd',
+        '//api//webhook',
+        '/api/webhook/?',
+        '/api/webhook/#x',
+        '/API/WEBHOOK/',
+        '/api/webhook/./',
+      ),
       fc.webSegment().map((s) => `/api/webhook/${s}`),
-      latin1Value(30).map((v) => `/api/webhook/${Buffer.from(v, 'latin1').toString('latin1').replace(/[\x00-\x20\x7f]/g, '_')}`),
+      latin1Value(30).map(
+        (v) =>
+          `/api/webhook/${Buffer.from(v, 'latin1')
+            .toString('latin1')
+            .replace(/[\x00-\x20\x7f]/g, '_')}`,
+      ),
       fc.webQueryParameters().map((q) => `/api/webhook/?${q}`),
     ),
   },
@@ -270,7 +335,10 @@ export const paths: fc.Arbitrary<string> = fc.oneof(
       fc.constant('/api/billing/usage'),
       fc.webQueryParameters().map((q) => `/api/billing/usage?${q}`),
       fc
-        .record({ from: latin1Value(30), to: fc.constantFrom('2030-01-01', 'yesterday', ''), group_by: fc.constantFrom('employee', 'day', 'account', 'x') }, { requiredKeys: [] })
+        .record(
+          { from: latin1Value(30), to: fc.constantFrom('2030-01-01', 'yesterday', ''), group_by: fc.constantFrom('employee', 'day', 'account', 'x') },
+          { requiredKeys: [] },
+        )
         .map((q) => `/api/billing/usage?${new URLSearchParams(q as Record<string, string>).toString()}`),
     ),
   },
@@ -309,7 +377,9 @@ export function render(spec: HttpSpec): { head: string[]; body: Buffer } {
   const head = [`${spec.method} ${spec.path} HTTP/1.1`, 'Host: 127.0.0.1', ...spec.headers.map(([n, v]) => `${n}: ${v}`)];
   if (spec.chunked) {
     head.push('Transfer-Encoding: chunked');
-    const body = spec.body.length ? Buffer.concat([Buffer.from(`${spec.body.length.toString(16)}\r\n`), spec.body, Buffer.from('\r\n0\r\n\r\n')]) : Buffer.from('0\r\n\r\n');
+    const body = spec.body.length
+      ? Buffer.concat([Buffer.from(`${spec.body.length.toString(16)}\r\n`), spec.body, Buffer.from('\r\n0\r\n\r\n')])
+      : Buffer.from('0\r\n\r\n');
     return { head, body };
   }
   head.push(`Content-Length: ${spec.body.length}`);
@@ -324,9 +394,27 @@ type Mutation = (head: string[], body: Buffer) => Buffer;
 /** Ways to break the framing or grammar of a request; each returns the bytes to send. */
 const mutations: fc.Arbitrary<[string, Mutation]> = fc.oneof(
   fc
-    .constantFrom('G@T / HTTP/1.1', 'POST /api/webhook/ HTTP/1.2', 'POST /api/webhook/ HTTP/2.0', 'POST /api/webhook/ HTTP/0.9', 'POST /api/webhook/', 'POST  /api/webhook/  HTTP/1.1', 'POST\t/api/webhook/\tHTTP/1.1', 'POST /api/ webhook/ HTTP/1.1', 'POST http://evil.example/api/webhook/ HTTP/1.1', 'CONNECT evil.example:443 HTTP/1.1', 'PRI * HTTP/2.0', '', ' POST /api/webhook/ HTTP/1.1', 'POST /api/webhook/\u0000 HTTP/1.1', 'POST /api/webhook/\u00ff HTTP/1.1')
+    .constantFrom(
+      'G@T / HTTP/1.1',
+      'POST /api/webhook/ HTTP/1.2',
+      'POST /api/webhook/ HTTP/2.0',
+      'POST /api/webhook/ HTTP/0.9',
+      'POST /api/webhook/',
+      'POST  /api/webhook/  HTTP/1.1',
+      'POST\t/api/webhook/\tHTTP/1.1',
+      'POST /api/ webhook/ HTTP/1.1',
+      'POST http://evil.example/api/webhook/ HTTP/1.1',
+      'CONNECT evil.example:443 HTTP/1.1',
+      'PRI * HTTP/2.0',
+      '',
+      ' POST /api/webhook/ HTTP/1.1',
+      'POST /api/webhook/\u0000 HTTP/1.1',
+      'POST /api/webhook/\u00ff HTTP/1.1',
+    )
     .map((line): [string, Mutation] => [`request-line:${JSON.stringify(line)}`, (head, body) => join([line, ...head.slice(1)], body)]),
-  fc.uint8Array({ maxLength: 64 }).map((junk): [string, Mutation] => ['request-line:random', (head, body) => join([Buffer.from(junk).toString('latin1'), ...head.slice(1)], body)]),
+  fc
+    .uint8Array({ maxLength: 64 })
+    .map((junk): [string, Mutation] => ['request-line:random', (head, body) => join([Buffer.from(junk).toString('latin1'), ...head.slice(1)], body)]),
   fc.tuple(fc.nat(), fc.nat(), anyByte).map(([line, at, byte]): [string, Mutation] => [
     `header-byte:${byte}`,
     (head, body) => {
@@ -337,31 +425,44 @@ const mutations: fc.Arbitrary<[string, Mutation]> = fc.oneof(
       return join(h, body);
     },
   ]),
-  fc.constantFrom<[string, (h: string[]) => string[]]>(
-    ['no-colon', (h) => [...h.slice(0, 2), 'X-Broken header', ...h.slice(2)]],
-    ['obs-fold', (h) => [...h.slice(0, 2), ' folded', ...h.slice(2)]],
-    ['space-before-colon', (h) => [...h.slice(0, 2), 'Authorization : Bearer x', ...h.slice(2)]],
-    ['empty-name', (h) => [...h.slice(0, 2), ': value', ...h.slice(2)]],
-    ['duplicate-content-length', (h) => [...h, 'Content-Length: 1']],
-    ['content-length-and-chunked', (h) => [...h, 'Transfer-Encoding: chunked']],
-    ['bad-content-length', (h) => [...h.filter((l) => !/^content-length:/i.test(l)), 'Content-Length: 1x']],
-    ['negative-content-length', (h) => [...h.filter((l) => !/^content-length:/i.test(l)), 'Content-Length: -1']],
-    ['huge-content-length', (h) => [...h.filter((l) => !/^content-length:/i.test(l)), 'Content-Length: 99999999999999999999999']],
-    ['weird-transfer-encoding', (h) => [...h.filter((l) => !/^content-length:/i.test(l)), 'Transfer-Encoding: gzip, chunked, identity']],
-    ['too-many-headers', (h) => [...h, ...Array.from({ length: 3_000 }, (_, i) => `X-${i}: y`)]],
-    ['huge-header', (h) => [...h, `X-Huge: ${'h'.repeat(17 * 1024)}`]],
-    ['no-host', (h) => h.filter((l) => !/^host:/i.test(l))],
-    ['two-hosts', (h) => [...h, 'Host: evil.example']],
-  ).map(([name, edit]): [string, Mutation] => [name, (head, body) => join(edit(head), body)]),
-  fc.constant<[string, Mutation]>(['bare-lf', (head, body) => Buffer.concat([Buffer.from(`${head.join('\n')}\n\n`, 'latin1'), body])]),
-  fc.uint8Array({ minLength: 1, maxLength: 200 }).map((junk): [string, Mutation] => ['bytes-after-body', (head, body) => Buffer.concat([join(head, body), Buffer.from(junk)])]),
-  fc.constant<[string, Mutation]>(['pipelined-pair', (head, body) => Buffer.concat([join(head, body), join(head, body)])]),
-  fc.nat().map((n): [string, Mutation] => [
-    'short-content-length',
-    (head, body) => join([...head.filter((l) => !/^content-length:/i.test(l)), `Content-Length: ${body.length ? n % body.length : 0}`], body),
-  ]),
   fc
-    .constantFrom('zz\r\n{}\r\n0\r\n\r\n', '2\r\n{}0\r\n\r\n', 'fffffffffffffffffff\r\n{}\r\n0\r\n\r\n', `2;${'e'.repeat(20_000)}\r\n{}\r\n0\r\n\r\n`, '-2\r\n{}\r\n0\r\n\r\n', '2\r\n{}\r\n0\r\nX-Trailer: \u0000\r\n\r\n')
+    .constantFrom<[string, (h: string[]) => string[]]>(
+      ['no-colon', (h) => [...h.slice(0, 2), 'X-Broken header', ...h.slice(2)]],
+      ['obs-fold', (h) => [...h.slice(0, 2), ' folded', ...h.slice(2)]],
+      ['space-before-colon', (h) => [...h.slice(0, 2), 'Authorization : Bearer x', ...h.slice(2)]],
+      ['empty-name', (h) => [...h.slice(0, 2), ': value', ...h.slice(2)]],
+      ['duplicate-content-length', (h) => [...h, 'Content-Length: 1']],
+      ['content-length-and-chunked', (h) => [...h, 'Transfer-Encoding: chunked']],
+      ['bad-content-length', (h) => [...h.filter((l) => !/^content-length:/i.test(l)), 'Content-Length: 1x']],
+      ['negative-content-length', (h) => [...h.filter((l) => !/^content-length:/i.test(l)), 'Content-Length: -1']],
+      ['huge-content-length', (h) => [...h.filter((l) => !/^content-length:/i.test(l)), 'Content-Length: 99999999999999999999999']],
+      ['weird-transfer-encoding', (h) => [...h.filter((l) => !/^content-length:/i.test(l)), 'Transfer-Encoding: gzip, chunked, identity']],
+      ['too-many-headers', (h) => [...h, ...Array.from({ length: 3_000 }, (_, i) => `X-${i}: y`)]],
+      ['huge-header', (h) => [...h, `X-Huge: ${'h'.repeat(17 * 1024)}`]],
+      ['no-host', (h) => h.filter((l) => !/^host:/i.test(l))],
+      ['two-hosts', (h) => [...h, 'Host: evil.example']],
+    )
+    .map(([name, edit]): [string, Mutation] => [name, (head, body) => join(edit(head), body)]),
+  fc.constant<[string, Mutation]>(['bare-lf', (head, body) => Buffer.concat([Buffer.from(`${head.join('\n')}\n\n`, 'latin1'), body])]),
+  fc
+    .uint8Array({ minLength: 1, maxLength: 200 })
+    .map((junk): [string, Mutation] => ['bytes-after-body', (head, body) => Buffer.concat([join(head, body), Buffer.from(junk)])]),
+  fc.constant<[string, Mutation]>(['pipelined-pair', (head, body) => Buffer.concat([join(head, body), join(head, body)])]),
+  fc
+    .nat()
+    .map((n): [string, Mutation] => [
+      'short-content-length',
+      (head, body) => join([...head.filter((l) => !/^content-length:/i.test(l)), `Content-Length: ${body.length ? n % body.length : 0}`], body),
+    ]),
+  fc
+    .constantFrom(
+      'zz\r\n{}\r\n0\r\n\r\n',
+      '2\r\n{}0\r\n\r\n',
+      'fffffffffffffffffff\r\n{}\r\n0\r\n\r\n',
+      `2;${'e'.repeat(20_000)}\r\n{}\r\n0\r\n\r\n`,
+      '-2\r\n{}\r\n0\r\n\r\n',
+      '2\r\n{}\r\n0\r\nX-Trailer: \u0000\r\n\r\n',
+    )
     .map((chunks): [string, Mutation] => [
       `bad-chunks:${JSON.stringify(chunks.slice(0, 20))}`,
       (head) => join([...head.filter((l) => !/^content-length:/i.test(l)), 'Transfer-Encoding: chunked'], Buffer.from(chunks, 'latin1')),
@@ -372,7 +473,10 @@ const mutations: fc.Arbitrary<[string, Mutation]> = fc.oneof(
 export function rawRequests(t: FuzzTarget): fc.Arbitrary<RawSpec> {
   // HEAD is left out: its answer has a Content-Length and no body, which only the request can tell.
   return fc
-    .tuple(httpRequests(t).filter((s) => s.method.toUpperCase() !== 'HEAD'), mutations)
+    .tuple(
+      httpRequests(t).filter((s) => s.method.toUpperCase() !== 'HEAD'),
+      mutations,
+    )
     .map(([spec, [mutation, mutate]]) => {
       const { head, body } = render(spec);
       const bytes = mutate(head, body);

@@ -32,6 +32,10 @@ export function captureLogs(): CapturedLogs {
   return {
     stream,
     lines,
-    text: () => `${written.join('')}\n${written.flatMap((t) => t.split('\n').filter((l) => l.trim())).map((l) => JSON.stringify(JSON.parse(l, decodeBuffers))).join('\n')}`,
+    text: () =>
+      `${written.join('')}\n${written
+        .flatMap((t) => t.split('\n').filter((l) => l.trim()))
+        .map((l) => JSON.stringify(JSON.parse(l, decodeBuffers)))
+        .join('\n')}`,
   };
 }

@@ -29,11 +29,7 @@ export async function listen(target: Koa<any> | http.Server): Promise<{ port: nu
  * Sends headers, then `write` feeds the body; resolves with the first response, even if the body
  * was never finished: that is how a test proves the server answered without reading it all.
  */
-export function rawRequest(
-  port: number,
-  headers: http.OutgoingHttpHeaders,
-  write: (req: http.ClientRequest) => void,
-): Promise<RawResponse> {
+export function rawRequest(port: number, headers: http.OutgoingHttpHeaders, write: (req: http.ClientRequest) => void): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/api/webhook/', headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];

@@ -185,7 +185,9 @@ export function sendHttp(
 ): Promise<HttpOutcome> {
   return new Promise((resolve) => {
     // Given as a list, headers go out exactly as listed: Node adds no Host of its own.
-    const flat = request.headers.some(([name]) => name.toLowerCase() === 'host') ? request.headers.flat() : ['Host', `127.0.0.1:${port}`, ...request.headers.flat()];
+    const flat = request.headers.some(([name]) => name.toLowerCase() === 'host')
+      ? request.headers.flat()
+      : ['Host', `127.0.0.1:${port}`, ...request.headers.flat()];
     if (!request.chunked && request.body.length > 0) flat.push('Content-Length', String(request.body.length));
     let done = false;
     const settle = (outcome: HttpOutcome) => {

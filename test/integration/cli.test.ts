@@ -1,11 +1,14 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import type { Redis } from 'ioredis';
-import { connectRedis } from '../../src/redis';
-import { AccountStore } from '../../src/stores/account-store';
+import type pg from 'pg';
+import { AccountStore } from '../../src/stores/accounts';
+import { ApiKeyStore, hashApiKey } from '../../src/stores/api-keys';
 import { EmployeeMemory } from '../../src/stores/employee-memory';
-import { keys } from '../../src/stores/keys';
+import { EmployeeStore } from '../../src/stores/employees';
+import { Ledger } from '../../src/stores/ledger';
+import { createPool } from '../../src/stores/postgres/pool';
+import { findInPostgres } from '../helpers/postgres-dump';
 
 const root = path.resolve(__dirname, '../..');
 
@@ -16,27 +19,38 @@ interface CliRun {
   json: any;
 }
 
-/** Runs the real CLI in a child process against the suite's Redis, as an operator would. */
+/** Runs the real CLI in a child process against the suite's PostgreSQL (and Redis), as an operator would. */
 function cli(args: string[], entry = 'src/cli/main.ts'): Promise<CliRun> {
   const [file, argv] = entry.endsWith('.cjs') ? [path.join(root, entry), args] : [path.join(root, 'node_modules/.bin/tsx'), [entry, ...args]];
   return new Promise((resolve) => {
-    execFile(file, argv, { cwd: root, env: { ...process.env, REDIS_URL: process.env.TEST_REDIS_URL } }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-      resolve({ code, stdout, stderr, json: args.includes('--json') ? JSON.parse(stdout) : undefined });
-    });
+    execFile(
+      file,
+      argv,
+      { cwd: root, env: { ...process.env, DATABASE_URL: process.env.TEST_DATABASE_URL, REDIS_URL: process.env.TEST_REDIS_URL } },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+        resolve({ code, stdout, stderr, json: args.includes('--json') ? JSON.parse(stdout) : undefined });
+      },
+    );
   });
 }
 
-let redis: Redis;
+let db: pg.Pool;
 let accounts: AccountStore;
+let employees: EmployeeStore;
+let keys: ApiKeyStore;
+let ledger: Ledger;
 let memory: EmployeeMemory;
 
-beforeAll(async () => {
-  redis = await connectRedis(process.env.TEST_REDIS_URL!);
-  accounts = new AccountStore(redis);
-  memory = new EmployeeMemory(redis, 20);
+beforeAll(() => {
+  db = createPool(process.env.TEST_DATABASE_URL!, { name: 'cli-test' });
+  accounts = new AccountStore(db);
+  employees = new EmployeeStore(db);
+  keys = new ApiKeyStore(db);
+  ledger = new Ledger(db);
+  memory = new EmployeeMemory(db, 20);
 });
-afterAll(() => redis.disconnect());
+afterAll(() => db?.end());
 
 const newEmail = () => `${randomUUID()}@example.test`;
 
@@ -49,25 +63,29 @@ describe('sistava CLI', () => {
 
     const employee = await cli(['employee', 'create', '--account', accountId, '--name', 'Ada', '--model', 'gpt-4o', '--json']);
     expect(employee.json).toMatchObject({ employee_id: expect.any(String), account_id: accountId, name: 'Ada', model: 'gpt-4o' });
-    expect(await accounts.getEmployee(employee.json.employee_id)).toMatchObject({ accountId, name: 'Ada' });
+    expect(await employees.getEmployee(employee.json.employee_id)).toMatchObject({ accountId, name: 'Ada', model: 'gpt-4o' });
 
     const key = await cli(['key', 'create', '--account', accountId, '--name', 'ci', '--json']);
     expect(key.json).toMatchObject({ key_id: expect.any(String), key: expect.stringMatching(/^sk-/), name: 'ci' });
-    expect(await accounts.authenticate(key.json.key)).toEqual({ keyId: key.json.key_id, accountId });
+    expect(await keys.authenticate(key.json.key)).toEqual({ keyId: key.json.key_id, accountId });
+    // The CLI printed the raw key once; the database keeps only its hash.
+    const found = await findInPostgres(db, [key.json.key.slice(3), hashApiKey(key.json.key)]);
+    expect([...found.values()]).toEqual([[], ['api_keys.key_hash']]);
   });
 
   it('lists keys in JSON and as a table without ever printing the raw key or its hash', async () => {
     const account = await accounts.createAccount({ email: newEmail() });
-    const { key, info } = await accounts.createApiKey(account.id, 'zapier');
-    const hash = (await redis.hget(keys.keyRecord(info.id), 'hash'))!;
+    const { key, info } = await keys.createApiKey(account.id, 'zapier');
+    const { rows } = await db.query<{ key_hash: string }>('SELECT key_hash FROM api_keys WHERE id = $1', [info.id]);
+    const hash = rows[0].key_hash;
+    expect(hash).toBe(hashApiKey(key));
 
-    const [asJson, asTable] = await Promise.all([
-      cli(['key', 'list', '--account', account.id, '--json']),
-      cli(['key', 'list', '--account', account.id]),
-    ]);
+    const [asJson, asTable] = await Promise.all([cli(['key', 'list', '--account', account.id, '--json']), cli(['key', 'list', '--account', account.id])]);
     expect(asJson.json).toEqual({
       account_id: account.id,
-      keys: [{ key_id: info.id, account_id: account.id, name: 'zapier', prefix: info.prefix, created_at: info.createdAt, last_used_at: null, revoked_at: null }],
+      keys: [
+        { key_id: info.id, account_id: account.id, name: 'zapier', prefix: info.prefix, created_at: info.createdAt, last_used_at: null, revoked_at: null },
+      ],
     });
     expect(asTable.stdout).toContain(info.id);
     expect(asTable.stdout).toContain(info.prefix);
@@ -79,12 +97,18 @@ describe('sistava CLI', () => {
 
   it('revokes a key so that it no longer authenticates', async () => {
     const account = await accounts.createAccount({ email: newEmail() });
-    const { key, info } = await accounts.createApiKey(account.id, 'old');
+    const { key, info } = await keys.createApiKey(account.id, 'old');
 
     const revoked = await cli(['key', 'revoke', '--account', account.id, info.id, '--json']);
     expect(revoked.code).toBe(0);
     expect(revoked.json).toMatchObject({ key_id: info.id, revoked_at: expect.any(String), already_revoked: false });
-    expect(await accounts.authenticate(key)).toBeUndefined();
+    // A store of its own: nothing cached from before the revoke.
+    expect(await new ApiKeyStore(db).authenticate(key)).toBeUndefined();
+    expect((await keys.getApiKey(info.id))?.revokedAt).toBe(revoked.json.revoked_at);
+
+    const again = await cli(['key', 'revoke', '--account', account.id, info.id, '--json']);
+    expect(again.code).toBe(0);
+    expect(again.json).toMatchObject({ key_id: info.id, revoked_at: revoked.json.revoked_at, already_revoked: true });
   });
 
   it('adds credits and shows the balance with nothing reserved', async () => {
@@ -107,23 +131,26 @@ describe('sistava CLI', () => {
     expect(unknown.stderr).toContain('No account with id');
     expect(badAmount.code).toBe(2);
     expect(badAmount.json.error.code).toBe('INVALID_ARGUMENT');
-    expect(await redis.exists(keys.balance(account.id))).toBe(0);
+    // Nothing was posted: the balance is untouched and the ledger empty.
+    expect(await ledger.counters(account.id)).toEqual({ balance: 0, reserved: 0 });
+    expect(await ledger.postings(account.id)).toEqual([]);
   });
 
   it('shows what an employee received and replied, newest first, through the installed bin', async () => {
     const account = await accounts.createAccount({ email: newEmail() });
-    const employee = await accounts.createEmployee({ accountId: account.id, name: 'Ada' });
+    const employee = await employees.createEmployee({ accountId: account.id, name: 'Ada' });
     const usage = { promptTokens: 0, completionTokens: 0, runtimeMs: 1 };
-    await memory.record(employee.id, 'm1', '[Webhook] first', { runtime: 'inbox', usage });
-    await memory.record(employee.id, 'm2', '[Webhook: order.completed] second', { runtime: 'openai', reply: 'On it.', usage });
+    const [m1, m2] = [randomUUID(), randomUUID()];
+    await memory.record(employee.id, m1, '[Webhook] first', { runtime: 'inbox', usage });
+    await memory.record(employee.id, m2, '[Webhook: order.completed] second', { runtime: 'openai', reply: 'On it.', usage });
 
     const inbox = await cli(['employee', 'inbox', employee.id, '--limit', '2', '--json'], 'src/cli/bin.cjs');
     expect(inbox.code).toBe(0);
     expect(inbox.json).toEqual({
       employee_id: employee.id,
       entries: [
-        { at: expect.any(String), message_id: 'm2', direction: 'replied', text: 'On it.' },
-        { at: expect.any(String), message_id: 'm2', direction: 'received', text: '[Webhook: order.completed] second' },
+        { at: expect.any(String), message_id: m2, direction: 'replied', text: 'On it.' },
+        { at: expect.any(String), message_id: m2, direction: 'received', text: '[Webhook: order.completed] second' },
       ],
     });
   });

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { chargePosting } from '../../src/stores/ledger';
+import { expectError } from '../helpers/error-body';
 import { createHarness, eventually, type Harness, type Seeded } from '../helpers/harness';
 
 let h: Harness;
@@ -31,7 +33,9 @@ describe('GET /api/webhook/:message_id', () => {
     });
     expect(Date.parse(res.body.received_at)).toBeLessThanOrEqual(Date.parse(res.body.completed_at));
     expect(res.body.trace_url).toMatch(
-      new RegExp(`^http://localhost:8233/namespaces/default/workflows/${encodeURIComponent(`webhook/${acct.accountId}/msg/${accepted.body.message_id}`)}/[0-9a-f-]+/history$`),
+      new RegExp(
+        `^http://localhost:8233/namespaces/default/workflows/${encodeURIComponent(`webhook/${acct.accountId}/msg/${accepted.body.message_id}`)}/[0-9a-f-]+/history$`,
+      ),
     );
   });
 
@@ -71,13 +75,99 @@ describe('GET /api/webhook/:message_id', () => {
     expect(foreign.body.error.code).toBe('MESSAGE_NOT_FOUND');
   });
 
-  it('still answers from the ledger once Temporal has dropped the workflow (past retention)', async () => {
+  it('still answers from the message record once Temporal has dropped the workflow (past retention): failed without a charge', async () => {
     const messageId = randomUUID();
-    const record = { accountId: acct.accountId, employeeId: acct.employeeId, workflowId: `webhook/${acct.accountId}/msg/${messageId}`, receivedAt: Date.now() - 86_400_000 };
-    await h.redis.set(`sv:msg:${messageId}`, JSON.stringify(record), 'EX', 60);
+    const receivedAt = new Date(Date.now() - 86_400_000);
+    await h.db.query('INSERT INTO messages (id, account_id, employee_id, workflow_id, event, received_at) VALUES ($1, $2, $3, $4, $5, $6)', [
+      messageId,
+      acct.accountId,
+      acct.employeeId,
+      `webhook/${acct.accountId}/msg/${messageId}`,
+      null,
+      receivedAt,
+    ]);
     const res = await h.http.get(`/api/webhook/${messageId}`).set(acct.auth);
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ message_id: messageId, status: 'failed', credits: null, trace_url: null, error: { type: null } });
+    expect(res.body).toMatchObject({
+      message_id: messageId,
+      employee_id: acct.employeeId,
+      received_at: receivedAt.toISOString(),
+      status: 'failed',
+      completed_at: null,
+      credits: null,
+      trace_url: null,
+      error: { type: null },
+    });
+  });
+
+  it('still answers from the ledger once Temporal has dropped the workflow (past retention): completed with its charge', async () => {
+    const messageId = randomUUID();
+    const receivedAt = new Date(Date.now() - 86_400_000);
+    const workflowId = `webhook/${acct.accountId}/msg/${messageId}`;
+    expect(
+      await h.ledger.reserve({
+        accountId: acct.accountId,
+        messageId,
+        employeeId: acct.employeeId,
+        event: 'order.completed',
+        workflowId,
+        credits: 10,
+        at: receivedAt,
+      }),
+    ).toMatchObject({ ok: true });
+    const charge = chargePosting(
+      {
+        accountId: acct.accountId,
+        messageId,
+        employeeId: acct.employeeId,
+        event: 'order.completed',
+        tokensIn: 10,
+        tokensOut: 5,
+        runtimeMs: 100,
+        tokenCredits: 1,
+        runtimeCredits: 1,
+        price: { model: 'default', promptPer1k: 1, completionPer1k: 1, runtimePerSecond: 1 },
+      },
+      new Date(receivedAt.getTime() + 1_000),
+    );
+    expect(await h.ledger.settle(acct.accountId, messageId, charge, 'completed')).toMatchObject({ posted: true, released: true });
+    const res = await h.http.get(`/api/webhook/${messageId}`).set(acct.auth);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      message_id: messageId,
+      employee_id: acct.employeeId,
+      event: 'order.completed',
+      status: 'completed',
+      received_at: receivedAt.toISOString(),
+      completed_at: charge.at,
+      attempts: 0,
+      credits: 2,
+      steps: [],
+      trace_url: null,
+    });
+  });
+
+  it("counts against the account's rate limit, one budget with the webhook route", async () => {
+    const limited = await h.seedAccount();
+    await h.accounts.updateAccount(limited.accountId, { rateLimitPerMinute: 3 });
+    const accepted = await h.http.post('/api/webhook/').set(limited.auth).send({ employee_id: limited.employeeId, payload: 'Counted.' });
+    expect([accepted.status, accepted.headers['ratelimit-remaining']]).toEqual([202, '2']);
+    const status = () => h.http.get(`/api/webhook/${accepted.body.message_id}`).set(limited.auth);
+    const [first, second] = [await status(), await status()];
+    expect([first.status, first.headers['ratelimit-limit'], first.headers['ratelimit-remaining']]).toEqual([200, '3', '1']);
+    expect([second.status, second.headers['ratelimit-remaining']]).toEqual([200, '0']);
+
+    const third = await status();
+    expectError(third, 429, 'RATE_LIMITED');
+    const retryAfter = Number(third.headers['retry-after']);
+    expect(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60).toBe(true);
+    expect([third.headers['ratelimit-limit'], third.headers['ratelimit-remaining']]).toEqual(['3', '0']);
+    // An unknown message id is counted and refused the same way: the limit comes before the lookup.
+    expectError(await h.http.get(`/api/webhook/${randomUUID()}`).set(limited.auth), 429, 'RATE_LIMITED');
+    // The webhook route shares the spent budget.
+    expectError(await h.http.post('/api/webhook/').set(limited.auth).send({ employee_id: limited.employeeId, payload: 'Over.' }), 429, 'RATE_LIMITED');
+    // Another account's budget is its own.
+    expect((await h.http.get(`/api/webhook/${accepted.body.message_id}`).set(acct.auth)).status).toBe(404);
   });
 
   it('requires the Bearer key and a UUID', async () => {

@@ -3,11 +3,12 @@ import { Connection } from '@temporalio/client';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import request from 'supertest';
 import { buildApi } from '../../src/api';
-import { createLogger } from '../../src/logger';
-import { connectRedis } from '../../src/redis';
-import { keys } from '../../src/stores/keys';
-import { eventWorkflowId, sha256Hex } from '../../src/workflow-id';
-import type { WebhookEventInput } from '../../workflows/types';
+import { eventWorkflowId } from '../../src/events/workflow-id';
+import { createLogger } from '../../src/observability/logger';
+import { sha256Hex } from '../../src/shared/hash';
+import { createPool } from '../../src/stores/postgres/pool';
+import { connectRedis } from '../../src/stores/redis/client';
+import type { WebhookEventInput } from '../../workflows/contract';
 import { createHarness, eventually, type Harness, type Seeded } from '../helpers/harness';
 
 let h: Harness;
@@ -47,6 +48,8 @@ describe('Idempotency-Key', () => {
     const first = await send(h.http, acct, key);
     expect(first.status).toBe(202);
     expect(first.body.status).toBe('accepted');
+    // The window is cached on its first duplicate, not at acceptance.
+    expect(await h.windows.expiresAt(acct.accountId, key)).toBeUndefined();
 
     const again = await send(h.http, acct, key, 'A different payload is still the same event.');
     expect(again.status).toBe(200);
@@ -55,7 +58,9 @@ describe('Idempotency-Key', () => {
     // Redis forgets the key exactly when the workflow stops guarding it.
     const dedupUntil = await workflowDedupUntil(h, eventWorkflowId(acct.accountId, '', key));
     expect(dedupUntil).toBeGreaterThan(Date.now());
-    expect(await h.redis.pexpiretime(keys.idempotency(acct.accountId, sha256Hex(key)))).toBe(dedupUntil);
+    expect(await h.windows.expiresAt(acct.accountId, key)).toBe(dedupUntil);
+    // Cached by the key's hash: the key itself never reaches Redis.
+    expect(await h.redis.keys(`sv:{${acct.accountId}}:*`)).toEqual([`sv:{${acct.accountId}}:idem:${sha256Hex(key)}`]);
     await expectOneChargeEach(h, acct.accountId, [first.body.message_id]);
   });
 
@@ -83,22 +88,24 @@ describe('Idempotency-Key', () => {
     await expectOneChargeEach(h, b.accountId, [rb.body.message_id]);
   });
 
-  it('still answers duplicate after the API restarts with fresh Redis and Temporal connections', async () => {
+  it('still answers duplicate after the API restarts with fresh PostgreSQL, Redis and Temporal connections', async () => {
     const acct = await h.seedAccount();
     const key = `restart-${randomUUID()}`;
     const first = await send(h.http, acct, key);
     expect(first.status).toBe(202);
 
     const redis = await connectRedis(h.config.REDIS_URL, { failFast: true });
+    const db = createPool(h.config.DATABASE_URL, { name: 'test-api-restarted', failFast: true });
     const connection = await Connection.connect({ address: h.config.TEMPORAL_ADDRESS! });
     try {
-      const restarted = buildApi(h.config, redis, connection, createLogger(h.config, 'test-api-restarted'));
+      const restarted = buildApi(h.config, { db, redis, connection }, createLogger(h.config, 'test-api-restarted'));
       const again = await send(request(restarted.callback()), acct, key);
       expect(again.status).toBe(200);
       expect(again.body).toEqual({ status: 'duplicate', message_id: first.body.message_id, employee_id: acct.employeeId });
     } finally {
       await connection.close();
       redis.disconnect();
+      await db.end();
     }
     await expectOneChargeEach(h, acct.accountId, [first.body.message_id]);
   });
@@ -108,16 +115,22 @@ describe('Idempotency-Key', () => {
     const key = `lost-${randomUUID()}`;
     const first = await send(h.http, acct, key);
     expect(first.status).toBe(202);
+    const dedupUntil = await workflowDedupUntil(h, eventWorkflowId(acct.accountId, '', key));
+    const duplicate = { status: 'duplicate', message_id: first.body.message_id, employee_id: acct.employeeId };
 
+    // Nothing cached at acceptance: the first repeat is answered by Temporal, and cached then.
+    expect(await h.redis.keys(`sv:{${acct.accountId}}:idem:*`)).toEqual([]);
+    const second = await send(h.http, acct, key);
+    expect([second.status, second.body]).toEqual([200, duplicate]);
     const windowKeys = await h.redis.keys(`sv:{${acct.accountId}}:idem:*`);
-    expect(windowKeys).toEqual([keys.idempotency(acct.accountId, sha256Hex(key))]);
-    await h.redis.del(windowKeys[0]);
+    expect(windowKeys).toEqual([`sv:{${acct.accountId}}:idem:${sha256Hex(key)}`]);
+    expect(await h.redis.pexpiretime(windowKeys[0])).toBe(dedupUntil);
 
+    await h.redis.del(windowKeys[0]);
     const again = await send(h.http, acct, key);
     expect(again.status).toBe(200);
-    expect(again.body).toEqual({ status: 'duplicate', message_id: first.body.message_id, employee_id: acct.employeeId });
+    expect(again.body).toEqual(duplicate);
     // The answer from Temporal is cached again, ending with the original window, not a fresh one.
-    const dedupUntil = await workflowDedupUntil(h, eventWorkflowId(acct.accountId, '', key));
     expect(await h.redis.pexpiretime(windowKeys[0])).toBe(dedupUntil);
     await expectOneChargeEach(h, acct.accountId, [first.body.message_id]);
   });
@@ -161,14 +174,21 @@ describe('Idempotency-Key after its window', () => {
     const first = await send(short.http, acct, key);
     expect(first.status).toBe(202);
     expect((await send(short.http, acct, key)).status).toBe(200);
+    const dedupUntil = await workflowDedupUntil(short, eventWorkflowId(acct.accountId, '', key));
+    expect(await short.windows.expiresAt(acct.accountId, key)).toBe(dedupUntil);
 
     const handle = short.workflowHandle(acct.accountId, first.body.message_id, key);
-    await eventually('the original event to close at the end of its window', async () => {
-      const d = await handle.describe();
-      return d.status.name === 'RUNNING' ? undefined : d;
-    }, 10_000);
+    await eventually(
+      'the original event to close at the end of its window',
+      async () => {
+        const d = await handle.describe();
+        return d.status.name === 'RUNNING' ? undefined : d;
+      },
+      10_000,
+    );
 
-    expect(await short.redis.exists(keys.idempotency(acct.accountId, sha256Hex(key)))).toBe(0);
+    expect(await short.windows.expiresAt(acct.accountId, key)).toBeUndefined();
+    expect(await short.windows.lookup(acct.accountId, key)).toBeUndefined();
 
     const later = await send(short.http, acct, key);
     expect(later.status).toBe(202);

@@ -1,10 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { temporal } from '@temporalio/proto';
 import { employeeActivities } from '../../activities/employee';
 import { createModelServer } from '../../activities/model-server';
-import { EMPLOYEE_NOT_FOUND, MODEL_RATE_LIMITED, MODEL_REJECTED, MODEL_UNAVAILABLE } from '../../workflows/types';
+import { EMPLOYEE_NOT_FOUND, MODEL_RATE_LIMITED, MODEL_REJECTED, MODEL_UNAVAILABLE } from '../../workflows/contract';
 import { startFakeModelServer, type Behaviour, type FakeModelServer } from '../helpers/fake-model-server';
 import { createHarness, type Harness, type Seeded } from '../helpers/harness';
 
@@ -25,7 +26,10 @@ beforeEach(() => fake.reset());
 
 /** Posts one event without an Idempotency-Key (so no dedup window holds the workflow open). */
 async function send(harness: Harness, acct: Seeded, body: { payload: string; event?: string; employee_id?: string }) {
-  const res = await harness.http.post('/api/webhook/').set(acct.auth).send({ employee_id: acct.employeeId, ...body });
+  const res = await harness.http
+    .post('/api/webhook/')
+    .set(acct.auth)
+    .send({ employee_id: acct.employeeId, ...body });
   expect(res.status).toBe(202);
   const messageId: string = res.body.message_id;
   return { messageId, handle: harness.workflowHandle(acct.accountId, messageId) };
@@ -103,7 +107,7 @@ describe('driving an employee through an OpenAI-compatible model server', () => 
 
   it("sends the employee's own model when it has one", async () => {
     const acct = await h.seedAccount();
-    const special = await h.accounts.createEmployee({ accountId: acct.accountId, name: 'Bea', model: 'special' });
+    const special = await h.employees.createEmployee({ accountId: acct.accountId, name: 'Bea', model: 'special' });
     await (await send(h, acct, { employee_id: special.id, payload: 'hello' })).handle.result();
     expect(fake.requests.map((r) => r.body.model)).toEqual(['special']);
   });
@@ -130,19 +134,23 @@ describe('driving an employee through an OpenAI-compatible model server', () => 
     ['a dropped connection', { kind: 'close' }],
     ['no answer within MODEL_TIMEOUT_MS', { kind: 'hang' }],
     ['a response body that stalls past MODEL_TIMEOUT_MS', { kind: 'stall-body' }],
-  ])('retries after %s and completes', async (_what, behaviour) => {
-    const acct = await h.seedAccount();
-    fake.enqueue(behaviour, { kind: 'ok', reply: 'done' });
-    const { messageId, handle } = await send(h, acct, { payload: 'retry me' });
+  ])(
+    'retries after %s and completes',
+    async (_what, behaviour) => {
+      const acct = await h.seedAccount();
+      fake.enqueue(behaviour, { kind: 'ok', reply: 'done' });
+      const { messageId, handle } = await send(h, acct, { payload: 'retry me' });
 
-    expect((await handle.result()).status).toBe('completed');
-    expect(fake.requests).toHaveLength(2);
-    const attempt = await lastEmployeeAttempt(handle);
-    expect(attempt.attempt).toBe(2);
-    expect(attempt.lastFailure?.applicationFailureInfo?.type).toBe(MODEL_UNAVAILABLE);
-    const received = (await h.memory.inbox(acct.employeeId)).filter((e) => e.messageId === messageId && e.direction === 'received');
-    expect(received).toHaveLength(1);
-  }, 15_000);
+      expect((await handle.result()).status).toBe('completed');
+      expect(fake.requests).toHaveLength(2);
+      const attempt = await lastEmployeeAttempt(handle);
+      expect(attempt.attempt).toBe(2);
+      expect(attempt.lastFailure?.applicationFailureInfo?.type).toBe(MODEL_UNAVAILABLE);
+      const received = (await h.memory.inbox(acct.employeeId)).filter((e) => e.messageId === messageId && e.direction === 'received');
+      expect(received).toHaveLength(1);
+    },
+    15_000,
+  );
 
   it.each([400, 401, 404, 422])('fails the event without retrying or charging when the model server answers %i', async (status) => {
     const acct = await h.seedAccount({ credits: 50 });
@@ -167,7 +175,7 @@ describe('driving an employee through an OpenAI-compatible model server', () => 
     try {
       const acct = await idle.seedAccount({ credits: 20 });
       const { messageId, handle } = await send(idle, acct, { payload: 'too late' });
-      await idle.accounts.deleteEmployee(acct.employeeId);
+      await idle.employees.deleteEmployee(acct.employeeId);
       await idle.startWorker();
 
       const failure = await workflowFailure(handle, EMPLOYEE_NOT_FOUND);
@@ -186,14 +194,14 @@ describe('driveEmployee cancelled while it waits on the model', () => {
   it('reports the cancellation Temporal asked for and records nothing', async () => {
     const acct = await h.seedAccount();
     const { driveEmployee } = employeeActivities({
-      accounts: h.accounts,
+      employees: h.employees,
       memory: h.memory,
-      complete: createModelServer({ baseURL: fake.baseURL, timeoutMs: 30_000 }),
+      model: createModelServer({ baseURL: fake.baseURL, timeoutMs: 30_000 }),
       defaultModel: 'test-model',
     });
     fake.enqueue({ kind: 'hang' });
     const env = new MockActivityEnvironment();
-    const running = env.run(driveEmployee, { employeeId: acct.employeeId, messageId: 'cancelled-message', message: 'never answered' });
+    const running = env.run(driveEmployee, { employeeId: acct.employeeId, messageId: randomUUID(), message: 'never answered' });
     await fake.waitForRequests(1);
     env.cancel('CANCELLED');
 

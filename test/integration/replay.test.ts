@@ -4,13 +4,19 @@ import { randomUUID } from 'node:crypto';
 import { Worker, type ReplayWorkerOptions } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import type { temporal } from '@temporalio/proto';
+import { CHARGE_IN_MEMO_PATCH, SETTLE_CREDITS_PATCH } from '../../workflows/process-webhook-event';
+import type { EventMemo, WebhookEventInput, WebhookEventResult } from '../../workflows/contract';
 import { startFakeModelServer, type FakeModelServer } from '../helpers/fake-model-server';
 import { createHarness, type Harness } from '../helpers/harness';
 import { historyFromJson } from '../helpers/history-json';
 
 /** Histories recorded by test/fixtures/record-histories.ts from earlier versions of the workflow. */
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'histories');
-const fixtureFiles = fs.readdirSync(FIXTURES).filter((f) => f.endsWith('.json')).sort();
+const fixtureFiles = fs
+  .readdirSync(FIXTURES)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
 
 interface JsonEvent {
   eventType: string;
@@ -18,6 +24,12 @@ interface JsonEvent {
 }
 
 const readFixture = (file: string) => JSON.parse(fs.readFileSync(path.join(FIXTURES, file), 'utf8')) as { events: JsonEvent[] };
+const historyEvents = (file: string) => historyFromJson(readFixture(file)).events ?? [];
+const decode = <T>(payload: temporal.api.common.v1.IPayload | null | undefined): T => defaultPayloadConverter.fromPayload<T>(payload as Payload);
+
+/** The fixture generations, oldest first: each file name starts with its generation's prefix. */
+const GENERATIONS = ['', 'settle-', 'memo-'] as const;
+const generationOf = (file: string) => [...GENERATIONS].reverse().find((prefix) => file.startsWith(prefix))!;
 const replayOptions = (): ReplayWorkerOptions => ({ workflowBundle: { codePath: process.env.WORKFLOW_BUNDLE_PATH! } });
 
 let fake: FakeModelServer;
@@ -34,24 +46,65 @@ afterAll(async () => {
 });
 
 describe('replaying event workflow histories against the current workflow code', () => {
-  const scenarios = ['employee-not-found', 'idempotency-window-rejected', 'idempotency-window-success', 'model-rejected', 'model-retried-after-500', 'model-success'];
+  const scenarios = [
+    'employee-not-found',
+    'idempotency-window-rejected',
+    'idempotency-window-success',
+    'model-rejected',
+    'model-retried-after-500',
+    'model-success',
+  ];
 
-  it('has fixtures for success, retry, rejection, a missing employee and both dedup-window endings, before and after settle-credits', () => {
-    expect(fixtureFiles).toEqual(expect.arrayContaining([...scenarios, ...scenarios.map((s) => `settle-${s}`)].map((s) => `${s}.json`)));
+  it('has fixtures for success, retry, rejection, a missing employee and both dedup-window endings, in every workflow generation', () => {
+    expect(fixtureFiles).toEqual(expect.arrayContaining(GENERATIONS.flatMap((prefix) => scenarios.map((s) => `${prefix}${s}.json`))));
     const withTimer = fixtureFiles.filter((f) => readFixture(f).events.some((e) => e.eventType === 'EVENT_TYPE_TIMER_STARTED'));
     expect(withTimer).toEqual(fixtureFiles.filter((f) => f.includes('idempotency-window-')));
   });
 
-  it('settles in every settle- fixture (also on failure) and charges only on success in the older ones', () => {
+  it('settles in every settle- and memo- fixture (also on failure) and charges only on success in the older ones', () => {
     const localActivities = (f: string) =>
-      (historyFromJson(readFixture(f)).events ?? []).flatMap((e) => {
+      historyEvents(f).flatMap((e) => {
         const payload = e.markerRecordedEventAttributes?.details?.data?.payloads?.[0];
-        return payload ? [(defaultPayloadConverter.fromPayload(payload as Payload) as { activity_type: string }).activity_type] : [];
+        return payload ? [decode<{ activity_type: string }>(payload).activity_type] : [];
       });
     for (const f of fixtureFiles) {
       const credits = localActivities(f).filter((type) => type !== 'formatMessage');
       const succeeded = f.endsWith('success.json') || f.endsWith('retried-after-500.json');
-      expect({ f, credits }).toEqual({ f, credits: f.startsWith('settle-') ? ['settleCredits'] : succeeded ? ['chargeCredits'] : [] });
+      expect({ f, credits }).toEqual({ f, credits: generationOf(f) !== '' ? ['settleCredits'] : succeeded ? ['chargeCredits'] : [] });
+    }
+  });
+
+  it('records the settled charge in the memo in every memo- fixture, and in none before: the posting on success, null on failure', () => {
+    for (const f of fixtureFiles) {
+      const events = historyEvents(f);
+      const patches = events.flatMap((e) => {
+        const payload =
+          e.markerRecordedEventAttributes?.markerName === 'core_patch' ? e.markerRecordedEventAttributes.details?.['patch-data']?.payloads?.[0] : undefined;
+        return payload ? [decode<{ id: string }>(payload).id] : [];
+      });
+      const upserts = events.flatMap((e) => {
+        const fields = e.workflowPropertiesModifiedEventAttributes?.upsertedMemo?.fields;
+        return fields ? [Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, decode(v)]))] : [];
+      });
+      const generation = generationOf(f);
+      const expectedPatches = { '': [], 'settle-': [SETTLE_CREDITS_PATCH], 'memo-': [SETTLE_CREDITS_PATCH, CHARGE_IN_MEMO_PATCH] }[generation];
+      expect({ f, patches }).toEqual({ f, patches: expectedPatches });
+      if (generation !== 'memo-') {
+        expect({ f, upserts }).toEqual({ f, upserts: [] });
+        continue;
+      }
+      const input = decode<WebhookEventInput>(events[0].workflowExecutionStartedEventAttributes!.input!.payloads![0]);
+      const completed = events.find((e) => e.workflowExecutionCompletedEventAttributes)?.workflowExecutionCompletedEventAttributes;
+      const succeeded = f.endsWith('success.json') || f.endsWith('retried-after-500.json');
+      expect({ f, completed: Boolean(completed) }).toEqual({ f, completed: succeeded });
+      const result = completed ? decode<WebhookEventResult>(completed.result!.payloads![0]) : undefined;
+      // A null charge travels as a binary/null payload, which reads back as undefined: the field is there, empty.
+      const memo: Pick<EventMemo, 'settled' | 'charge'> = {
+        settled: true,
+        charge: succeeded ? { ...result!.charge!.posting!, kind: 'charge', messageId: input.messageId, credits: -result!.charge!.credits } : undefined,
+      };
+      expect({ f, upserts }).toEqual({ f, upserts: [memo] });
+      expect({ f, fields: Object.keys(upserts[0]).sort() }).toEqual({ f, fields: ['charge', 'settled'] });
     }
   });
 

@@ -3,15 +3,17 @@ import { randomUUID } from 'node:crypto';
 import { Connection } from '@temporalio/client';
 import { Redis } from 'ioredis';
 import { buildApi } from '../../src/api';
-import { createServer } from '../../src/http/app';
-import { createLogger } from '../../src/logger';
-import { hashApiKey } from '../../src/stores/account-store';
-import { keys } from '../../src/stores/keys';
+import { createServer } from '../../src/http/server';
+import { createLogger } from '../../src/observability/logger';
+import { ApiKeyStore, hashApiKey } from '../../src/stores/api-keys';
+import { connectRedis } from '../../src/stores/redis/client';
 import { captureLogs } from '../helpers/captured-logs';
 import { createHarness, eventually, testConfig, type Harness, type Seeded } from '../helpers/harness';
+import { findInPostgres } from '../helpers/postgres-dump';
 import { dumpRedis } from '../helpers/redis-dump';
 import { listen } from '../helpers/raw-http';
 import { sendRaw } from '../helpers/raw-socket';
+import { statementLog } from '../helpers/statement-log';
 
 /**
  * The front door's security properties: one account's key never reaches another account's data on
@@ -24,7 +26,11 @@ const party: Record<'A' | 'B', Seeded & { messageId: string; idempotencyKey: str
 /** Sends a valid event; with `charged`, waits until the worker has settled it, so the ledger is still. */
 async function accept(acct: Seeded, payload: string, options: { idempotencyKey?: string; charged?: boolean } = {}): Promise<string> {
   const req = h.http.post('/api/webhook/').set(acct.auth);
-  const res = await (options.idempotencyKey ? req.set('Idempotency-Key', options.idempotencyKey) : req).send({ employee_id: acct.employeeId, event: 'order.completed', payload });
+  const res = await (options.idempotencyKey ? req.set('Idempotency-Key', options.idempotencyKey) : req).send({
+    employee_id: acct.employeeId,
+    event: 'order.completed',
+    payload,
+  });
   expect(res.status).toBe(202);
   if (options.charged) await eventually('the event charged', async () => h.ledger.chargeFor(acct.accountId, res.body.message_id));
   return res.body.message_id;
@@ -43,6 +49,9 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => h?.close());
 
+/** What the ledger holds for an account: its counters and every posting, in order. */
+const ledgerState = async (accountId: string) => ({ counters: await h.ledger.counters(accountId), postings: await h.ledger.postings(accountId) });
+
 /** A response without what changes on every request, to compare two answers. */
 const sameAnswer = (res: { status: number; body: any }) => ({ status: res.status, body: { ...res.body, request_id: undefined } });
 
@@ -54,7 +63,7 @@ describe.each([
   const victim = () => party[victimName];
 
   it("POST /api/webhook/ naming the other's employee: the 404 of an unknown employee, and nothing reserved on its account", async () => {
-    const before = await h.ledger.snapshot(victim().accountId);
+    const before = await ledgerState(victim().accountId);
     const unknownId = randomUUID();
     const foreign = await h.http.post('/api/webhook/').set(caller().auth).send({ employee_id: victim().employeeId, payload: 'Not yours.' });
     const unknown = await h.http.post('/api/webhook/').set(caller().auth).send({ employee_id: unknownId, payload: 'Not yours.' });
@@ -63,7 +72,7 @@ describe.each([
     expect(masked(foreign, victim().employeeId)).toBe(masked(unknown, unknownId));
     expect(foreign.status).toBe(404);
     expect(foreign.body.error.code).toBe('EMPLOYEE_NOT_FOUND');
-    expect(await h.ledger.snapshot(victim().accountId)).toEqual(before);
+    expect(await ledgerState(victim().accountId)).toEqual(before);
   });
 
   it("GET /api/webhook/:message_id of the other's event: the 404 of an unknown message", async () => {
@@ -87,7 +96,11 @@ describe.each([
     // A's key is B's key on the second pass: send it under the name that has not used it yet.
     const key = callerName === 'A' ? party.B.idempotencyKey : party.A.idempotencyKey;
     const original = callerName === 'A' ? undefined : await accept(party.A, 'A keyed.', { idempotencyKey: key, charged: true });
-    const res = await h.http.post('/api/webhook/').set(caller().auth).set('Idempotency-Key', key).send({ employee_id: caller().employeeId, payload: 'Same key, other account.' });
+    const res = await h.http
+      .post('/api/webhook/')
+      .set(caller().auth)
+      .set('Idempotency-Key', key)
+      .send({ employee_id: caller().employeeId, payload: 'Same key, other account.' });
     expect(res.status).toBe(202);
     expect(res.body).toMatchObject({ status: 'accepted', employee_id: caller().employeeId });
     expect(res.body.message_id).not.toBe(original);
@@ -97,29 +110,47 @@ describe.each([
   it('GET /metrics: no account, employee, message or key in the exposition', async () => {
     const res = await h.http.get('/metrics');
     expect(res.status).toBe(200);
-    for (const secret of [victim().accountId, victim().employeeId, victim().messageId, victim().key, hashApiKey(victim().key)]) expect(res.text).not.toContain(secret);
+    for (const secret of [victim().accountId, victim().employeeId, victim().messageId, victim().key, hashApiKey(victim().key)])
+      expect(res.text).not.toContain(secret);
   });
 });
 
 describe('API keys at rest', () => {
-  it('are in Redis only as their SHA-256, after being created, used, refused, rate-counted and revoked', async () => {
+  it('are in PostgreSQL only as their SHA-256 and in Redis not at all, after being created, used, refused, rate-counted and revoked', async () => {
     const acct = await h.seedAccount();
-    const spare = await h.accounts.createApiKey(acct.accountId, 'spare');
+    const spare = await h.keys.createApiKey(acct.accountId, 'spare');
     const messageId = await accept(acct, 'Key at rest.', { idempotencyKey: `rest-${randomUUID()}` });
-    await h.http.get(`/api/webhook/${messageId}`).set(acct.auth);
-    await h.http.get('/api/billing/usage').set(acct.auth);
-    await h.http.post('/api/webhook/').set({ Authorization: `Bearer ${acct.key}x` }).send({});
-    await h.accounts.revokeApiKey(acct.accountId, spare.info.id);
+    expect((await h.http.get(`/api/webhook/${messageId}`).set(acct.auth)).status).toBe(200);
+    expect((await h.http.get('/api/billing/usage').set({ Authorization: `Bearer ${spare.key}` })).status).toBe(200);
+    await h.http
+      .post('/api/webhook/')
+      .set({ Authorization: `Bearer ${acct.key}x` })
+      .send({});
+    await h.keys.revokeApiKey(acct.accountId, spare.info.id);
+    // The use of each key is recorded (last_used_at, written off the request's path) before the search.
+    await eventually('last_used_at of both keys', async () => {
+      const used = await Promise.all([acct.keyId, spare.info.id].map(async (id) => (await h.keys.getApiKey(id))?.lastUsedAt));
+      return used.every(Boolean) ? true : undefined;
+    });
 
+    const raws = [acct.key, spare.key];
+    const secrets = raws.map((raw) => raw.slice('sk-'.length));
+    const hashes = raws.map(hashApiKey);
+    // Every column of every table, searched for the secrets; the hashes are found where they belong,
+    // so the search itself is shown to see the keys' rows.
+    const inPostgres = await findInPostgres(h.db, [...secrets, ...hashes]);
+    for (const secret of secrets) expect({ secret, columns: inPostgres.get(secret) }).toEqual({ secret, columns: [] });
+    for (const hash of hashes) expect({ hash, columns: inPostgres.get(hash) }).toEqual({ hash, columns: ['api_keys.key_hash'] });
+
+    // Redis keeps only rate-limit counters and idempotency windows, by account id: no key material at all.
     const dump = await dumpRedis(h.redis);
-    for (const raw of [acct.key, spare.key]) {
-      const secret = raw.slice('sk-'.length);
-      expect(dump.filter((entry) => entry.includes(secret))).toEqual([]);
-    }
-    expect(dump.some((entry) => entry.startsWith(`${keys.apiKey(hashApiKey(acct.key))} `))).toBe(true);
-    // Revoked: the lookup by hash is gone, the key record keeps only the hash and the display prefix.
-    expect(await h.redis.exists(keys.apiKey(hashApiKey(spare.key)))).toBe(0);
-    expect(await h.redis.hgetall(keys.keyRecord(spare.info.id))).toMatchObject({ hash: hashApiKey(spare.key), prefix: spare.key.slice(0, 7) });
+    for (const needle of [...secrets, ...hashes]) expect(dump.filter((entry) => entry.includes(needle))).toEqual([]);
+    expect(dump.some((entry) => entry.startsWith('sv:rl:') && entry.includes(acct.accountId))).toBe(true);
+
+    // Revoked: the row keeps only the hash and the display prefix, and no process resolves the key any more.
+    const { rows } = await h.db.query('SELECT key_hash, prefix, revoked_at FROM api_keys WHERE id = $1', [spare.info.id]);
+    expect(rows).toEqual([{ key_hash: hashApiKey(spare.key), prefix: spare.key.slice(0, 7), revoked_at: expect.any(Date) }]);
+    expect(await new ApiKeyStore(h.db).resolveKey(spare.key)).toBeUndefined();
   });
 
   it("never reach Temporal: the event's workflow history holds neither the key nor its hash", async () => {
@@ -143,11 +174,16 @@ describe('logs', () => {
     const logger = createLogger(config, 'api', logs.stream);
     const acct = await h.seedAccount();
     const payload = `Debug payload ${randomUUID()}`;
-    const app = buildApi(config, h.redis, Connection.lazy({ address: config.TEMPORAL_ADDRESS! }), logger);
-    const res = await request(app.callback()).post('/api/webhook/').set(acct.auth).send({ employee_id: acct.employeeId, payload });
-    expect(res.status).toBe(202);
-    expect(logs.lines.find((l) => l.msg === 'webhook payload')).toMatchObject({ message_id: res.body.message_id, payload });
-    expect(logs.text()).not.toContain(acct.key.slice('sk-'.length));
+    const connection = Connection.lazy({ address: config.TEMPORAL_ADDRESS! });
+    try {
+      const app = buildApi(config, { db: h.db, redis: h.redis, connection }, logger);
+      const res = await request(app.callback()).post('/api/webhook/').set(acct.auth).send({ employee_id: acct.employeeId, payload });
+      expect(res.status).toBe(202);
+      expect(logs.lines.find((l) => l.msg === 'webhook payload')).toMatchObject({ message_id: res.body.message_id, payload });
+      expect(logs.text()).not.toContain(acct.key.slice('sk-'.length));
+    } finally {
+      await connection.close();
+    }
   });
 
   it('never carry the raw key or the payload, on any path, at trace level', async () => {
@@ -165,12 +201,13 @@ describe('logs', () => {
     const deadRedis = new Redis('redis://127.0.0.1:1', { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
     deadRedis.on('error', () => undefined);
     const servers = await Promise.all([
-      listen(createServer(buildApi(config, h.redis, live, logger), { timeoutMs: 300, logger })),
-      listen(createServer(buildApi(deadConfig, h.redis, deadTemporal, logger), { timeoutMs: 300, logger })),
-      listen(createServer(buildApi(config, deadRedis, live, logger), { timeoutMs: 300, logger })),
+      listen(createServer(buildApi(config, { db: h.db, redis: h.redis, connection: live }, logger), { timeoutMs: 300, logger })),
+      listen(createServer(buildApi(deadConfig, { db: h.db, redis: h.redis, connection: deadTemporal }, logger), { timeoutMs: 300, logger })),
+      listen(createServer(buildApi(config, { db: h.db, redis: deadRedis, connection: live }, logger), { timeoutMs: 300, logger })),
     ]);
     const [ok, noTemporal, noRedis] = servers.map((s) => s.port);
-    const request = (port: number, head: string, bytes: string | Buffer = '') => sendRaw(port, [Buffer.concat([Buffer.from(head, 'latin1'), Buffer.from(bytes)])], { timeoutMs: 8_000 });
+    const request = (port: number, head: string, bytes: string | Buffer = '') =>
+      sendRaw(port, [Buffer.concat([Buffer.from(head, 'latin1'), Buffer.from(bytes)])], { timeoutMs: 8_000 });
     const post = (auth: string, extra = '', text = body(), contentType = 'application/json') =>
       `POST /api/webhook/ HTTP/1.1\r\nHost: x\r\nAuthorization: ${auth}\r\nContent-Type: ${contentType}\r\nContent-Length: ${Buffer.byteLength(text)}\r\n${extra}\r\n`;
     const statuses: number[] = [];
@@ -245,14 +282,15 @@ describe('key checks and timing', () => {
   /**
    * Why no stopwatch: a timing test either flakes or is too loose to catch anything. What makes the
    * check constant-time is structural: the presented key is hashed (SHA-256 costs the same for any
-   * key of a given length) and looked up by that digest, an exact hash-table lookup in Redis; the raw
-   * key is never compared to anything. So this watches the Redis commands the API sends (MONITOR):
-   * for a key sharing nothing with a real one and for a key sharing all but its last character, the
-   * same single command: the key-resolving script by its SHA (EVALSHA; it reads the key and its
-   * account in one round trip) with the presented key's digest as its only key and two timestamps,
-   * and the raw key in no command at all.
+   * key of a given length) and looked up by that digest, an exact index lookup in PostgreSQL; the raw
+   * key is never compared to anything. So this watches what the API sends its database, in the
+   * server's own statement log (its sessions run with log_statement = all), and what it sends Redis
+   * (MONITOR): for a key sharing nothing with a real one and for a key sharing all but its last
+   * character, the same single statement, the prepared key lookup (it reads the key and its account
+   * in one round trip) with the presented key's digest as its only parameter, nothing to Redis, and
+   * the raw key nowhere at all.
    */
-  it('looks a presented key up by its SHA-256 alone, with the same commands however much of a real key it matches', async () => {
+  it('looks a presented key up by its SHA-256 alone, with the same statement however much of a real key it matches', async () => {
     const acct = await h.seedAccount();
     const flip = (c: string) => (c === 'A' ? 'B' : 'A');
     const nearMiss = acct.key.slice(0, -1) + flip(acct.key.slice(-1));
@@ -260,36 +298,55 @@ describe('key checks and timing', () => {
     expect(nearMiss.length).toBe(acct.key.length);
     expect(farMiss.length).toBe(acct.key.length);
 
-    // ioredis sends a script's text on its first use on a connection and only its SHA afterwards.
-    expect((await h.http.post('/api/webhook/').set({ Authorization: 'Bearer sk-warm-up' }).send({})).status).toBe(401);
+    // An API of its own, on a pool whose statements the server logs and on a Redis connection of its own.
+    const logged = statementLog(h.db);
+    const redis = await connectRedis(h.config.REDIS_URL, { failFast: true });
+    const connection = Connection.lazy({ address: h.config.TEMPORAL_ADDRESS! });
+    const api = request(buildApi(h.config, { db: logged.pool, redis, connection }, createLogger(h.config, 'api')).callback());
     // A connection of its own in MONITOR mode: it sees every command any client sends, in the order Redis runs them.
     const monitor = await h.redis.monitor();
-    const apiClient = `127.0.0.1:${(h.redis as unknown as { stream: { localPort: number } }).stream.localPort}`;
+    const apiClient = `127.0.0.1:${(redis as unknown as { stream: { localPort: number } }).stream.localPort}`;
     const seen: Array<{ source: string; args: string[] }> = [];
     monitor.on('monitor', (_time: string, args: string[], source: string) => seen.push({ source, args }));
-    const lookup = (key: string) => keys.apiKey(hashApiKey(key));
-    const commandsFor = async (key: string) => {
+    let log = '';
+    const sentFor = async (key: string) => {
       const from = seen.length;
-      const res = await h.http.post('/api/webhook/').set({ Authorization: `Bearer ${key}` }).send({ employee_id: acct.employeeId, payload: 'x' });
-      // The lookup ran before the answer; once MONITOR has shown it, all the request did is in, bar a
-      // fire-and-forget command, which gets a moment more.
-      await eventually('the lookup in MONITOR', async () => (seen.slice(from).some((c) => c.args.includes(lookup(key))) ? true : undefined), 5_000);
-      await new Promise((r) => setTimeout(r, 100));
-      return { status: res.status, commands: seen.slice(from).filter((c) => c.source === apiClient).map((c) => c.args) };
+      let status = 0;
+      const { statements, log: text } = await logged.during(async () => {
+        status = (
+          await api
+            .post('/api/webhook/')
+            .set({ Authorization: `Bearer ${key}` })
+            .send({ employee_id: acct.employeeId, payload: 'x' })
+        ).status;
+      });
+      log += text;
+      // MONITOR reports asynchronously: a PING on the API's connection marks the end of what it sent.
+      const marker = `end-${randomUUID()}`;
+      await redis.ping(marker);
+      await eventually('the marker in MONITOR', async () => (seen.slice(from).some((c) => c.args.includes(marker)) ? true : undefined), 5_000);
+      const commands = seen
+        .slice(from)
+        .filter((c) => c.source === apiClient && !c.args.includes(marker))
+        .map((c) => c.args);
+      return { status, statements, commands };
     };
     try {
-      const near = await commandsFor(nearMiss);
-      const far = await commandsFor(farMiss);
+      const near = await sentFor(nearMiss);
+      const far = await sentFor(farMiss);
       expect([near.status, far.status]).toEqual([401, 401]);
-      const iso = expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
-      const scriptCall = (key: string) => [['evalsha', expect.stringMatching(/^[0-9a-f]{40}$/), '1', lookup(key), iso, iso]];
-      expect(near.commands).toEqual(scriptCall(nearMiss));
-      expect(far.commands).toEqual(scriptCall(farMiss));
-      expect(near.commands[0][1]).toBe(far.commands[0][1]);
-      const everything = JSON.stringify(seen);
+      const lookup = (key: string) => [{ name: 'api_keys_resolve', sql: expect.stringContaining('key_hash'), parameters: `$1 = '${hashApiKey(key)}'` }];
+      expect(near.statements).toEqual(lookup(nearMiss));
+      expect(far.statements).toEqual(lookup(farMiss));
+      expect(near.statements[0].sql).toBe(far.statements[0].sql);
+      expect([near.commands, far.commands]).toEqual([[], []]);
+      const everything = `${log}\n${JSON.stringify(seen)}`;
       for (const key of [acct.key, nearMiss, farMiss]) expect(everything).not.toContain(key.slice(3));
     } finally {
       monitor.disconnect();
+      redis.disconnect();
+      await connection.close().catch(() => undefined);
+      await logged.end();
     }
   });
 });

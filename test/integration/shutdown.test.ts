@@ -6,10 +6,14 @@ import { startService, type ServiceProcess } from '../helpers/processes';
 const stack = useDrillStack('shutdown', { fakeModel: true, credits: 10_000 });
 
 async function waitForApi(port: number, api: ServiceProcess): Promise<void> {
-  await eventually('API listening', async () => {
-    const res = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
-    return res?.ok ? true : undefined;
-  }, 30_000).catch((err: Error) => {
+  await eventually(
+    'API listening',
+    async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
+      return res?.ok ? true : undefined;
+    },
+    30_000,
+  ).catch((err: Error) => {
     throw new Error(`${err.message}\n${api.output.join('')}`);
   });
 }

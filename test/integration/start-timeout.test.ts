@@ -14,7 +14,12 @@ afterAll(() => h.close());
 describe('a workflow start whose answer is lost', () => {
   it('answers 202 when the workflow exists after all, and 502 only when nothing was started', async () => {
     const answers = await Promise.all(
-      Array.from({ length: 40 }, (_, i) => h.http.post('/api/webhook/').set(acct.auth).send({ employee_id: acct.employeeId, payload: `lost answer ${i}` })),
+      Array.from({ length: 40 }, (_, i) =>
+        h.http
+          .post('/api/webhook/')
+          .set(acct.auth)
+          .send({ employee_id: acct.employeeId, payload: `lost answer ${i}` }),
+      ),
     );
     const accepted = answers.filter((r) => r.status === 202).map((r) => r.body.message_id as string);
     expect(answers.every((r) => r.status === 202 || r.status === 502)).toBe(true);

@@ -34,14 +34,19 @@ describe('tracing events in Temporal', () => {
     });
     expect(processing).toMatchObject({ completed_at: null, credits: null });
     const description = await h.workflowHandle(acct.accountId, accepted.body.message_id).describe();
-    expect(description.searchAttributes).toMatchObject({ EventStatus: ['processing'], EventType: ['ticket.created'], EmployeeId: [acct.employeeId], AccountId: [acct.accountId] });
+    expect(description.searchAttributes).toMatchObject({
+      EventStatus: ['processing'],
+      EventType: ['ticket.created'],
+      EmployeeId: [acct.employeeId],
+      AccountId: [acct.accountId],
+    });
     await h.workflowHandle(acct.accountId, accepted.body.message_id).result();
     const done = await h.http.get(`/api/webhook/${accepted.body.message_id}`).set(acct.auth);
     expect(done.body.status).toBe('completed');
   });
 
   it('finds the failed events of one employee with a visibility query, and only those', async () => {
-    const other = await h.accounts.createEmployee({ accountId: acct.accountId, name: 'Bo' });
+    const other = await h.employees.createEmployee({ accountId: acct.accountId, name: 'Bo' });
     fake.enqueue({ kind: 'status', status: 400 });
     const failed = await post(other.id, 'deploy.failed', 'Deploy 9 failed.');
     await expect(h.workflowHandle(acct.accountId, failed.body.message_id).result()).rejects.toThrow();
@@ -67,7 +72,11 @@ describe('tracing events in Temporal', () => {
 
   it('keeps request metadata in the memo and never the API key', async () => {
     const key = `memo-${Date.now()}`;
-    const res = await h.http.post('/api/webhook/').set(acct.auth).set('X-Request-Id', 'req-memo-1').set('Idempotency-Key', key)
+    const res = await h.http
+      .post('/api/webhook/')
+      .set(acct.auth)
+      .set('X-Request-Id', 'req-memo-1')
+      .set('Idempotency-Key', key)
       .send({ employee_id: acct.employeeId, payload: 'Memo check.' });
     const description = await h.workflowHandle(acct.accountId, res.body.message_id, key).describe();
     expect(description.memo).toMatchObject({ messageId: res.body.message_id, requestId: 'req-memo-1', idempotencyKey: key, receivedAt: expect.any(String) });
@@ -94,7 +103,7 @@ describe('current details in the Temporal UI', () => {
     });
     expect(details.split('\n')).toEqual([
       'formatted: [Webhook: order.completed] Customer John placed order #1234 for $99.',
-      'asked model test-model: 120 + 30 tokens',
+      'turn 1: 120 + 30 tokens, answered',
       expect.stringMatching(/^charged \d+ credits \(\d+ token, \d+ runtime\)$/),
     ]);
   });

@@ -4,9 +4,13 @@ import { Connection } from '@temporalio/client';
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { buildApi } from '../../src/api';
-import { createLogger } from '../../src/logger';
+import { freePort } from '../../src/dev/services';
 import { MAX_BODY_BYTES } from '../../src/http/webhook-request';
-import { createHarness, testConfig, type Harness, type Seeded } from '../helpers/harness';
+import { createLogger } from '../../src/observability/logger';
+import { KEY_CACHE_TTL_MS } from '../../src/stores/api-keys';
+import { createPool } from '../../src/stores/postgres/pool';
+import { createRedis } from '../../src/stores/redis/client';
+import { createHarness, eventually, testConfig, type Harness, type Seeded } from '../helpers/harness';
 import { expectError } from '../helpers/error-body';
 import { listen, rawRequest } from '../helpers/raw-http';
 
@@ -21,6 +25,9 @@ afterAll(() => h.close());
 
 const post = (auth: object = acct.auth) => h.http.post('/api/webhook/').set(auth as Record<string, string>);
 const valid = (employeeId = acct.employeeId) => ({ employee_id: employeeId, event: 'order.completed', payload: 'Order #1234 placed.' });
+
+/** Waits until the clock reaches `at` (ms since epoch): for a bound stated in time, not for a condition. */
+const sleepUntil = (at: number) => new Promise((r) => setTimeout(r, Math.max(0, at - Date.now())));
 
 /** A JSON body of exactly `bytes` bytes, padded in the payload. */
 function bodyOfSize(bytes: number, employeeId = acct.employeeId): string {
@@ -54,13 +61,58 @@ describe('401: the API key', () => {
     expect(res.status).toBe(202);
   });
 
-  it('refuses a key from the very next request after it is revoked', async () => {
+  it('refuses a revoked key from the very next request on an API that has not looked it up yet', async () => {
     const a = await h.seedAccount();
-    expect((await post(a.auth).send(valid(a.employeeId))).status).toBe(202);
-    await h.accounts.revokeApiKey(a.accountId, a.keyId);
+    await h.keys.revokeApiKey(a.accountId, a.keyId);
     const res = await post(a.auth).send(valid(a.employeeId));
     expectError(res, 401, 'INVALID_API_KEY');
     expect(res.headers['www-authenticate']).toBe('Bearer');
+  });
+
+  it(`refuses a revoked key on the API that just accepted it once its ${KEY_CACHE_TTL_MS} ms key cache has passed`, async () => {
+    const a = await h.seedAccount();
+    expect((await post(a.auth).send(valid(a.employeeId))).status).toBe(202);
+    const revoking = Date.now();
+    await h.keys.revokeApiKey(a.accountId, a.keyId);
+    // The API read the key before the revoke: whatever it cached expires by revoking + KEY_CACHE_TTL_MS.
+    await sleepUntil(revoking + KEY_CACHE_TTL_MS + 100);
+    const res = await post(a.auth).send(valid(a.employeeId));
+    expectError(res, 401, 'INVALID_API_KEY');
+    expect(res.headers['www-authenticate']).toBe('Bearer');
+  });
+});
+
+describe('a key revoked while two APIs share the database', () => {
+  let second: Harness;
+  beforeAll(async () => {
+    second = await createHarness({}, { worker: false });
+  });
+  afterAll(() => second?.close());
+
+  /**
+   * Each API process caches what it read about a key for KEY_CACHE_TTL_MS. A correctness bound, not
+   * a speed measurement: both APIs accepted the key just before the revoke, so both hold it in their
+   * cache, and both must refuse it once that bound (plus a margin) has passed since the revoke.
+   */
+  it(`is refused with 401 by both within ${KEY_CACHE_TTL_MS} ms of the revoke, though both had just authenticated it`, async () => {
+    const a = await h.seedAccount();
+    const status = (harness: Harness) => harness.http.get(`/api/webhook/${randomUUID()}`).set(a.auth);
+    // Authenticated on both: an unknown message id is a 404, which only an accepted key gets.
+    const before = await Promise.all([status(h), status(second)]);
+    expect(before.map((r) => [r.status, r.body.error?.code])).toEqual([
+      [404, 'MESSAGE_NOT_FOUND'],
+      [404, 'MESSAGE_NOT_FOUND'],
+    ]);
+    const revoking = Date.now();
+    await h.keys.revokeApiKey(a.accountId, a.keyId);
+    await sleepUntil(revoking + KEY_CACHE_TTL_MS + 100);
+    const after = await Promise.all([status(h), status(second)]);
+    for (const res of after) {
+      expectError(res, 401, 'INVALID_API_KEY');
+      expect(res.headers['www-authenticate']).toBe('Bearer');
+    }
+    // The same holds for the webhook route, on both.
+    for (const harness of [h, second]) expectError(await harness.http.post('/api/webhook/').set(a.auth).send(valid(a.employeeId)), 401, 'INVALID_API_KEY');
   });
 });
 
@@ -84,10 +136,24 @@ describe('403: the account may not use the channel', () => {
     expectError(await post(a.auth).send(valid(a.employeeId)), 403, 'CHANNEL_DISABLED');
   });
 
-  it('accepts the next request once the channel is enabled', async () => {
+  it('accepts the next request on an API that has not looked the key up since the channel was enabled', async () => {
     const a = await h.seedAccount({ webhookEnabled: false });
     expectError(await post(a.auth).send(valid(a.employeeId)), 403, 'CHANNEL_DISABLED');
     await h.accounts.updateAccount(a.accountId, { webhookEnabled: true });
+    const other = await createHarness({}, { worker: false });
+    try {
+      expect((await other.http.post('/api/webhook/').set(a.auth).send(valid(a.employeeId))).status).toBe(202);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it(`accepts requests on the API that refused them once its ${KEY_CACHE_TTL_MS} ms key cache has passed since the channel was enabled`, async () => {
+    const a = await h.seedAccount({ webhookEnabled: false });
+    expectError(await post(a.auth).send(valid(a.employeeId)), 403, 'CHANNEL_DISABLED');
+    const enabling = Date.now();
+    await h.accounts.updateAccount(a.accountId, { webhookEnabled: true });
+    await sleepUntil(enabling + KEY_CACHE_TTL_MS + 100);
     expect((await post(a.auth).send(valid(a.employeeId))).status).toBe(202);
   });
 });
@@ -125,7 +191,9 @@ describe('413: the 64 KB body limit', () => {
   });
 
   it('refuses a body of 65,537 bytes', async () => {
-    const res = await post().set('Content-Type', 'application/json').send(bodyOfSize(MAX_BODY_BYTES + 1));
+    const res = await post()
+      .set('Content-Type', 'application/json')
+      .send(bodyOfSize(MAX_BODY_BYTES + 1));
     expectError(res, 413, 'PAYLOAD_TOO_LARGE');
   });
 
@@ -175,7 +243,10 @@ describe('413: the 64 KB body limit', () => {
     });
 
     it('accepts UTF-8 beyond ASCII, including U+FFFD itself', async () => {
-      const res = await h.http.post('/api/webhook/').set(acct.auth).send({ ...valid(), payload: 'Café ☕ \uFFFD 👍' });
+      const res = await h.http
+        .post('/api/webhook/')
+        .set(acct.auth)
+        .send({ ...valid(), payload: 'Café ☕ \uFFFD 👍' });
       expect(res.status).toBe(202);
     });
 
@@ -202,7 +273,9 @@ describe('415: the body must be JSON', () => {
   });
 
   it('refuses a body without a Content-Type', async () => {
-    const res = await post().unset('Content-Type').send(Buffer.from(JSON.stringify(valid())));
+    const res = await post()
+      .unset('Content-Type')
+      .send(Buffer.from(JSON.stringify(valid())));
     expectError(res, 415, 'UNSUPPORTED_MEDIA_TYPE');
   });
 
@@ -225,7 +298,9 @@ describe('400: the request itself', () => {
   });
 
   it('refuses a JSON array', async () => {
-    const res = await post().set('Content-Type', 'application/json').send(JSON.stringify([valid()]));
+    const res = await post()
+      .set('Content-Type', 'application/json')
+      .send(JSON.stringify([valid()]));
     expectError(res, 400, 'INVALID_REQUEST');
   });
 
@@ -277,7 +352,7 @@ describe('404: the employee', () => {
   it("answers another account's employee exactly as a missing one, apart from the request id", async () => {
     const other = await h.seedAccount();
     const foreign = await post().send(valid(other.employeeId));
-    await h.accounts.deleteEmployee(other.employeeId);
+    await h.employees.deleteEmployee(other.employeeId);
     const missing = await post().send(valid(other.employeeId));
     expectError(foreign, 404, 'EMPLOYEE_NOT_FOUND', 'employee_id');
     expect(foreign.body.request_id).not.toBe(missing.body.request_id);
@@ -293,7 +368,9 @@ describe('the order of the checks: 401, 403, 429, 413, 415, 400, 404', () => {
 
   it('answers 403 for a disabled channel with an oversize body', async () => {
     const a = await h.seedAccount({ webhookEnabled: false });
-    const res = await post(a.auth).set('Content-Type', 'application/json').send(bodyOfSize(MAX_BODY_BYTES + 1, a.employeeId));
+    const res = await post(a.auth)
+      .set('Content-Type', 'application/json')
+      .send(bodyOfSize(MAX_BODY_BYTES + 1, a.employeeId));
     expectError(res, 403, 'CHANNEL_DISABLED');
   });
 
@@ -306,7 +383,9 @@ describe('the order of the checks: 401, 403, 429, 413, 415, 400, 404', () => {
   });
 
   it('answers 413 for an oversize body that is not JSON', async () => {
-    const res = await post().set('Content-Type', 'text/plain').send('x'.repeat(MAX_BODY_BYTES + 1));
+    const res = await post()
+      .set('Content-Type', 'text/plain')
+      .send('x'.repeat(MAX_BODY_BYTES + 1));
     expectError(res, 413, 'PAYLOAD_TOO_LARGE');
   });
 
@@ -354,24 +433,48 @@ describe('routes and methods', () => {
     ['a body of only whitespace', (r) => r.set('Content-Type', 'application/json').send('   '), 400, 'MALFORMED_JSON'],
     ['a deeply nested array', (r) => r.set('Content-Type', 'application/json').send(`${'['.repeat(5000)}${']'.repeat(5000)}`), 400, 'INVALID_REQUEST'],
     ['an unknown Content-Encoding', (r) => r.set('Content-Type', 'application/json').set('Content-Encoding', 'br2').send('{}'), 415, 'UNSUPPORTED_MEDIA_TYPE'],
-    ['a gzip header on a plain body', (r) => r.set('Content-Type', 'application/json').set('Content-Encoding', 'gzip').send('{}'), 415, 'UNSUPPORTED_MEDIA_TYPE'],
+    [
+      'a gzip header on a plain body',
+      (r) => r.set('Content-Type', 'application/json').set('Content-Encoding', 'gzip').send('{}'),
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+    ],
     ['an unknown charset', (r) => r.set('Content-Type', 'application/json; charset=klingon').send('{}'), 415, 'UNSUPPORTED_MEDIA_TYPE'],
     ['a Latin-1 charset', (r) => r.set('Content-Type', 'application/json; charset=iso-8859-1').send(JSON.stringify(valid())), 415, 'UNSUPPORTED_MEDIA_TYPE'],
-    ['a __proto__ key', (r) => r.set('Content-Type', 'application/json').send('{"__proto__":{"admin":true},"employee_id":"x","payload":"y"}'), 400, 'MALFORMED_JSON'],
+    [
+      'a __proto__ key',
+      (r) => r.set('Content-Type', 'application/json').send('{"__proto__":{"admin":true},"employee_id":"x","payload":"y"}'),
+      400,
+      'MALFORMED_JSON',
+    ],
   ])('answers %s with a 4xx, never a 5xx', async (_what, shape, status, code) => {
     expectError(await shape(post()), status, code);
   });
 
-  it('keeps a NUL byte in the payload as data', async () => {
-    const res = await post().send({ employee_id: acct.employeeId, payload: 'a\u0000b' });
+  it('keeps a NUL byte in the payload as data, through to the employee', async () => {
+    const a = await h.seedAccount();
+    const res = await post(a.auth).send({ employee_id: a.employeeId, payload: 'a\u0000b' });
     expect(res.status).toBe(202);
-  });
+    const handle = h.workflowHandle(a.accountId, res.body.message_id);
+    try {
+      const received = await eventually(
+        'the event in the inbox',
+        async () => (await h.memory.inbox(a.employeeId)).find((e) => e.messageId === res.body.message_id && e.direction === 'received'),
+        15_000,
+      );
+      expect(received.text).toBe('[Webhook] a\u0000b');
+      expect((await handle.result()).status).toBe('completed');
+    } finally {
+      // An event stuck on this payload must not hold the worker's shutdown (and the suite) after the test.
+      if ((await handle.describe()).status.name === 'RUNNING') await handle.terminate('test cleanup');
+    }
+  }, 30_000);
 });
 
 describe('408 and 502: slow clients and missing infrastructure', () => {
   it('answers 408 when the body stalls past the body timeout', async () => {
     const connection = Connection.lazy({ address: h.config.TEMPORAL_ADDRESS! });
-    const app = buildApi(testConfig({ BODY_TIMEOUT_MS: '300' }), h.redis, connection, createLogger(h.config, 'test-api'));
+    const app = buildApi(testConfig({ BODY_TIMEOUT_MS: '300' }), { db: h.db, redis: h.redis, connection }, createLogger(h.config, 'test-api'));
     const server = await listen(app);
     try {
       const res = await rawRequest(server.port, { ...acct.auth, 'Content-Type': 'application/json', 'Content-Length': '200' }, (req) => {
@@ -388,7 +491,7 @@ describe('408 and 502: slow clients and missing infrastructure', () => {
   it('answers 502 when Temporal is unreachable, and the same Idempotency-Key is then accepted by a healthy API', async () => {
     const dead = '127.0.0.1:1';
     const connection = Connection.lazy({ address: dead });
-    const app = buildApi(testConfig({ TEMPORAL_ADDRESS: dead }), h.redis, connection, createLogger(h.config, 'test-api'));
+    const app = buildApi(testConfig({ TEMPORAL_ADDRESS: dead }), { db: h.db, redis: h.redis, connection }, createLogger(h.config, 'test-api'));
     const key = `retry-${randomUUID()}`;
     try {
       const res = await request(app.callback()).post('/api/webhook/').set(acct.auth).set('Idempotency-Key', key).send(valid());
@@ -405,10 +508,51 @@ describe('408 and 502: slow clients and missing infrastructure', () => {
     const redis = new Redis('redis://127.0.0.1:1', { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
     redis.on('error', () => undefined);
     const connection = Connection.lazy({ address: h.config.TEMPORAL_ADDRESS! });
-    const app = buildApi(testConfig(), redis, connection, createLogger(h.config, 'test-api'));
+    const app = buildApi(testConfig(), { db: h.db, redis, connection }, createLogger(h.config, 'test-api'));
     try {
       const res = await request(app.callback()).post('/api/webhook/').set(acct.auth).send(valid());
       expectError(res, 502, 'UPSTREAM_UNAVAILABLE');
+    } finally {
+      redis.disconnect();
+      await connection.close();
+    }
+  });
+
+  it('answers 502 when PostgreSQL is unreachable, and reserves nothing', async () => {
+    const a = await h.seedAccount({ credits: 50 });
+    const db = createPool(`postgres://postgres@127.0.0.1:${await freePort()}/sistava`, { name: 'test-dead-db', failFast: true });
+    const connection = Connection.lazy({ address: h.config.TEMPORAL_ADDRESS! });
+    const app = buildApi(testConfig(), { db, redis: h.redis, connection }, createLogger(h.config, 'test-api'));
+    try {
+      const res = await request(app.callback()).post('/api/webhook/').set(a.auth).send(valid(a.employeeId));
+      expectError(res, 502, 'UPSTREAM_UNAVAILABLE');
+      expect(JSON.stringify(res.body)).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|postgres/i);
+    } finally {
+      await connection.close();
+      await db.end();
+    }
+    expect(await h.ledger.counters(a.accountId)).toEqual({ balance: 50, reserved: 0 });
+  });
+});
+
+describe('/readyz', () => {
+  it('answers 200 when PostgreSQL, Redis and Temporal all answer', async () => {
+    const res = await h.http.get('/readyz');
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ status: 'ready' });
+  });
+
+  it("answers 503 naming only Redis, without any error text, when the app's Redis is unreachable", async () => {
+    const closed = await freePort();
+    const redis = createRedis(`redis://127.0.0.1:${closed}`, { failFast: true, name: 'test-dead-redis' });
+    const connection = Connection.lazy({ address: h.config.TEMPORAL_ADDRESS! });
+    const app = buildApi(testConfig(), { db: h.db, redis, connection }, createLogger(h.config, 'test-api'));
+    try {
+      const res = await request(app.callback()).get('/readyz');
+      expect(res.status).toBe(503);
+      expect(res.headers['content-type']).toMatch(/^application\/json/);
+      expect(res.body).toEqual({ status: 'unavailable', down: ['redis'] });
+      expect(res.text).not.toMatch(new RegExp(`ECONNREFUSED|127\\.0\\.0\\.1|${closed}|writeable|connect`, 'i'));
     } finally {
       redis.disconnect();
       await connection.close();

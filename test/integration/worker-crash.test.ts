@@ -29,6 +29,7 @@ function startWorkerProcess(): WorkerProcess {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
       ...process.env,
+      DATABASE_URL: process.env.TEST_DATABASE_URL,
       REDIS_URL: process.env.TEST_REDIS_URL,
       TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
       TEMPORAL_TASK_QUEUE: TASK_QUEUE,

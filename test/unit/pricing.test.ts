@@ -41,12 +41,20 @@ describe('priceEvent', () => {
   });
 
   it('costs nothing at a price of zero and never goes negative on odd usage', () => {
-    expect(priceEvent({ promptTokens: 5000, completionTokens: 5000, runtimeMs: 5000 }, { ...price, promptPer1k: 0, completionPer1k: 0, runtimePerSecond: 0 }).credits).toBe(0);
+    expect(
+      priceEvent({ promptTokens: 5000, completionTokens: 5000, runtimeMs: 5000 }, { ...price, promptPer1k: 0, completionPer1k: 0, runtimePerSecond: 0 })
+        .credits,
+    ).toBe(0);
     expect(priceEvent({ promptTokens: -50, completionTokens: Number.NaN, runtimeMs: -1 }, price)).toEqual({ tokenCredits: 0, runtimeCredits: 1, credits: 1 });
   });
 
   it('always yields whole credits', () => {
-    for (const [p, c, ms] of [[1, 1, 1], [999, 1, 999], [1001, 0, 1001], [123456, 7890, 65432]]) {
+    for (const [p, c, ms] of [
+      [1, 1, 1],
+      [999, 1, 999],
+      [1001, 0, 1001],
+      [123456, 7890, 65432],
+    ]) {
       const cost = priceEvent({ promptTokens: p, completionTokens: c, runtimeMs: ms }, { ...price, promptPer1k: 7, completionPer1k: 13, runtimePerSecond: 3 });
       expect(Number.isInteger(cost.tokenCredits) && Number.isInteger(cost.runtimeCredits)).toBe(true);
       expect(cost.tokenCredits).toBe(Math.ceil((p * 7 + c * 13) / 1000));
@@ -62,7 +70,12 @@ describe('pricing configuration', () => {
       CREDITS_PER_1K_COMPLETION_TOKENS: '3',
       CREDITS_PER_RUNTIME_SECOND: '5',
     });
-    expect(priceList(config)).toEqual({ models: { 'gpt-4o-mini': { prompt_per_1k: 1, completion_per_1k: 4 } }, defaultPromptPer1k: 2, defaultCompletionPer1k: 3, runtimePerSecond: 5 });
+    expect(priceList(config)).toEqual({
+      models: { 'gpt-4o-mini': { prompt_per_1k: 1, completion_per_1k: 4 } },
+      defaultPromptPer1k: 2,
+      defaultCompletionPer1k: 3,
+      runtimePerSecond: 5,
+    });
     expect(parseConfig({}).MODEL_PRICES).toEqual({});
   });
 

@@ -1,10 +1,5 @@
 import { HttpError } from 'http-errors';
-import {
-  MAX_EVENT_LENGTH,
-  MAX_IDEMPOTENCY_KEY_LENGTH,
-  parseIdempotencyKey,
-  parseWebhookRequest,
-} from '../../src/http/webhook-request';
+import { MAX_EVENT_LENGTH, MAX_IDEMPOTENCY_KEY_LENGTH, parseIdempotencyKey, parseWebhookRequest } from '../../src/http/webhook-request';
 
 const EMPLOYEE = '3f2c1f7e-8d7a-4c1e-9a55-2b1a0c7d9e10';
 
