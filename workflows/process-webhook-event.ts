@@ -20,6 +20,7 @@ import {
   MODEL_REJECTED,
   statusQuery,
   type EventMemo,
+  type EventStep,
   type ChargeResult,
   type EmployeeOutcome,
   type EventStatus,
@@ -53,7 +54,7 @@ export const AGENT_LOOP_PATCH = 'agent-loop';
 /** What a failed event consumed: a failed attempt reports no usage, so nothing is charged. */
 const NOTHING_USED: Usage = { promptTokens: 0, completionTokens: 0, runtimeMs: 0 };
 
-/** Formatting and charging are short Redis-or-CPU steps: local activities skip a task-queue round trip. */
+/** Formatting and charging are short CPU-or-database steps: local activities skip a task-queue round trip. */
 const LOCAL_OPTIONS: LocalActivityOptions = {
   startToCloseTimeout: '10s',
   retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' },
@@ -126,7 +127,7 @@ export async function processWebhookEvent(input: WebhookEventInput): Promise<Web
     note(`charged ${result.charge.credits} credits (${result.charge.tokenCredits} token, ${result.charge.runtimeCredits} runtime)`);
     setStatus('completed');
   } catch (err) {
-    failure = asApplicationFailure(err);
+    failure = asApplicationFailure(err, result.steps);
     result.error = { type: failure.type ?? undefined, message: failure.message };
     result.failedAt = new Date().toISOString();
     // The employee failed: charge the model turns that completed (none before the agent loop), release
@@ -141,10 +142,6 @@ export async function processWebhookEvent(input: WebhookEventInput): Promise<Web
   // even if Redis has forgotten the key.
   if (input.dedupUntil !== undefined && input.dedupUntil > Date.now()) {
     await sleep(input.dedupUntil - Date.now());
-  }
-  if (failure && result.steps) {
-    // The status API reads a failed event's steps from its failure.
-    throw ApplicationFailure.create({ type: failure.type ?? undefined, message: failure.message, nonRetryable: true, details: [{ steps: result.steps }], cause: failure.cause });
   }
   if (failure) throw failure;
   return result;
@@ -180,15 +177,24 @@ function charge(input: WebhookEventInput, usage: Usage): Promise<ChargeResult> {
   );
 }
 
-/** Workflows fail only with ApplicationFailure; an activity's failure keeps its type for callers. */
-function asApplicationFailure(err: unknown): ApplicationFailure {
-  if (err instanceof ApplicationFailure) return err;
+/**
+ * Workflows fail only with ApplicationFailure; an activity's failure keeps its type for callers, and
+ * its cause chain. Since the agent loop the failure also carries the event's steps in its details,
+ * where the status API reads them once the workflow has closed.
+ */
+function asApplicationFailure(err: unknown, steps?: EventStep[]): ApplicationFailure {
+  const details = steps ? [{ steps }] : undefined;
+  if (err instanceof ApplicationFailure) {
+    if (!details) return err;
+    return ApplicationFailure.create({ type: err.type ?? undefined, message: err.message, nonRetryable: true, details, cause: err.cause });
+  }
   const cause = err instanceof ActivityFailure ? err.cause : undefined;
   const type = cause instanceof ApplicationFailure ? cause.type : undefined;
   return ApplicationFailure.create({
     type: type ?? 'EVENT_FAILED',
     message: cause?.message ?? (err as Error).message,
     nonRetryable: true,
+    details,
     cause: err instanceof Error ? err : undefined,
   });
 }

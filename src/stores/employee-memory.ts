@@ -61,6 +61,14 @@ const recordOnce = statement<
                    (SELECT outcome FROM employee_outcomes WHERE employee_id = :employeeId AND message_id = :messageId)) AS outcome`,
 );
 
+/**
+ * PostgreSQL text and jsonb cannot hold U+0000, which a payload or a model may contain: it is
+ * stored as U+FFFD. (The workflow history keeps the original text.)
+ */
+export function storable(text: string): string {
+  return text.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text;
+}
+
 /** A note kept by `remember`, once per tool call. */
 const insertNote = statement<{ employeeId: string; messageId: string; callId: string; note: string }>(
   'memory_note_once',
@@ -102,7 +110,9 @@ export class EmployeeMemory {
     return rows.reverse().map((r) => ({ role: r.role, content: r.content }));
   }
 
-  async record(employeeId: string, messageId: string, received: string, outcome: EmployeeOutcome): Promise<EmployeeOutcome> {
+  async record(employeeId: string, messageId: string, receivedText: string, outcomeGiven: EmployeeOutcome): Promise<EmployeeOutcome> {
+    const received = storable(receivedText);
+    const outcome = outcomeGiven.reply === undefined ? outcomeGiven : { ...outcomeGiven, reply: storable(outcomeGiven.reply) };
     const inbox: Array<Pick<InboxEntry, 'direction' | 'text'>> = [{ direction: 'received', text: received }];
     const turns: Turn[] = [{ role: 'user', content: received }];
     if (outcome.reply !== undefined) {
@@ -122,7 +132,7 @@ export class EmployeeMemory {
 
   /** Keeps a note in long-term memory; a retried call with the same id adds nothing. */
   async remember(employeeId: string, messageId: string, callId: string, note: string): Promise<void> {
-    await insertNote.run(this.db, { employeeId, messageId, callId, note });
+    await insertNote.run(this.db, { employeeId, messageId, callId, note: storable(note) });
   }
 
   /** The newest notes, oldest first, for the system prompt. */
@@ -132,7 +142,7 @@ export class EmployeeMemory {
 
   /** Leaves a message for the account owner; a retried call with the same id adds nothing. */
   async reply(employeeId: string, messageId: string, callId: string, text: string): Promise<void> {
-    await insertReply.run(this.db, { employeeId, messageId, callId, text });
+    await insertReply.run(this.db, { employeeId, messageId, callId, text: storable(text) });
   }
 
   /** Newest first. */

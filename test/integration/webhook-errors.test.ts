@@ -451,7 +451,7 @@ describe('routes and methods', () => {
     expectError(await shape(post()), status, code);
   });
 
-  it('keeps a NUL byte in the payload as data, through to the employee', async () => {
+  it('accepts a NUL byte in the payload and completes the event; the inbox (PostgreSQL text) holds it as U+FFFD', async () => {
     const a = await h.seedAccount();
     const res = await post(a.auth).send({ employee_id: a.employeeId, payload: 'a\u0000b' });
     expect(res.status).toBe(202);
@@ -462,7 +462,7 @@ describe('routes and methods', () => {
         async () => (await h.memory.inbox(a.employeeId)).find((e) => e.messageId === res.body.message_id && e.direction === 'received'),
         15_000,
       );
-      expect(received.text).toBe('[Webhook] a\u0000b');
+      expect(received.text).toBe('[Webhook] a\uFFFDb');
       expect((await handle.result()).status).toBe('completed');
     } finally {
       // An event stuck on this payload must not hold the worker's shutdown (and the suite) after the test.
