@@ -162,6 +162,14 @@ SELECT account_id, date_trunc('hour', at, 'UTC'), employee_id, coalesce(event, '
 FROM postings WHERE account_id = $1 AND kind = 'charge'
 GROUP BY 1, 2, 3, 4`;
 
+/** The daily rollup, from the hourly one (as the migration that introduced it backfills it). */
+const SEED_DAILY_ROLLUP = `
+INSERT INTO usage_daily (account_id, day, employee_id, event, events, credits, token_credits, runtime_credits, tokens_in, tokens_out, runtime_ms)
+SELECT account_id, date_trunc('day', hour, 'UTC'), employee_id, event, sum(events), sum(credits), sum(token_credits), sum(runtime_credits),
+       sum(tokens_in), sum(tokens_out), sum(runtime_ms)
+FROM usage_hourly WHERE account_id = $1
+GROUP BY 1, 2, 3, 4`;
+
 /** The counters: the sums of the postings (every reservation is released, so reserved is 0). */
 const SEED_COUNTERS = `
 UPDATE credit_balances b SET balance = s.balance, reserved = s.reserved
@@ -210,6 +218,7 @@ async function seedLedgerAccount(db: pg.Pool, runId: string, label: string, post
     ]);
     if (inserted.rowCount !== postings) throw new Error(`seeded ${inserted.rowCount} postings, expected ${postings}`);
     rollupRows = (await client.query(SEED_ROLLUP, [account.id])).rowCount ?? 0;
+    await client.query(SEED_DAILY_ROLLUP, [account.id]);
     await client.query(SEED_COUNTERS, [account.id]);
   });
   return {
@@ -320,7 +329,7 @@ export async function ledgerPhase(ctx: LedgerPhaseContext): Promise<{ report: Le
   const small = await seedLedgerAccount(ctx.db, ctx.runId, 'small', ctx.postings.small, ctx.days, end);
   ctx.log(`  small account ${small.account_id}: ${small.events} events, ${small.top_ups} top-ups, ${small.usage_hourly_rows} rollup rows in ${small.seed_s} s`);
   const vacuumStarted = performance.now();
-  await ctx.db.query('VACUUM (ANALYZE) postings, usage_hourly, credit_balances');
+  await ctx.db.query('VACUUM (ANALYZE) postings, usage_hourly, usage_daily, credit_balances');
   const vacuum_s = round((performance.now() - vacuumStarted) / 1000, 2);
   ctx.log(`  VACUUM (ANALYZE) in ${vacuum_s} s`);
 

@@ -60,6 +60,7 @@ export interface LedgerAudit {
   openReservations: number;
   /** Charged credits summed from the hourly rollup and from the charge postings: equal when the rollup is whole. */
   rollupCredits: number;
+  dailyRollupCredits: number;
   chargedCredits: number;
   /** Messages with more than one posting of a kind: impossible under the unique index, checked anyway. */
   duplicated: Array<{ messageId: string; kind: PostingKind; count: number }>;
@@ -203,7 +204,7 @@ const release = statement<{ postingId: string; accountId: string; messageId: str
 
 /**
  * Settles an event in one statement: posts its charge once (the unique index on message and kind
- * makes a retry, a re-run or a second repair post nothing), adds it to the hourly rollup, releases
+ * makes a retry, a re-run or a second repair post nothing), adds it to the hourly and daily rollups, releases
  * its reservation once, and moves both counters by exactly what was posted. Returns the charge as
  * the ledger holds it, whoever posted it.
  */
@@ -257,6 +258,18 @@ const settle = statement<
             coalesce(model_turns, 0), coalesce(tool_calls, 0)
      FROM charged
      ON CONFLICT (account_id, hour, employee_id, event) DO UPDATE SET
+       events = u.events + 1, credits = u.credits + excluded.credits, token_credits = u.token_credits + excluded.token_credits,
+       runtime_credits = u.runtime_credits + excluded.runtime_credits, tokens_in = u.tokens_in + excluded.tokens_in,
+       tokens_out = u.tokens_out + excluded.tokens_out, runtime_ms = u.runtime_ms + excluded.runtime_ms,
+       model_turns = u.model_turns + excluded.model_turns, tool_calls = u.tool_calls + excluded.tool_calls
+   ), rolled_up_daily AS (
+     INSERT INTO usage_daily AS u (account_id, day, employee_id, event, events, credits, token_credits, runtime_credits,
+                                   tokens_in, tokens_out, runtime_ms, model_turns, tool_calls)
+     SELECT account_id, date_trunc('day', at, 'UTC'), employee_id, coalesce(event, ''), 1, -credits,
+            coalesce(token_credits, 0), coalesce(runtime_credits, 0), coalesce(tokens_in, 0), coalesce(tokens_out, 0), coalesce(runtime_ms, 0),
+            coalesce(model_turns, 0), coalesce(tool_calls, 0)
+     FROM charged
+     ON CONFLICT (account_id, day, employee_id, event) DO UPDATE SET
        events = u.events + 1, credits = u.credits + excluded.credits, token_credits = u.token_credits + excluded.token_credits,
        runtime_credits = u.runtime_credits + excluded.runtime_credits, tokens_in = u.tokens_in + excluded.tokens_in,
        tokens_out = u.tokens_out + excluded.tokens_out, runtime_ms = u.runtime_ms + excluded.runtime_ms,
@@ -322,41 +335,44 @@ const audit = statement<
     postings: number;
     open_reservations: number;
     rollup_credits: number;
+    daily_rollup_credits: number;
     charged_credits: number;
     duplicated: Array<{ message_id: string; kind: PostingKind; count: number }>;
     mismatches: Array<{ message_id: string; problem: string }>;
   }
 >(
   'ledger_audit',
-  `WITH mine AS (SELECT * FROM postings WHERE account_id = :accountId),
-   per_message AS (
+  `WITH totals AS (
+     SELECT coalesce(sum(credits), 0)::bigint AS ledger_balance, coalesce(sum(reserved), 0)::bigint AS ledger_reserved,
+            count(*)::int AS postings, coalesce(-sum(credits) FILTER (WHERE kind = 'charge'), 0)::bigint AS charged_credits
+     FROM postings WHERE account_id = :accountId
+   ), per_message AS (
      SELECT message_id,
             count(*) FILTER (WHERE kind = 'reserve') AS reserves,
-            count(*) FILTER (WHERE kind = 'release') AS releases
-     FROM mine WHERE message_id IS NOT NULL GROUP BY message_id
+            count(*) FILTER (WHERE kind = 'release') AS releases,
+            count(*) FILTER (WHERE kind = 'charge') AS charges
+     FROM postings WHERE account_id = :accountId AND message_id IS NOT NULL GROUP BY message_id
    ), open AS (SELECT message_id FROM open_reservations WHERE account_id = :accountId)
-   SELECT b.balance, b.reserved,
-          (SELECT coalesce(sum(credits), 0)::bigint FROM mine) AS ledger_balance,
-          (SELECT coalesce(sum(reserved), 0)::bigint FROM mine) AS ledger_reserved,
-          (SELECT count(*) FROM mine)::int AS postings,
+   SELECT b.balance, b.reserved, t.ledger_balance, t.ledger_reserved, t.postings, t.charged_credits,
           (SELECT count(*) FROM open)::int AS open_reservations,
           (SELECT coalesce(sum(credits), 0)::bigint FROM usage_hourly WHERE account_id = :accountId) AS rollup_credits,
-          (SELECT coalesce(-sum(credits), 0)::bigint FROM mine WHERE kind = 'charge') AS charged_credits,
+          (SELECT coalesce(sum(credits), 0)::bigint FROM usage_daily WHERE account_id = :accountId) AS daily_rollup_credits,
           (SELECT coalesce(jsonb_agg(d), '[]') FROM (
-             SELECT message_id, kind, count(*)::int AS count FROM mine WHERE message_id IS NOT NULL
-             GROUP BY message_id, kind HAVING count(*) > 1) d) AS duplicated,
+             SELECT message_id, v.kind, v.n::int AS count
+             FROM per_message, LATERAL (VALUES ('reserve', reserves), ('release', releases), ('charge', charges)) AS v(kind, n)
+             WHERE v.n > 1) d) AS duplicated,
           (SELECT coalesce(jsonb_agg(m), '[]') FROM (
              SELECT message_id, 'released without a reservation' AS problem FROM per_message WHERE releases > 0 AND reserves = 0
              UNION ALL
              SELECT message_id, 'reserved but missing from the open reservations' FROM per_message
-               WHERE reserves > 0 AND releases = 0 AND message_id NOT IN (SELECT message_id FROM open)
+               WHERE reserves > 0 AND releases = 0 AND NOT EXISTS (SELECT 1 FROM open o WHERE o.message_id = per_message.message_id)
              UNION ALL
              SELECT message_id, 'released but still in the open reservations' FROM per_message
-               WHERE releases > 0 AND message_id IN (SELECT message_id FROM open)
+               WHERE releases > 0 AND EXISTS (SELECT 1 FROM open o WHERE o.message_id = per_message.message_id)
              UNION ALL
              SELECT message_id, 'open reservation without a reserve posting' FROM open
-               WHERE message_id NOT IN (SELECT message_id FROM per_message WHERE reserves > 0)) m) AS mismatches
-   FROM credit_balances b WHERE b.account_id = :accountId`,
+               WHERE NOT EXISTS (SELECT 1 FROM per_message p WHERE p.message_id = open.message_id AND p.reserves > 0)) m) AS mismatches
+   FROM credit_balances b, totals t WHERE b.account_id = :accountId`,
 );
 
 /** The charge posting of an event; its credits are negative, like every debit. */
@@ -531,6 +547,7 @@ export class Ledger {
       postings: row.postings,
       openReservations: row.open_reservations,
       rollupCredits: row.rollup_credits,
+      dailyRollupCredits: row.daily_rollup_credits,
       chargedCredits: row.charged_credits,
       duplicated: row.duplicated.map((d) => ({ messageId: d.message_id, kind: d.kind, count: d.count })),
       reservationMismatches: row.mismatches.map((m) => ({ messageId: m.message_id, problem: m.problem })),

@@ -24,13 +24,19 @@ export interface UsageRow extends UsageTotals {
   first_at: Date;
 }
 
+/**
+ * The period [from, to) in three layers: whole UTC days [daysFrom, daysTo) from usage_daily, the
+ * whole hours around them [hoursFrom, daysFrom) and [daysTo, hoursTo) from usage_hourly, and the
+ * partial hours at either end [from, hoursFrom) and [hoursTo, to) from the charge postings.
+ */
 interface UsageParams {
   accountId: string;
   from: Date;
   to: Date;
-  /** Whole hours in [hoursFrom, hoursTo) come from the rollup; the rest of [from, to) from the postings. */
   hoursFrom: Date;
   hoursTo: Date;
+  daysFrom: Date;
+  daysTo: Date;
 }
 
 const SUMS = `sum(events)::bigint AS events, sum(credits)::bigint AS credits, sum(token_credits)::bigint AS token_credits,
@@ -47,18 +53,23 @@ const EDGE_CHARGES = `SELECT employee_id, coalesce(event, '') AS event, message_
     AND ((at >= :from AND at < :hoursFrom) OR (at >= :hoursTo AND at < :to))`;
 
 /**
- * Usage grouped by `key`: whole hours from usage_hourly, the partial hours at either end from the
- * charge postings (at most two hours of them). Its cost follows the length of the period and the
- * number of groups, not the account's history.
+ * Usage grouped by `key`: whole days from usage_daily, whole hours from usage_hourly (at most 46 of
+ * them), the partial hours at either end from the charge postings (at most two hours of them). Its
+ * cost follows the length of the period and the number of groups, not the account's history.
  */
 function groupedUsage(group: Exclude<UsageGroup, 'message'>, key: string): Statement<UsageParams, UsageRow> {
   return statement<UsageParams, UsageRow>(
     `usage_by_${group}`,
     `SELECT ${key} AS "group", ${SUMS}
      FROM (
+       SELECT employee_id, event, day AS at, events, credits, token_credits, runtime_credits, tokens_in, tokens_out, runtime_ms,
+              model_turns, tool_calls
+       FROM usage_daily WHERE account_id = :accountId AND day >= :daysFrom AND day < :daysTo
+       UNION ALL
        SELECT employee_id, event, hour AS at, events, credits, token_credits, runtime_credits, tokens_in, tokens_out, runtime_ms,
               model_turns, tool_calls
-       FROM usage_hourly WHERE account_id = :accountId AND hour >= :hoursFrom AND hour < :hoursTo
+       FROM usage_hourly
+       WHERE account_id = :accountId AND ((hour >= :hoursFrom AND hour < :daysFrom) OR (hour >= :daysTo AND hour < :hoursTo))
        UNION ALL
        SELECT employee_id, event, at, events, credits, token_credits, runtime_credits, tokens_in, tokens_out, runtime_ms,
               model_turns, tool_calls
@@ -85,6 +96,10 @@ const BY_GROUP: Record<UsageGroup, Statement<UsageParams, UsageRow>> = {
 };
 
 const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+
+const ceilTo = (t: Date, unit: number) => new Date(Math.ceil(t.getTime() / unit) * unit);
+const floorTo = (t: Date, unit: number) => new Date(Math.floor(t.getTime() / unit) * unit);
 
 /** Reads what accounts were charged, summed per group over a period, for reports and the usage API. */
 export class UsageStore {
@@ -92,10 +107,14 @@ export class UsageStore {
 
   /** Charges with `at` in [from, to), grouped. */
   async usage(accountId: string, group: UsageGroup, from: Date, to: Date): Promise<UsageRow[]> {
-    let hoursFrom = new Date(Math.ceil(from.getTime() / HOUR_MS) * HOUR_MS);
-    let hoursTo = new Date(Math.floor(to.getTime() / HOUR_MS) * HOUR_MS);
+    let hoursFrom = ceilTo(from, HOUR_MS);
+    let hoursTo = floorTo(to, HOUR_MS);
     // No whole hour inside the period: all of it comes from the postings.
     if (hoursFrom >= hoursTo) hoursFrom = hoursTo = to;
-    return BY_GROUP[group].run(this.db, { accountId, from, to, hoursFrom, hoursTo });
+    // UTC days are whole hours too, so the day layer lies within the hour layer.
+    let daysFrom = ceilTo(hoursFrom, DAY_MS);
+    let daysTo = floorTo(hoursTo, DAY_MS);
+    if (daysFrom >= daysTo) daysFrom = daysTo = hoursTo;
+    return BY_GROUP[group].run(this.db, { accountId, from, to, hoursFrom, hoursTo, daysFrom, daysTo });
   }
 }

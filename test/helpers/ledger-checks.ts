@@ -48,26 +48,34 @@ export async function loseCharge(db: pg.Pool, ledger: Ledger, accountId: string,
     const deleted = await client.query(`DELETE FROM postings WHERE account_id = $1 AND message_id = $2 AND kind = 'charge'`, [accountId, messageId]);
     if (deleted.rowCount !== 1) throw new Error(`deleted ${deleted.rowCount} charge postings of ${messageId}`);
     await client.query('UPDATE credit_balances SET balance = balance - $2 WHERE account_id = $1', [accountId, posting.credits]);
-    const hour = [accountId, posting.at, posting.employeeId, posting.event ?? ''];
-    const rolled = await client.query(
-      `UPDATE usage_hourly SET events = events - 1, credits = credits - $5, token_credits = token_credits - $6, runtime_credits = runtime_credits - $7,
-         tokens_in = tokens_in - $8, tokens_out = tokens_out - $9, runtime_ms = runtime_ms - $10, model_turns = model_turns - $11, tool_calls = tool_calls - $12
-       WHERE account_id = $1 AND hour = date_trunc('hour', $2::timestamptz, 'UTC') AND employee_id = $3 AND event = $4`,
-      [
-        ...hour,
-        -posting.credits,
-        posting.tokenCredits ?? 0,
-        posting.runtimeCredits ?? 0,
-        posting.tokensIn ?? 0,
-        posting.tokensOut ?? 0,
-        posting.runtimeMs ?? 0,
-        posting.modelTurns ?? 0,
-        posting.toolCalls ?? 0,
-      ],
-    );
-    if (rolled.rowCount !== 1) throw new Error(`the rollup has no hour for the charge of ${messageId}`);
-    // An hour whose only charge this was did not exist before it either.
-    await client.query(`DELETE FROM usage_hourly WHERE account_id = $1 AND hour = date_trunc('hour', $2::timestamptz, 'UTC') AND employee_id = $3 AND event = $4 AND events = 0`, hour);
+    const key = [accountId, posting.at, posting.employeeId, posting.event ?? ''];
+    const amounts = [
+      -posting.credits,
+      posting.tokenCredits ?? 0,
+      posting.runtimeCredits ?? 0,
+      posting.tokensIn ?? 0,
+      posting.tokensOut ?? 0,
+      posting.runtimeMs ?? 0,
+      posting.modelTurns ?? 0,
+      posting.toolCalls ?? 0,
+    ];
+    // Both rollups lose the charge the same way: the hour's (or day's) row, which goes when this was its only charge.
+    for (const [table, column, unit] of [
+      ['usage_hourly', 'hour', 'hour'],
+      ['usage_daily', 'day', 'day'],
+    ] as const) {
+      const rolled = await client.query(
+        `UPDATE ${table} SET events = events - 1, credits = credits - $5, token_credits = token_credits - $6, runtime_credits = runtime_credits - $7,
+           tokens_in = tokens_in - $8, tokens_out = tokens_out - $9, runtime_ms = runtime_ms - $10, model_turns = model_turns - $11, tool_calls = tool_calls - $12
+         WHERE account_id = $1 AND ${column} = date_trunc('${unit}', $2::timestamptz, 'UTC') AND employee_id = $3 AND event = $4`,
+        [...key, ...amounts],
+      );
+      if (rolled.rowCount !== 1) throw new Error(`${table} has no ${unit} for the charge of ${messageId}`);
+      await client.query(
+        `DELETE FROM ${table} WHERE account_id = $1 AND ${column} = date_trunc('${unit}', $2::timestamptz, 'UTC') AND employee_id = $3 AND event = $4 AND events = 0`,
+        key,
+      );
+    }
     await client.query('COMMIT');
     return posting;
   } catch (err) {

@@ -226,6 +226,18 @@ describe('billing report over whole and partial hours', () => {
       ]);
     });
 
+    it('has the postings’ groups and totals for a period with a whole UTC day in it (day, hour and posting layers)', async () => {
+      // The day before midnight from usage_daily (H0, H1: 5 charges), H2 from usage_hourly (2), H3's first half hour from the postings (1).
+      await expectReportMatchesPostings(acct.accountId, { from: new Date(midnight - 24 * HOUR - 30 * min), to: new Date(H[3] + 30 * min) }, 8);
+      const { rows } = await h.db.query<{ day: Date; events: number }>('SELECT day, sum(events)::int AS events FROM usage_daily WHERE account_id = $1 GROUP BY day ORDER BY day', [
+        acct.accountId,
+      ]);
+      expect(rows.map((r) => [r.day.getTime(), r.events])).toEqual([
+        [midnight - 24 * HOUR, 5],
+        [midnight, 5],
+      ]);
+    });
+
     it('leaves the ledger verified: the rollup holds every charge', async () => {
       const verified = await runCli(['credits', 'verify', '--account', acct.accountId, '--json']);
       expect(verified).toMatchObject({ code: 0, json: { ok: true, balance: { counter: 1000 - (55 + 10), ledger: 1000 - (55 + 10) }, problems: [] } });

@@ -164,6 +164,7 @@ describe('verifyAudit', () => {
     postings: 7,
     openReservations: 0,
     rollupCredits: 61,
+    dailyRollupCredits: 61,
     chargedCredits: 61,
     duplicated: [],
     reservationMismatches: [],
@@ -192,6 +193,7 @@ describe('verifyAudit', () => {
       'message m1: released but still in the open reservations',
     ]);
     expect(problems({ rollupCredits: 54 })).toEqual(['the usage rollup holds 54 charged credits but the charge postings sum to 61']);
+    expect(problems({ dailyRollupCredits: 60 })).toEqual(['the daily usage rollup holds 60 charged credits but the charge postings sum to 61']);
     expect(verifyAudit('acct', audit({ balance: 940 })).ok).toBe(false);
   });
 });
