@@ -89,7 +89,10 @@ function toolSpecs(enabled: ToolName[], endpointNames: string[]): ToolSpec[] {
 }
 
 /** A tool call's arguments checked against its schema; the error is worded for the model to correct. */
-export function parseArguments<T extends ToolName>(name: T, raw: string): { ok: true; args: z.infer<(typeof ToolArguments)[T]> } | { ok: false; error: string } {
+export function parseArguments<T extends ToolName>(
+  name: T,
+  raw: string,
+): { ok: true; args: z.infer<(typeof ToolArguments)[T]> } | { ok: false; error: string } {
   let json: unknown;
   try {
     json = JSON.parse(raw || '{}');
@@ -124,7 +127,15 @@ export function agentActivities(deps: AgentDeps) {
     ]);
     const system = notes.length ? `${employee.instructions}\n\nNotes you kept:\n${notes.map((n) => `- ${n}`).join('\n')}` : employee.instructions;
     const messages: ChatMessage[] = [{ role: 'system', content: system }, ...turns, { role: 'user', content: input.message }];
-    return { model: employee.model ?? deps.defaultModel, limits, tools: toolSpecs(employee.tools, endpoints.map((e) => e.name)), messages };
+    return {
+      model: employee.model ?? deps.defaultModel,
+      limits,
+      tools: toolSpecs(
+        employee.tools,
+        endpoints.map((e) => e.name),
+      ),
+      messages,
+    };
   }
 
   /**
@@ -139,8 +150,16 @@ export function agentActivities(deps: AgentDeps) {
     const started = Date.now();
     const heartbeat = setInterval(() => context.heartbeat({ turn: input.turn }), HEARTBEAT_EVERY_MS);
     try {
-      const result = await model.turn({ model: input.model, messages: input.messages, tools: input.tools, maxTokens: input.maxTokens }, context.cancellationSignal);
-      const usage: Usage = { promptTokens: result.promptTokens, completionTokens: result.completionTokens, runtimeMs: Date.now() - started, model: result.model };
+      const result = await model.turn(
+        { model: input.model, messages: input.messages, tools: input.tools, maxTokens: input.maxTokens },
+        context.cancellationSignal,
+      );
+      const usage: Usage = {
+        promptTokens: result.promptTokens,
+        completionTokens: result.completionTokens,
+        runtimeMs: Date.now() - started,
+        model: result.model,
+      };
       const total = {
         promptTokens: input.spent.promptTokens + usage.promptTokens,
         completionTokens: input.spent.completionTokens + usage.completionTokens,

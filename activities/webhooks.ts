@@ -26,7 +26,6 @@ const EXCERPT_CHARS = 300;
 /** What is read of an answer at most. */
 const MAX_ANSWER_BYTES = 16 * 1024;
 
-
 interface Answer {
   status: number;
   headers: http.IncomingHttpHeaders;
@@ -47,7 +46,13 @@ function post(url: URL, body: string, headers: Record<string, string>, allowPriv
   return new Promise((resolve, reject) => {
     const req = transport.request(
       url,
-      { method: 'POST', agent: false, lookup: allowPrivate ? undefined : guardedLookup, headers: { ...headers, 'content-length': Buffer.byteLength(body) }, timeout: timeoutMs },
+      {
+        method: 'POST',
+        agent: false,
+        lookup: allowPrivate ? undefined : guardedLookup,
+        headers: { ...headers, 'content-length': Buffer.byteLength(body) },
+        timeout: timeoutMs,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
@@ -108,7 +113,11 @@ export function webhookActivities(deps: WebhookDeps) {
       answer = await post(new URL(endpoint.url), body, headers, endpoint.allowPrivate, deps.timeoutMs);
     } catch (err) {
       if (err instanceof PrivateAddressError) {
-        return toolResult(false, `Refused: ${endpoint.name} resolves to a private, loopback or link-local address, which the operator has not allowed.`, started);
+        return toolResult(
+          false,
+          `Refused: ${endpoint.name} resolves to a private, loopback or link-local address, which the operator has not allowed.`,
+          started,
+        );
       }
       throw ApplicationFailure.retryable(`Delivery to ${endpoint.name} failed: ${(err as Error).message}`, WEBHOOK_DELIVERY_FAILED);
     } finally {

@@ -12,9 +12,7 @@ function projectRoot(): string {
 }
 
 /** Environment booleans: "false", "0", "no" and "" are false (z.coerce.boolean would say true). */
-const envBoolean = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const envBoolean = z.enum(['true', 'false', '1', '0', 'yes', 'no', '']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 /** A variable holding JSON, checked against `schema`; bad JSON is reported like any other bad value. */
 function jsonOf<T extends z.ZodType>(schema: T) {
@@ -93,7 +91,11 @@ export const Config = z.object({
   /** max_tokens of each model call, unless the employee says otherwise. */
   AGENT_MAX_TOKENS: z.coerce.number().int().positive().default(1024),
   /** How long one event may take from its acceptance, unless the employee says otherwise. */
-  AGENT_DEADLINE_MS: z.coerce.number().int().positive().default(60 * 60 * 1000),
+  AGENT_DEADLINE_MS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(60 * 60 * 1000),
   /** Credits one event may spend, unless the employee says otherwise. */
   AGENT_MAX_CREDITS: z.coerce.number().int().positive().default(100),
   /** Per attempt of a send_webhook delivery; a timeout is retried with backoff. */
@@ -111,15 +113,24 @@ export const Config = z.object({
   /** Held at ingest for each event until it settles: an account below this gets 402. */
   RESERVE_CREDITS_PER_EVENT: z.coerce.number().int().positive().default(10),
   /** Replaced by the two variables above; refused rather than silently ignored, so no price changes unnoticed. */
-  CREDITS_PER_1K_TOKENS: z
-    .undefined({ error: 'replaced by CREDITS_PER_1K_PROMPT_TOKENS and CREDITS_PER_1K_COMPLETION_TOKENS; set those instead' })
-    .optional(),
+  CREDITS_PER_1K_TOKENS: z.undefined({ error: 'replaced by CREDITS_PER_1K_PROMPT_TOKENS and CREDITS_PER_1K_COMPLETION_TOKENS; set those instead' }).optional(),
   /** How often the Temporal Schedule reconciles every account's ledger with the workflow histories (Go duration: 1h, 15m). */
-  RECONCILE_INTERVAL: z.string().regex(/^\d+(ms|s|m|h)$/, 'must be a duration like 1h or 15m').default('1h'),
+  RECONCILE_INTERVAL: z
+    .string()
+    .regex(/^\d+(ms|s|m|h)$/, 'must be a duration like 1h or 15m')
+    .default('1h'),
   /** A reservation open this long whose workflow is gone or closed is released by reconcile. */
-  RECONCILE_STALE_AFTER_MS: z.coerce.number().int().positive().default(15 * 60 * 1000),
+  RECONCILE_STALE_AFTER_MS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(15 * 60 * 1000),
   /** How long an Idempotency-Key stays a duplicate after first acceptance (product contract: 5 minutes). */
-  IDEMPOTENCY_WINDOW_MS: z.coerce.number().int().positive().default(5 * 60 * 1000),
+  IDEMPOTENCY_WINDOW_MS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(5 * 60 * 1000),
   /** A request body that has not fully arrived by then is answered with 408. */
   BODY_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   /** A prebuilt workflow bundle (from bundleWorkflowCode); unset: the worker bundles `workflows/` at start. */
@@ -165,7 +176,9 @@ export function loadConfigOrExit(): Config {
 }
 
 /** The worker's price list. */
-export function priceList(config: Pick<Config, 'MODEL_PRICES' | 'CREDITS_PER_1K_PROMPT_TOKENS' | 'CREDITS_PER_1K_COMPLETION_TOKENS' | 'CREDITS_PER_RUNTIME_SECOND'>): PriceList {
+export function priceList(
+  config: Pick<Config, 'MODEL_PRICES' | 'CREDITS_PER_1K_PROMPT_TOKENS' | 'CREDITS_PER_1K_COMPLETION_TOKENS' | 'CREDITS_PER_RUNTIME_SECOND'>,
+): PriceList {
   return {
     models: config.MODEL_PRICES,
     defaultPromptPer1k: config.CREDITS_PER_1K_PROMPT_TOKENS,

@@ -18,10 +18,13 @@ async function main(): Promise<void> {
   await assertSchemaCurrent(db);
   const connection = await NativeConnection.connect({ address: temporalAddress(config) });
   const worker = await createWorker(config, connection, db, logger);
-  const schedule = await ensureReconcileSchedule(new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(config) }), {
-    taskQueue: config.TEMPORAL_TASK_QUEUE,
-    every: config.RECONCILE_INTERVAL,
-  });
+  const schedule = await ensureReconcileSchedule(
+    new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(config) }),
+    {
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      every: config.RECONCILE_INTERVAL,
+    },
+  );
   logger.info(
     {
       task_queue: config.TEMPORAL_TASK_QUEUE,

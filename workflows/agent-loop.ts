@@ -114,11 +114,24 @@ export async function runAgent(input: WebhookEventInput, message: string, progre
       // Whole minutes as minutes; anything else in seconds (a 3 s deadline is not "0 min").
       const ms = setup.limits.deadlineMs;
       const limit = ms % 60_000 === 0 ? `${ms / 60_000} min` : `${Math.round(ms / 1000)} s`;
-      return { ok: false, spent, failure: ApplicationFailure.create({ type: EVENT_DEADLINE, message: `The event passed its deadline (${limit}) before the employee finished.`, nonRetryable: true }) };
+      return {
+        ok: false,
+        spent,
+        failure: ApplicationFailure.create({
+          type: EVENT_DEADLINE,
+          message: `The event passed its deadline (${limit}) before the employee finished.`,
+          nonRetryable: true,
+        }),
+      };
     }
     if (err instanceof ApplicationFailure && !isCancellation(err)) return { ok: false, spent, failure: err };
     const cause = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause : undefined;
-    if (cause) return { ok: false, spent, failure: ApplicationFailure.create({ type: cause.type ?? undefined, message: cause.message, nonRetryable: true, cause: err as Error }) };
+    if (cause)
+      return {
+        ok: false,
+        spent,
+        failure: ApplicationFailure.create({ type: cause.type ?? undefined, message: cause.message, nonRetryable: true, cause: err as Error }),
+      };
     throw err;
   }
 }
@@ -130,7 +143,16 @@ async function loop(input: WebhookEventInput, setup: AgentSetup, spent: Usage, p
     const started = Date.now();
     const result = await activities.modelTurn
       .executeWithOptions({ ...MODEL_TURN, summary: `turn ${turn} · ${model}` }, [
-        { employeeId: input.employeeId, messageId: input.messageId, turn, model, maxTokens: setup.limits.maxTokens, messages, tools: setup.tools, spent: { ...spent } },
+        {
+          employeeId: input.employeeId,
+          messageId: input.messageId,
+          turn,
+          model,
+          maxTokens: setup.limits.maxTokens,
+          messages,
+          tools: setup.tools,
+          spent: { ...spent },
+        },
       ])
       .catch((err: unknown) => {
         progress.steps.push({ kind: 'model', name: `turn ${turn}`, status: 'failed', duration_ms: Date.now() - started });
@@ -140,7 +162,9 @@ async function loop(input: WebhookEventInput, setup: AgentSetup, spent: Usage, p
     spent.modelTurns = (spent.modelTurns ?? 0) + 1;
     progress.steps.push({ kind: 'model', name: `turn ${turn}`, status: 'completed', duration_ms: result.usage.runtimeMs });
     const calls = result.message.tool_calls ?? [];
-    progress.note(`turn ${turn}: ${result.usage.promptTokens} + ${result.usage.completionTokens} tokens${calls.length ? `, ${calls.map((c) => c.function.name).join(', ')}` : ', answered'}`);
+    progress.note(
+      `turn ${turn}: ${result.usage.promptTokens} + ${result.usage.completionTokens} tokens${calls.length ? `, ${calls.map((c) => c.function.name).join(', ')}` : ', answered'}`,
+    );
     if (result.creditsAfter > setup.limits.maxCredits) {
       throw ApplicationFailure.create({
         type: CREDIT_CAP,

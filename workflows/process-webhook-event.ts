@@ -100,10 +100,9 @@ export async function processWebhookEvent(input: WebhookEventInput): Promise<Web
   let spentBeforeFailure: Usage | undefined;
   try {
     setStatus('processing');
-    const message = await local.formatMessage.executeWithOptions(
-      { ...LOCAL_OPTIONS, summary: 'format message' },
-      [{ payload: input.payload, event: input.event }],
-    );
+    const message = await local.formatMessage.executeWithOptions({ ...LOCAL_OPTIONS, summary: 'format message' }, [
+      { payload: input.payload, event: input.event },
+    ]);
     note(`formatted: ${message.length > 120 ? `${message.slice(0, 119)}…` : message}`);
     let outcome: EmployeeOutcome;
     if (patched(AGENT_LOOP_PATCH)) {
@@ -115,10 +114,9 @@ export async function processWebhookEvent(input: WebhookEventInput): Promise<Web
       }
       outcome = end.outcome;
     } else {
-      outcome = await employee.driveEmployee.executeWithOptions(
-        { ...EMPLOYEE_OPTIONS, summary: `deliver to employee ${input.employeeId}` },
-        [{ employeeId: input.employeeId, messageId: input.messageId, message }],
-      );
+      outcome = await employee.driveEmployee.executeWithOptions({ ...EMPLOYEE_OPTIONS, summary: `deliver to employee ${input.employeeId}` }, [
+        { employeeId: input.employeeId, messageId: input.messageId, message },
+      ]);
       note(describeDelivery(outcome));
     }
     delivered = true;
@@ -157,10 +155,9 @@ function describeDelivery(outcome: EmployeeOutcome): string {
 /** Not cancellable: a cancelled event must still give back what the API reserved for it. */
 async function settle(input: WebhookEventInput, usage: Usage, outcome: SettleOutcome): Promise<ChargeResult> {
   const charge = await CancellationScope.nonCancellable(() =>
-    local.settleCredits.executeWithOptions(
-      { ...LOCAL_OPTIONS, summary: outcome === 'completed' ? 'settle credits' : 'release reserved credits' },
-      [{ accountId: input.accountId, messageId: input.messageId, employeeId: input.employeeId, event: input.event, usage, outcome }],
-    ),
+    local.settleCredits.executeWithOptions({ ...LOCAL_OPTIONS, summary: outcome === 'completed' ? 'settle credits' : 'release reserved credits' }, [
+      { accountId: input.accountId, messageId: input.messageId, employeeId: input.employeeId, event: input.event, usage, outcome },
+    ]),
   );
   if (patched(CHARGE_IN_MEMO_PATCH)) {
     const settled: Pick<EventMemo, 'settled' | 'charge'> = { settled: true, charge: charge.posting ?? null };
@@ -171,10 +168,9 @@ async function settle(input: WebhookEventInput, usage: Usage, outcome: SettleOut
 
 /** Before SETTLE_CREDITS_PATCH: kept so that older histories replay. */
 function charge(input: WebhookEventInput, usage: Usage): Promise<ChargeResult> {
-  return local.chargeCredits.executeWithOptions(
-    { ...LOCAL_OPTIONS, summary: 'charge credits' },
-    [{ accountId: input.accountId, messageId: input.messageId, employeeId: input.employeeId, event: input.event, usage }],
-  );
+  return local.chargeCredits.executeWithOptions({ ...LOCAL_OPTIONS, summary: 'charge credits' }, [
+    { accountId: input.accountId, messageId: input.messageId, employeeId: input.employeeId, event: input.event, usage },
+  ]);
 }
 
 /**

@@ -19,8 +19,5 @@ const { reconcileAllAccounts } = proxyActivities<Activities>(OPTIONS);
  * the database's reconcile_runs and shown by `sistava billing reconcile --history`).
  */
 export async function reconcileBilling(): Promise<ReconcileSummary> {
-  return reconcileAllAccounts.executeWithOptions(
-    { ...OPTIONS, summary: 'reconcile every account' },
-    [{ trigger: 'schedule' }],
-  );
+  return reconcileAllAccounts.executeWithOptions({ ...OPTIONS, summary: 'reconcile every account' }, [{ trigger: 'schedule' }]);
 }

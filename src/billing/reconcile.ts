@@ -111,15 +111,13 @@ export async function reconcile(client: Client, ledger: Ledger, options: Reconci
       return;
     }
     if (inLedger.credits === charge.credits) result.matched += 1;
-    else result.mismatched.push({ message_id: messageId, workflow_id: execution.workflowId, history_credits: -charge.credits, ledger_credits: -inLedger.credits });
+    else
+      result.mismatched.push({ message_id: messageId, workflow_id: execution.workflowId, history_credits: -charge.credits, ledger_credits: -inLedger.credits });
   });
 
   result.stale_reservations = await staleReservations(client, ledger, options, now);
   result.missing.sort((a, b) => compare(a.message_id, b.message_id));
-  result.ok =
-    result.mismatched.length === 0 &&
-    result.missing.every((m) => m.repaired) &&
-    result.stale_reservations.every((s) => s.released);
+  result.ok = result.mismatched.length === 0 && result.missing.every((m) => m.repaired) && result.stale_reservations.every((s) => s.released);
   return result;
 }
 
@@ -297,4 +295,3 @@ async function forEachLimited<T>(items: T[], limit: number, work: (item: T) => P
   });
   await Promise.all(lanes);
 }
-

@@ -63,7 +63,17 @@ export interface BillingReport {
   totals: ReportTotals;
 }
 
-const zero = (): ReportTotals => ({ events: 0, credits: 0, token_credits: 0, runtime_credits: 0, tokens_in: 0, tokens_out: 0, runtime_ms: 0, model_turns: 0, tool_calls: 0 });
+const zero = (): ReportTotals => ({
+  events: 0,
+  credits: 0,
+  token_credits: 0,
+  runtime_credits: 0,
+  tokens_in: 0,
+  tokens_out: 0,
+  runtime_ms: 0,
+  model_turns: 0,
+  tool_calls: 0,
+});
 
 const TOTALS = Object.keys(zero()) as Array<keyof ReportTotals>;
 

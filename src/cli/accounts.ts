@@ -75,7 +75,10 @@ export function registerAccountCommands(program: Command): void {
     .action(action<{ perMinute: number }>(async (ctx, [id], opts) => show(await ctx.accounts.updateAccount(id, { rateLimitPerMinute: opts.perMinute }))));
 
   const channel = program.command('channel').description('turn inbound channels on or off');
-  for (const [verb, enabled] of [['enable', true], ['disable', false]] as const) {
+  for (const [verb, enabled] of [
+    ['enable', true],
+    ['disable', false],
+  ] as const) {
     withJson(channel.command(verb).addArgument(new Argument('<channel>', 'channel name').choices(['webhook'])))
       .description(`${verb} an inbound channel for an account`)
       .requiredOption('--account <account-id>', 'account id')
@@ -97,5 +100,8 @@ function employeeSummary(e: Employee): Record<string, unknown> {
 
 function employeesText(employees: Employee[]): string {
   if (employees.length === 0) return 'No employees yet.';
-  return table(['employee', 'name', 'model', 'created'], employees.map((e) => [e.id, e.name, e.model ?? 'default', e.createdAt]));
+  return table(
+    ['employee', 'name', 'model', 'created'],
+    employees.map((e) => [e.id, e.name, e.model ?? 'default', e.createdAt]),
+  );
 }

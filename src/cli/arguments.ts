@@ -51,7 +51,10 @@ export function duration(value: string): number {
 
 /** A comma-separated list of tool names: send_webhook, remember, reply. */
 export function toolList(value: string): ToolName[] {
-  const names = value.split(',').map((n) => n.trim()).filter(Boolean);
+  const names = value
+    .split(',')
+    .map((n) => n.trim())
+    .filter(Boolean);
   const unknown = names.filter((n) => !(TOOL_NAMES as readonly string[]).includes(n));
   if (names.length === 0 || unknown.length > 0) throw new InvalidArgumentError(`Expected tools among ${TOOL_NAMES.join(', ')}, got "${value}".`);
   return names as ToolName[];

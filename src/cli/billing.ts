@@ -38,7 +38,9 @@ export function registerBillingCommands(program: Command): void {
     );
 
   withJson(billing.command('reconcile'))
-    .description('compare the ledger with the charges Temporal recorded; --repair posts what is missing (the billing-reconcile Schedule does this hourly for every account)')
+    .description(
+      'compare the ledger with the charges Temporal recorded; --repair posts what is missing (the billing-reconcile Schedule does this hourly for every account)',
+    )
     .option('--account <account-id>', 'account id')
     .option('--all', 'every account, with --repair, over the last 24 hours, recorded like a scheduled run')
     .option('--history', 'list the latest reconcile runs (scheduled and --all)')
@@ -47,29 +49,31 @@ export function registerBillingCommands(program: Command): void {
     .option('--repair', 'post missing charges (exactly once) and release reservations whose event never started')
     .option('--stale-after <minutes>', 'release reservations open at least this long with no running workflow', nonNegativeInt, DEFAULT_STALE_AFTER_MINUTES)
     .action(
-      action<{ account?: string; all?: boolean; history?: boolean; from?: string; to?: string; repair?: boolean; staleAfter: number }>(async (ctx, _args, opts) => {
-        if (opts.history) {
-          const runs = await ctx.runs.latest();
-          return { json: { runs }, text: runs.length ? runsTable(runs) : 'No reconcile has run yet.' };
-        }
-        if (opts.all) {
-          const { summary } = await reconcileAll(
-            { client: await ctx.temporal(), ledger: ctx.ledger, accounts: ctx.accounts, runs: ctx.runs },
-            { trigger: 'manual', lookbackMs: DEFAULT_LOOKBACK_MS, staleAfterMs: opts.staleAfter * 60_000 },
-          );
-          return { json: { ...summary }, text: runsTable([summary]), exitCode: summary.ok ? 0 : 1 };
-        }
-        if (!opts.account) throw new CliError('INVALID_ARGUMENT', 'Name an account with --account, or use --all or --history.', 2);
-        await ctx.accounts.requireAccount(opts.account);
-        const period = parse(PeriodParams, { from: opts.from, to: opts.to });
-        const result = await reconcile(await ctx.temporal(), ctx.ledger, {
-          accountId: opts.account,
-          ...period,
-          repair: Boolean(opts.repair),
-          staleAfterMs: opts.staleAfter * 60_000,
-        });
-        return { json: { ...result }, text: reconcileText(result), exitCode: result.ok ? 0 : 1 };
-      }),
+      action<{ account?: string; all?: boolean; history?: boolean; from?: string; to?: string; repair?: boolean; staleAfter: number }>(
+        async (ctx, _args, opts) => {
+          if (opts.history) {
+            const runs = await ctx.runs.latest();
+            return { json: { runs }, text: runs.length ? runsTable(runs) : 'No reconcile has run yet.' };
+          }
+          if (opts.all) {
+            const { summary } = await reconcileAll(
+              { client: await ctx.temporal(), ledger: ctx.ledger, accounts: ctx.accounts, runs: ctx.runs },
+              { trigger: 'manual', lookbackMs: DEFAULT_LOOKBACK_MS, staleAfterMs: opts.staleAfter * 60_000 },
+            );
+            return { json: { ...summary }, text: runsTable([summary]), exitCode: summary.ok ? 0 : 1 };
+          }
+          if (!opts.account) throw new CliError('INVALID_ARGUMENT', 'Name an account with --account, or use --all or --history.', 2);
+          await ctx.accounts.requireAccount(opts.account);
+          const period = parse(PeriodParams, { from: opts.from, to: opts.to });
+          const result = await reconcile(await ctx.temporal(), ctx.ledger, {
+            accountId: opts.account,
+            ...period,
+            repair: Boolean(opts.repair),
+            staleAfterMs: opts.staleAfter * 60_000,
+          });
+          return { json: { ...result }, text: reconcileText(result), exitCode: result.ok ? 0 : 1 };
+        },
+      ),
     );
 }
 
@@ -83,7 +87,17 @@ function parse<T extends z.ZodType>(schema: T, input: unknown): z.output<T> {
 function runsTable(runs: ReconcileSummary[]): string {
   return table(
     ['started', 'trigger', 'accounts', 'workflows', 'missing', 'repaired', 'stale released', 'mismatched', 'result'],
-    runs.map((r) => [r.startedAt, r.trigger, String(r.accounts), String(r.workflows), String(r.missing), String(r.repaired), String(r.staleReleased), String(r.mismatched), r.ok ? 'OK' : 'PROBLEMS']),
+    runs.map((r) => [
+      r.startedAt,
+      r.trigger,
+      String(r.accounts),
+      String(r.workflows),
+      String(r.missing),
+      String(r.repaired),
+      String(r.staleReleased),
+      String(r.mismatched),
+      r.ok ? 'OK' : 'PROBLEMS',
+    ]),
   );
 }
 
@@ -94,20 +108,43 @@ function reconcileText(r: ReconcileResult): string {
     ['workflows', String(r.workflows)],
     ['in the ledger', `${r.matched} charge(s) match`],
     ['not settled', `${r.pending} running, ${r.uncharged} closed without a charge (failed)`],
-    ['missing', r.missing.length === 0 ? 'none' : `${r.missing.length} charge(s) not in the ledger${r.repair ? `, ${r.missing.filter((m) => m.repaired).length} repaired` : ''}`],
+    [
+      'missing',
+      r.missing.length === 0
+        ? 'none'
+        : `${r.missing.length} charge(s) not in the ledger${r.repair ? `, ${r.missing.filter((m) => m.repaired).length} repaired` : ''}`,
+    ],
     ['mismatched', String(r.mismatched.length)],
-    ['stale reservations', r.stale_reservations.length === 0 ? 'none' : `${r.stale_reservations.length}, ${r.stale_reservations.filter((s) => s.released).length} released`],
+    [
+      'stale reservations',
+      r.stale_reservations.length === 0 ? 'none' : `${r.stale_reservations.length}, ${r.stale_reservations.filter((s) => s.released).length} released`,
+    ],
     ['result', r.ok ? 'OK' : r.repair ? 'PROBLEMS REMAIN' : 'DIFFERENCES FOUND (run with --repair to post missing charges)'],
   ]);
   const parts = [summary];
   if (r.missing.length > 0) {
-    parts.push(table(['message', 'workflow', 'credits', 'repaired'], r.missing.map((m) => [m.message_id, m.workflow_id, String(m.credits), m.repaired ? 'yes' : 'no'])));
+    parts.push(
+      table(
+        ['message', 'workflow', 'credits', 'repaired'],
+        r.missing.map((m) => [m.message_id, m.workflow_id, String(m.credits), m.repaired ? 'yes' : 'no']),
+      ),
+    );
   }
   if (r.mismatched.length > 0) {
-    parts.push(table(['message', 'workflow', 'history', 'ledger'], r.mismatched.map((m) => [m.message_id, m.workflow_id, String(m.history_credits), String(m.ledger_credits)])));
+    parts.push(
+      table(
+        ['message', 'workflow', 'history', 'ledger'],
+        r.mismatched.map((m) => [m.message_id, m.workflow_id, String(m.history_credits), String(m.ledger_credits)]),
+      ),
+    );
   }
   if (r.stale_reservations.length > 0) {
-    parts.push(table(['message', 'reserved at', 'why', 'released'], r.stale_reservations.map((s) => [s.message_id, s.since, s.why, s.released ? 'yes' : 'no'])));
+    parts.push(
+      table(
+        ['message', 'reserved at', 'why', 'released'],
+        r.stale_reservations.map((s) => [s.message_id, s.since, s.why, s.released ? 'yes' : 'no']),
+      ),
+    );
   }
   return parts.join('\n\n');
 }

@@ -18,7 +18,14 @@ export function registerCreditCommands(program: Command): void {
         await ctx.accounts.requireAccount(opts.account);
         const { added, balance, posting } = await ctx.ledger.topUp(opts.account, opts.amount, opts.reference);
         return {
-          json: { account_id: opts.account, added: added ? opts.amount : 0, balance, posting_id: posting.id, reference: opts.reference ?? null, duplicate: !added },
+          json: {
+            account_id: opts.account,
+            added: added ? opts.amount : 0,
+            balance,
+            posting_id: posting.id,
+            reference: opts.reference ?? null,
+            duplicate: !added,
+          },
           text: added
             ? `Added ${opts.amount} credits to account ${opts.account}; balance is now ${balance}.`
             : `Reference ${opts.reference} was already added (posting ${posting.id}); nothing added. Balance is ${balance}.`,

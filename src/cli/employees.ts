@@ -87,7 +87,10 @@ export function registerEmployeeCommands(program: Command): void {
           text:
             entries.length === 0
               ? `Inbox of employee ${id} is empty.`
-              : table(['at', 'direction', 'message', 'text'], entries.map((e) => [e.at, e.direction, e.messageId, truncate(e.text, INBOX_TEXT_WIDTH)])),
+              : table(
+                  ['at', 'direction', 'message', 'text'],
+                  entries.map((e) => [e.at, e.direction, e.messageId, truncate(e.text, INBOX_TEXT_WIDTH)]),
+                ),
         };
       }),
     );

@@ -15,7 +15,12 @@ export function registerEndpointCommands(program: Command): void {
     .option('--allow-private', 'allow private, loopback and link-local addresses (refused by default)')
     .action(
       action<{ employee: string; name: string; url: string; allowPrivate?: boolean }>(async (ctx, _args, opts) => {
-        const { endpoint: created, secret } = await ctx.endpoints.add({ employeeId: opts.employee, name: opts.name, url: opts.url, allowPrivate: opts.allowPrivate });
+        const { endpoint: created, secret } = await ctx.endpoints.add({
+          employeeId: opts.employee,
+          name: opts.name,
+          url: opts.url,
+          allowPrivate: opts.allowPrivate,
+        });
         return {
           json: { endpoint_id: created.id, name: created.name, url: created.url, secret },
           text: `${fields([
@@ -36,8 +41,16 @@ export function registerEndpointCommands(program: Command): void {
       action<{ employee: string }>(async (ctx, _args, opts) => {
         const endpoints = await ctx.endpoints.list(opts.employee);
         return {
-          json: { employee_id: opts.employee, endpoints: endpoints.map((e) => ({ endpoint_id: e.id, name: e.name, url: e.url, allow_private: e.allowPrivate, created_at: e.createdAt })) },
-          text: endpoints.length ? table(['endpoint', 'name', 'url', 'private'], endpoints.map((e) => [e.id, e.name, e.url, e.allowPrivate ? 'allowed' : 'refused'])) : 'No endpoints.',
+          json: {
+            employee_id: opts.employee,
+            endpoints: endpoints.map((e) => ({ endpoint_id: e.id, name: e.name, url: e.url, allow_private: e.allowPrivate, created_at: e.createdAt })),
+          },
+          text: endpoints.length
+            ? table(
+                ['endpoint', 'name', 'url', 'private'],
+                endpoints.map((e) => [e.id, e.name, e.url, e.allowPrivate ? 'allowed' : 'refused']),
+              )
+            : 'No endpoints.',
         };
       }),
     );

@@ -10,7 +10,9 @@ import { CliError, printError } from './output';
 /** The operator CLI: accounts, channels, employees, API keys, credits and billing, on the service's own Redis. */
 export function buildProgram(): Command {
   const program = new Command('sistava')
-    .description('Operate the Sistava webhook service: accounts, employees, API keys, credits, billing. Reads REDIS_URL (and TEMPORAL_ADDRESS for billing reconcile) like the service.')
+    .description(
+      'Operate the Sistava webhook service: accounts, employees, API keys, credits, billing. Reads REDIS_URL (and TEMPORAL_ADDRESS for billing reconcile) like the service.',
+    )
     // Set before the subcommands exist so they inherit it: main() decides exit codes and --json errors.
     .exitOverride();
   registerAccountCommands(program);

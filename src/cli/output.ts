@@ -15,7 +15,11 @@ export interface CommandResult {
  * the message says what to fix. Exit code 2 means the command line itself was wrong.
  */
 export class CliError extends Error {
-  constructor(readonly code: string, message: string, readonly exitCode = 1) {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly exitCode = 1,
+  ) {
     super(message);
   }
 }

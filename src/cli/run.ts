@@ -107,7 +107,10 @@ async function connect(config: Config, json: boolean): Promise<pg.Pool | undefin
   } catch (err) {
     await db.end().catch(() => undefined);
     const where = new URL(config.DATABASE_URL).host;
-    printError(new CliError('DATABASE_UNAVAILABLE', `Could not connect to PostgreSQL at ${where}: ${(err as Error).message.replace(/\.$/, '')}. Check DATABASE_URL.`), json);
+    printError(
+      new CliError('DATABASE_UNAVAILABLE', `Could not connect to PostgreSQL at ${where}: ${(err as Error).message.replace(/\.$/, '')}. Check DATABASE_URL.`),
+      json,
+    );
     process.exitCode = 1;
     return undefined;
   }
@@ -118,7 +121,10 @@ async function connectTemporal(config: Config): Promise<Connection> {
   try {
     return await Connection.connect({ address, connectTimeout: TEMPORAL_CONNECT_TIMEOUT_MS });
   } catch (err) {
-    throw new CliError('TEMPORAL_UNAVAILABLE', `Could not connect to Temporal at ${address}: ${(err as Error).message.replace(/\.$/, '')}. Check TEMPORAL_ADDRESS.`);
+    throw new CliError(
+      'TEMPORAL_UNAVAILABLE',
+      `Could not connect to Temporal at ${address}: ${(err as Error).message.replace(/\.$/, '')}. Check TEMPORAL_ADDRESS.`,
+    );
   }
 }
 

@@ -64,7 +64,19 @@ export function prepareDataDir(dataDir: string, user: OsUser): void {
  * cluster, which only an OS crash could lose: the server itself runs with fsync on.
  */
 export async function initCluster(dataDir: string, user: OsUser, out: number | 'ignore'): Promise<void> {
-  const args = ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C', '--locale-provider=builtin', '--builtin-locale=C.UTF-8', '--no-sync', '--no-instructions'];
+  const args = [
+    '-D',
+    dataDir,
+    '-U',
+    'postgres',
+    '--auth=trust',
+    '--encoding=UTF8',
+    '--locale=C',
+    '--locale-provider=builtin',
+    '--builtin-locale=C.UTF-8',
+    '--no-sync',
+    '--no-instructions',
+  ];
   const child = spawn(pgBinary('initdb'), args, { ...user, cwd: dataDir, env: { ...process.env, TZ: 'UTC' }, stdio: ['ignore', out, out] });
   const code = await new Promise<number | null>((resolve, reject) => {
     child.once('error', reject);
@@ -102,7 +114,12 @@ export async function stopPostgres(child: ChildProcess, signal: NodeJS.Signals =
   if (signal === 'SIGKILL') {
     trySignal(pid, 'SIGSTOP');
     while (livingProcesses().some((p) => p.pid === pid && !p.state.startsWith('T'))) await pause(); // a fork under way completes
-    family = [pid, ...livingProcesses().filter((p) => p.ppid === pid).map((p) => p.pid)];
+    family = [
+      pid,
+      ...livingProcesses()
+        .filter((p) => p.ppid === pid)
+        .map((p) => p.pid),
+    ];
     for (const member of family) trySignal(member, 'SIGKILL');
   } else {
     trySignal(pid, signal === 'SIGTERM' ? 'SIGINT' : signal);
@@ -127,7 +144,10 @@ function trySignal(pid: number, signal: NodeJS.Signals): void {
  */
 function livingProcesses(): { pid: number; ppid: number; state: string }[] {
   const lines = fs.existsSync('/proc/self/stat')
-    ? fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name)).map(procStat)
+    ? fs
+        .readdirSync('/proc')
+        .filter((name) => /^\d+$/.test(name))
+        .map(procStat)
     : execFileSync('ps', ['-A', '-o', 'pid=,ppid=,stat='], { encoding: 'utf8' }).split('\n');
   return lines
     .map((line) => line.trim().split(/\s+/))

@@ -132,7 +132,20 @@ export interface RedisServerOptions {
 /** `redis-server` on loopback with AOF persistence in `dir`. */
 export async function startRedisServer(opts: RedisServerOptions): Promise<RunningService> {
   fs.mkdirSync(opts.dir, { recursive: true });
-  const args = ['--port', String(opts.port), '--bind', '127.0.0.1', '--dir', path.resolve(opts.dir), '--appendonly', 'yes', '--appendfsync', opts.appendfsync ?? 'everysec', '--save', ''];
+  const args = [
+    '--port',
+    String(opts.port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    path.resolve(opts.dir),
+    '--appendonly',
+    'yes',
+    '--appendfsync',
+    opts.appendfsync ?? 'everysec',
+    '--save',
+    '',
+  ];
   if (opts.logFile) args.push('--logfile', path.resolve(opts.logFile));
   const child = spawn('redis-server', args, { stdio: 'ignore' });
   const url = `redis://127.0.0.1:${opts.port}`;

@@ -55,14 +55,21 @@ async function main(): Promise<void> {
       LOG_PRETTY: process.env.LOG_PRETTY ?? 'true',
       WORKER_METRICS_ADDRESS: config.WORKER_METRICS_ADDRESS ?? `127.0.0.1:${WORKER_METRICS_PORT}`,
     };
-    for (const [name, file] of [['worker', 'src/worker.ts'], ['api', 'src/api.ts']] as const) {
+    for (const [name, file] of [
+      ['worker', 'src/worker.ts'],
+      ['api', 'src/api.ts'],
+    ] as const) {
       await supervisor.add({ name, start: async () => spawnNodeService(name, file, env) });
     }
     const apiUrl = `http://localhost:${config.PORT}`;
-    await waitFor('API', async () => {
-      const res = await fetch(`${apiUrl}/readyz`);
-      if (!res.ok) throw new Error(`readyz ${res.status}`);
-    }, 120_000);
+    await waitFor(
+      'API',
+      async () => {
+        const res = await fetch(`${apiUrl}/readyz`);
+        if (!res.ok) throw new Error(`readyz ${res.status}`);
+      },
+      120_000,
+    );
     banner(config, demo, created, {
       apiUrls: [apiUrl],
       temporalUi: config.TEMPORAL_UI_URL,

@@ -226,4 +226,3 @@ export class EventIngest {
     return { status: 'duplicate', messageId: original.messageId, employeeId: original.employeeId, workflowId };
   }
 }
-

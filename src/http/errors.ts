@@ -79,7 +79,16 @@ export interface ErrorBody {
 /** Maps anything thrown to the response; unknown errors become a 500 that hides its details. */
 export function toErrorBody(err: unknown): ErrorBody {
   if (err instanceof DomainError) return { status: DOMAIN_STATUS[err.code], code: err.code, message: err.message, field: err.details.field };
-  const e = err as { status?: number; statusCode?: number; type?: string; code?: unknown; expose?: boolean; message?: string; field?: string; headers?: Record<string, string> };
+  const e = err as {
+    status?: number;
+    statusCode?: number;
+    type?: string;
+    code?: unknown;
+    expose?: boolean;
+    message?: string;
+    field?: string;
+    headers?: Record<string, string>;
+  };
   const mapped = e?.type ? BODY_ERRORS[e.type] : undefined;
   if (mapped) return mapped;
   const status = e?.status ?? e?.statusCode;

@@ -67,4 +67,3 @@ export function createServer(app: Koa<AppState>, { timeoutMs, logger }: ServerOp
   });
   return server;
 }
-

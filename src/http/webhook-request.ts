@@ -9,8 +9,7 @@ const EVENT_PATTERN = /^[A-Za-z0-9._\-:/]+$/;
 const PRINTABLE_ASCII = /^[\x20-\x7e]+$/;
 
 const required = (field: string, kind: string) => ({
-  error: (issue: { input: unknown }) =>
-    issue.input === undefined || issue.input === null ? `${field} is required` : `${field} must be ${kind}`,
+  error: (issue: { input: unknown }) => (issue.input === undefined || issue.input === null ? `${field} is required` : `${field} must be ${kind}`),
 });
 
 /** The body of POST /api/webhook/. Unknown fields are ignored so clients can send extra context. */
@@ -49,11 +48,7 @@ export function parseIdempotencyKey(header: string | string[] | undefined): stri
   if (header === undefined) return undefined;
   const key = Array.isArray(header) ? header.join(',') : header;
   if (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH || !PRINTABLE_ASCII.test(key)) {
-    throw apiError(
-      400,
-      'INVALID_IDEMPOTENCY_KEY',
-      `Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters.`,
-    );
+    throw apiError(400, 'INVALID_IDEMPOTENCY_KEY', `Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters.`);
   }
   return key;
 }

@@ -111,9 +111,7 @@ export class ApiKeyStore {
   /** Creates a key and returns the raw secret: the only time it exists outside the caller's hands. */
   async createApiKey(accountId: string, name: string): Promise<{ key: string; info: ApiKeyInfo }> {
     const key = generateApiKey();
-    const [row] = isUuid(accountId)
-      ? await insertKey.run(this.db, { id: randomUUID(), accountId, name, prefix: key.slice(0, 7), hash: hashApiKey(key) })
-      : [];
+    const [row] = isUuid(accountId) ? await insertKey.run(this.db, { id: randomUUID(), accountId, name, prefix: key.slice(0, 7), hash: hashApiKey(key) }) : [];
     if (!row) throw new NotFoundError('account', accountId);
     return { key, info: toInfo(row) };
   }

@@ -36,10 +36,7 @@ const selectInbox = statement<{ employeeId: string; limit: number }, { at: Date;
  * The first call inserts it and appends to the inbox and memory; a retry inserts nothing and reads
  * the outcome stored by the first. `inbox` and `turns` are JSON arrays, appended in their order.
  */
-const recordOnce = statement<
-  { employeeId: string; messageId: string; outcome: string; at: Date; inbox: string; turns: string },
-  { outcome: EmployeeOutcome }
->(
+const recordOnce = statement<{ employeeId: string; messageId: string; outcome: string; at: Date; inbox: string; turns: string }, { outcome: EmployeeOutcome }>(
   'memory_record_once',
   `WITH recorded AS (
      INSERT INTO employee_outcomes (employee_id, message_id, outcome, at)

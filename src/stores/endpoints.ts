@@ -72,7 +72,14 @@ export class EndpointStore {
   async add(input: { employeeId: string; name: string; url: string; allowPrivate?: boolean }): Promise<{ endpoint: Endpoint; secret: string }> {
     if (!isUuid(input.employeeId)) throw new NotFoundError('employee', input.employeeId);
     const secret = generateSigningSecret();
-    const [row] = await insertEndpoint.run(this.db, { id: randomUUID(), employeeId: input.employeeId, name: input.name, url: input.url, secret, allowPrivate: input.allowPrivate ?? false });
+    const [row] = await insertEndpoint.run(this.db, {
+      id: randomUUID(),
+      employeeId: input.employeeId,
+      name: input.name,
+      url: input.url,
+      secret,
+      allowPrivate: input.allowPrivate ?? false,
+    });
     if (!row) {
       const [existing] = await selectByName.run(this.db, { employeeId: input.employeeId, name: input.name });
       if (existing) throw new EndpointExistsError(`employee ${input.employeeId} already has an endpoint named ${input.name}`);

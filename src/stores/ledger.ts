@@ -118,7 +118,8 @@ function toPosting(row: PostingRow): Posting {
     ['toolCalls', row.tool_calls],
   ];
   for (const [key, value] of optional) {
-    if (value !== null && value !== undefined) (posting as unknown as Record<string, unknown>)[key] = typeof value === 'string' || typeof value === 'object' ? value : Number(value);
+    if (value !== null && value !== undefined)
+      (posting as unknown as Record<string, unknown>)[key] = typeof value === 'string' || typeof value === 'object' ? value : Number(value);
   }
   return posting;
 }
@@ -294,10 +295,7 @@ const counters = statement<{ accountId: string }, { balance: number; reserved: n
   `SELECT balance, reserved FROM credit_balances WHERE account_id = :accountId`,
 );
 
-const postingsOfAccount = statement<{ accountId: string }, PostingRow>(
-  'ledger_postings',
-  `SELECT * FROM postings WHERE account_id = :accountId ORDER BY seq`,
-);
+const postingsOfAccount = statement<{ accountId: string }, PostingRow>('ledger_postings', `SELECT * FROM postings WHERE account_id = :accountId ORDER BY seq`);
 
 const chargesOfMessages = statement<{ accountId: string; messageIds: string[] }, PostingRow>(
   'ledger_charges_of_messages',

@@ -18,7 +18,16 @@ export interface MessageRecord {
 /** The record and its charge in one lookup; another account's message is not found. */
 const selectMessage = statement<
   { id: string; accountId: string },
-  { id: string; account_id: string; employee_id: string; workflow_id: string; event: string | null; received_at: Date; charge_at: Date | null; charge_credits: number | null }
+  {
+    id: string;
+    account_id: string;
+    employee_id: string;
+    workflow_id: string;
+    event: string | null;
+    received_at: Date;
+    charge_at: Date | null;
+    charge_credits: number | null;
+  }
 >(
   'messages_select',
   `SELECT m.*, p.at AS charge_at, p.credits AS charge_credits

@@ -23,7 +23,19 @@ const insertRun = statement<{
 
 const latestRuns = statement<
   { limit: number },
-  { id: string; started_at: Date; finished_at: Date; trigger: 'schedule' | 'manual'; accounts: number; workflows: number; missing: number; repaired: number; stale_released: number; ok: boolean; details: { mismatched?: number } }
+  {
+    id: string;
+    started_at: Date;
+    finished_at: Date;
+    trigger: 'schedule' | 'manual';
+    accounts: number;
+    workflows: number;
+    missing: number;
+    repaired: number;
+    stale_released: number;
+    ok: boolean;
+    details: { mismatched?: number };
+  }
 >('reconcile_runs_latest', `SELECT * FROM reconcile_runs ORDER BY started_at DESC LIMIT :limit`);
 
 /** What each reconcile over every account found: the Schedule's record, and what `billing reconcile --history` lists. */

@@ -119,7 +119,7 @@ function expectDocumented(res: WireResponse, sent: { method: string; path?: stri
   if (!codes) fail('undocumented status');
   if (!/^application\/json/.test(res.headers['content-type'] ?? '')) fail('error without a JSON content type');
   if (request.method === 'HEAD') return;
-  let body: any;
+  let body: ReturnType<typeof JSON.parse>;
   try {
     body = JSON.parse(res.body.toString('utf8'));
   } catch {

@@ -324,7 +324,7 @@ export const paths: fc.Arbitrary<string> = fc.oneof(
         (v) =>
           `/api/webhook/${Buffer.from(v, 'latin1')
             .toString('latin1')
-            .replace(/[\x00-\x20\x7f]/g, '_')}`,
+            .replace(/[\p{Cc} ]/gu, '_')}`,
       ),
       fc.webQueryParameters().map((q) => `/api/webhook/?${q}`),
     ),

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import * as proto from '@temporalio/proto';
 import { patchProtobufRoot } from '@temporalio/proto/lib/patch-protobuf-root';
 
@@ -10,7 +11,7 @@ type History = proto.temporal.api.history.v1.IHistory;
  * protojson's instanceof check rejects the other copy's types. This uses the copy the proto root was
  * built with, whatever the install layout.
  */
-const protojson = require(require.resolve('protobufjs/ext/protojson', { paths: [require.resolve('@temporalio/proto')] })) as {
+const protojson = createRequire(require.resolve('@temporalio/proto'))('protobufjs/ext/protojson') as {
   toJson(type: unknown, message: unknown): unknown;
   fromJson(type: unknown, json: unknown, options?: { ignoreUnknownFields?: boolean }): unknown;
 };

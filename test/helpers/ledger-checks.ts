@@ -20,7 +20,9 @@ export function repeated(ids: string[]): string[] {
 
 /** Prints a drill's counts on one line, for the run log. */
 export function reportDrill(name: string, counts: Record<string, number>): void {
-  const fields = Object.entries(counts).map(([k, v]) => `${k}=${v}`).join(' ');
+  const fields = Object.entries(counts)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
   process.stdout.write(`[drill] ${name}: ${fields}\n`);
 }
 

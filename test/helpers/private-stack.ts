@@ -33,8 +33,7 @@ export async function privateRedis(): Promise<RestartableService> {
 export async function privateTemporal(): Promise<RestartableService> {
   const dir = tempDir('sistava-drill-temporal-');
   const port = await freePort();
-  const start = () =>
-    startTemporalDevServer({ cli: findTemporalCli(), port, dbFile: path.join(dir, 'temporal.db'), logFile: path.join(dir, 'temporal.log') });
+  const start = () => startTemporalDevServer({ cli: findTemporalCli(), port, dbFile: path.join(dir, 'temporal.db'), logFile: path.join(dir, 'temporal.log') });
   return restartable(await start(), start, dir);
 }
 

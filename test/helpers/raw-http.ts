@@ -1,19 +1,22 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
+import type { AppState } from '../../src/http/state';
 
 export interface RawResponse {
   status: number;
   headers: http.IncomingHttpHeaders;
-  body: any;
+  /** Parsed JSON when the answer is JSON, as JSON.parse returns it. */
+  body: ReturnType<typeof JSON.parse>;
 }
 
 /**
  * Listens on an ephemeral loopback port, for requests supertest cannot shape (chunked, lying
  * Content-Length) or a server built with createServer; `close` drops every connection.
  */
-export async function listen(target: Koa<any> | http.Server): Promise<{ port: number; close: () => Promise<void> }> {
-  const server = target instanceof http.Server ? target : http.createServer(target.callback());
+export async function listen(target: Koa<AppState> | http.Server): Promise<{ port: number; close: () => Promise<void> }> {
+  const callback = target instanceof http.Server ? undefined : target.callback();
+  const server = target instanceof http.Server ? target : http.createServer((req, res) => void callback!(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as AddressInfo).port,

@@ -82,17 +82,21 @@ export function sendRaw(port: number, chunks: Buffer[], options: SendOptions = {
       finish();
     });
     socket.on('close', finish);
-    socket.once('connect', async () => {
-      started = Date.now();
-      timer = setTimeout(finish, timeoutMs);
-      for (let i = 0; i < chunks.length; i++) {
-        if (settled || socket.destroyed) return;
-        if (i > 0 && chunkDelayMs > 0) await new Promise((r) => setTimeout(r, chunkDelayMs));
-        if (settled || socket.destroyed || !socket.writable) return;
-        socket.write(chunks[i]);
-      }
-      if (halfClose && !settled && socket.writable) socket.end();
-    });
+    socket.once(
+      'connect',
+      () =>
+        void (async () => {
+          started = Date.now();
+          timer = setTimeout(finish, timeoutMs);
+          for (let i = 0; i < chunks.length; i++) {
+            if (settled || socket.destroyed) return;
+            if (i > 0 && chunkDelayMs > 0) await new Promise((r) => setTimeout(r, chunkDelayMs));
+            if (settled || socket.destroyed || !socket.writable) return;
+            socket.write(chunks[i]);
+          }
+          if (halfClose && !settled && socket.writable) socket.end();
+        })(),
+    );
   });
 }
 

@@ -8,7 +8,7 @@ export interface CliRun {
   stdout: string;
   stderr: string;
   /** stdout parsed, when it is one JSON object. */
-  json: any;
+  json: ReturnType<typeof JSON.parse>;
 }
 
 /** Runs the real CLI in a child process against the suite's PostgreSQL, Redis and Temporal, as an operator would. */

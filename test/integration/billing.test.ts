@@ -1,5 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { billingReport, GROUP_BY, NO_EVENT_LABEL, ReportParams, type BillingReport, type GroupBy, type ReportRow, type ReportTotals } from '../../src/billing/report';
+import {
+  billingReport,
+  GROUP_BY,
+  NO_EVENT_LABEL,
+  ReportParams,
+  type BillingReport,
+  type GroupBy,
+  type ReportRow,
+  type ReportTotals,
+} from '../../src/billing/report';
 import type { Posting } from '../../src/billing/types';
 import { chargePosting } from '../../src/stores/ledger';
 import { expectError } from '../helpers/error-body';
@@ -29,7 +38,11 @@ async function burst(acct: Seeded, employees: string[], n: number): Promise<stri
   );
   for (const r of responses) expect(r.status).toBe(202);
   const ids = responses.map((r) => r.body.message_id as string);
-  await eventually('the burst settled', async () => ((await Promise.all(ids.map((id) => h.ledger.chargeFor(acct.accountId, id)))).every(Boolean) ? true : undefined), 60_000);
+  await eventually(
+    'the burst settled',
+    async () => ((await Promise.all(ids.map((id) => h.ledger.chargeFor(acct.accountId, id)))).every(Boolean) ? true : undefined),
+    60_000,
+  );
   return ids;
 }
 
@@ -80,7 +93,17 @@ const hourOf = (at: number) => Math.floor(at / HOUR) * HOUR;
  * the partial hours at the edges from the postings; both must come to this.
  */
 function reportFromPostings(postings: Posting[], period: { from: Date; to: Date }, groupBy: GroupBy): { rows: ReportRow[]; totals: ReportTotals } {
-  const zero = (): ReportTotals => ({ events: 0, credits: 0, token_credits: 0, runtime_credits: 0, tokens_in: 0, tokens_out: 0, runtime_ms: 0, model_turns: 0, tool_calls: 0 });
+  const zero = (): ReportTotals => ({
+    events: 0,
+    credits: 0,
+    token_credits: 0,
+    runtime_credits: 0,
+    tokens_in: 0,
+    tokens_out: 0,
+    runtime_ms: 0,
+    model_turns: 0,
+    tool_calls: 0,
+  });
   const key: Record<GroupBy, (p: Posting) => string> = {
     employee: (p) => p.employeeId!,
     event: (p) => p.event ?? NO_EVENT_LABEL,
@@ -135,13 +158,20 @@ describe('billing report', () => {
     const report = await billingReport(h.usage, a.accountId, params('employee'));
     expect(await h.ledger.balance(a.accountId)).toBe(5000 - report.totals.credits);
     expect(report.rows).toHaveLength(2);
-    expect((await billingReport(h.usage, a.accountId, params('event'))).rows.map((r) => r.group).sort()).toEqual(['(none)', 'deploy.finished', 'order.completed']);
+    expect((await billingReport(h.usage, a.accountId, params('event'))).rows.map((r) => r.group).sort()).toEqual([
+      '(none)',
+      'deploy.finished',
+      'order.completed',
+    ]);
   });
 });
 
 describe('billing report over whole and partial hours', () => {
   it('sums the events’ real charges the same for a period cutting through hours and one within a single hour', async () => {
-    const charged = (await h.ledger.postings(a.accountId)).filter((p) => p.kind === 'charge').map((p) => Date.parse(p.at)).sort((x, y) => x - y);
+    const charged = (await h.ledger.postings(a.accountId))
+      .filter((p) => p.kind === 'charge')
+      .map((p) => Date.parse(p.at))
+      .sort((x, y) => x - y);
     expect(charged).toHaveLength(sentByA.length);
     const first = charged[0];
     const last = charged[charged.length - 1];
@@ -164,7 +194,18 @@ describe('billing report over whole and partial hours', () => {
     const midnight = Math.floor(Date.now() / (24 * HOUR)) * 24 * HOUR - 2 * 24 * HOUR;
     const H = [midnight - 2 * HOUR, midnight - HOUR, midnight, midnight + HOUR, midnight + 2 * HOUR];
     const min = 60_000;
-    const times = [H[0] + 5 * min, H[0] + 40 * min, H[1] + 10 * min, H[1] + 20 * min, H[1] + 50 * min, H[2], H[2] + 30 * min, H[3] + 10 * min, H[3] + 59 * min, H[4]];
+    const times = [
+      H[0] + 5 * min,
+      H[0] + 40 * min,
+      H[1] + 10 * min,
+      H[1] + 20 * min,
+      H[1] + 50 * min,
+      H[2],
+      H[2] + 30 * min,
+      H[3] + 10 * min,
+      H[3] + 59 * min,
+      H[4],
+    ];
 
     beforeAll(async () => {
       acct = await h.seedAccount({ credits: 1000 });
@@ -204,7 +245,9 @@ describe('billing report over whole and partial hours', () => {
         const hour = perHour.get(hourOf(Date.parse(p.at))) ?? { events: 0, credits: 0 };
         perHour.set(hourOf(Date.parse(p.at)), { events: hour.events + 1, credits: hour.credits - p.credits });
       }
-      expect(rows.map((r) => ({ hour: r.hour.getTime(), events: r.events, credits: r.credits }))).toEqual([...perHour].map(([hour, sums]) => ({ hour, ...sums })));
+      expect(rows.map((r) => ({ hour: r.hour.getTime(), events: r.events, credits: r.credits }))).toEqual(
+        [...perHour].map(([hour, sums]) => ({ hour, ...sums })),
+      );
       expect(rows.map((r) => r.hour.getTime())).toEqual(H);
     });
 
@@ -229,9 +272,10 @@ describe('billing report over whole and partial hours', () => {
     it('has the postings’ groups and totals for a period with a whole UTC day in it (day, hour and posting layers)', async () => {
       // The day before midnight from usage_daily (H0, H1: 5 charges), H2 from usage_hourly (2), H3's first half hour from the postings (1).
       await expectReportMatchesPostings(acct.accountId, { from: new Date(midnight - 24 * HOUR - 30 * min), to: new Date(H[3] + 30 * min) }, 8);
-      const { rows } = await h.db.query<{ day: Date; events: number }>('SELECT day, sum(events)::int AS events FROM usage_daily WHERE account_id = $1 GROUP BY day ORDER BY day', [
-        acct.accountId,
-      ]);
+      const { rows } = await h.db.query<{ day: Date; events: number }>(
+        'SELECT day, sum(events)::int AS events FROM usage_daily WHERE account_id = $1 GROUP BY day ORDER BY day',
+        [acct.accountId],
+      );
       expect(rows.map((r) => [r.day.getTime(), r.events])).toEqual([
         [midnight - 24 * HOUR, 5],
         [midnight, 5],
@@ -275,7 +319,7 @@ describe('GET /api/billing/usage', () => {
     [{ from: '2024-05-02', to: '2024-05-01' }, 'from'],
     [{ format: 'csv' }, 'format'],
   ])('refuses %j with a 400 naming the parameter', async (query, field) => {
-    expectError(await usage(a, query as Record<string, string>), 400, 'INVALID_REQUEST', field);
+    expectError(await usage(a, query), 400, 'INVALID_REQUEST', field);
   });
 
   it('refuses a parameter given twice', async () => {
@@ -312,7 +356,9 @@ describe('the billing and credits CLI', () => {
     const lines = asCsv.stdout.split('\r\n');
     expect(lines[0]).toBe('event,events,credits,token_credits,runtime_credits,tokens_in,tokens_out,runtime_ms,model_turns,tool_calls');
     expect(lines.slice(1, -1).map((l) => l.split(','))).toEqual(
-      expected.rows.map((r) => [r.group, r.events, r.credits, r.token_credits, r.runtime_credits, r.tokens_in, r.tokens_out, r.runtime_ms, r.model_turns, r.tool_calls].map(String)),
+      expected.rows.map((r) =>
+        [r.group, r.events, r.credits, r.token_credits, r.runtime_credits, r.tokens_in, r.tokens_out, r.runtime_ms, r.model_turns, r.tool_calls].map(String),
+      ),
     );
     expect(lines[lines.length - 1]).toBe('');
 

@@ -16,7 +16,7 @@ interface CliRun {
   code: number;
   stdout: string;
   stderr: string;
-  json: any;
+  json: ReturnType<typeof JSON.parse>;
 }
 
 /** Runs the real CLI in a child process against the suite's PostgreSQL (and Redis), as an operator would. */

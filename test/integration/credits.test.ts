@@ -80,7 +80,10 @@ describe('402 at ingest', () => {
     expectError(await send(acct), 402, 'INSUFFICIENT_CREDITS');
 
     const again = await send(acct, key);
-    expect({ status: again.status, body: again.body }).toEqual({ status: 200, body: { status: 'duplicate', message_id: first.body.message_id, employee_id: acct.employeeId } });
+    expect({ status: again.status, body: again.body }).toEqual({
+      status: 200,
+      body: { status: 'duplicate', message_id: first.body.message_id, employee_id: acct.employeeId },
+    });
     // The first repeat cached the window; Redis forgets it: the running workflow still makes it a duplicate, not a 402.
     expect(await h.windows.lookup(acct.accountId, key)).toEqual({ messageId: first.body.message_id, employeeId: acct.employeeId });
     await h.windows.forget(acct.accountId, key);
@@ -126,7 +129,10 @@ describe('reserve at ingest, settle in the workflow', () => {
     const acct = await h.seedAccount({ credits: 50 });
     fake.enqueue({ kind: 'status', status: 400, message: 'Invalid value for messages.' });
     const res = await send(acct);
-    const err = await h.workflowHandle(acct.accountId, res.body.message_id).result().catch((e: unknown) => e);
+    const err = await h
+      .workflowHandle(acct.accountId, res.body.message_id)
+      .result()
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WorkflowFailedError);
     expect((err as WorkflowFailedError).cause).toMatchObject({ type: MODEL_REJECTED });
 
@@ -152,7 +158,11 @@ describe('reserve at ingest, settle in the workflow', () => {
     const acct = await h.seedAccount({ credits: 100 });
     const dead = '127.0.0.1:1';
     const connection = Connection.lazy({ address: dead });
-    const app = buildApi(testConfig({ TEMPORAL_ADDRESS: dead, RESERVE_CREDITS_PER_EVENT: String(RESERVE) }), { db: h.db, redis: h.redis, connection }, createLogger(h.config, 'test-api'));
+    const app = buildApi(
+      testConfig({ TEMPORAL_ADDRESS: dead, RESERVE_CREDITS_PER_EVENT: String(RESERVE) }),
+      { db: h.db, redis: h.redis, connection },
+      createLogger(h.config, 'test-api'),
+    );
     try {
       const res = await request(app.callback()).post('/api/webhook/').set(acct.auth).send({ employee_id: acct.employeeId, payload: 'x' });
       expectError(res, 502, 'UPSTREAM_UNAVAILABLE');
@@ -177,7 +187,10 @@ describe('reserve at ingest, settle in the workflow', () => {
     await eventually('the original settled', async () => ((await h.ledger.chargeFor(acct.accountId, first.body.message_id)) ? true : undefined));
     const postings = await h.ledger.postings(acct.accountId);
     const repeat = postings.filter((p) => p.messageId !== first.body.message_id && p.kind !== 'topup');
-    expect(repeat.map((p) => [p.kind, p.reason])).toEqual([['reserve', undefined], ['release', 'duplicate']]);
+    expect(repeat.map((p) => [p.kind, p.reason])).toEqual([
+      ['reserve', undefined],
+      ['release', 'duplicate'],
+    ]);
     // The repeat was never accepted: its message record went with its reservation; the original's stays.
     const { rows } = await h.db.query('SELECT id FROM messages WHERE id = ANY ($1::uuid[])', [[first.body.message_id, repeat[0].messageId]]);
     expect(rows).toEqual([{ id: first.body.message_id }]);
@@ -194,7 +207,14 @@ describe('reserve at ingest, settle in the workflow', () => {
     const { charge } = await h.workflowHandle(a, settled).result();
     // Reserved and never started: its open reservation holds the amount a later release gives back.
     const open = randomUUID();
-    await h.ledger.reserve({ accountId: a, messageId: open, employeeId: acct.employeeId, workflowId: `webhook/${a}/msg/${open}`, credits: RESERVE, at: new Date() });
+    await h.ledger.reserve({
+      accountId: a,
+      messageId: open,
+      employeeId: acct.employeeId,
+      workflowId: `webhook/${a}/msg/${open}`,
+      credits: RESERVE,
+      at: new Date(),
+    });
 
     expect((await h.ledger.postings(a)).filter((p) => p.messageId === settled).map((p) => p.kind)).toEqual(['reserve', 'charge', 'release']);
     const { rows } = await h.db.query('SELECT message_id, credits FROM open_reservations WHERE account_id = $1', [a]);
@@ -233,7 +253,10 @@ describe('a burst of 200 concurrent events on a small balance', () => {
       } finally {
         await server.close();
       }
-      expect({ accepted: statuses.filter((s) => s === 202).length, refused: statuses.filter((s) => s === 402).length }).toEqual({ accepted: FITS, refused: BURST - FITS });
+      expect({ accepted: statuses.filter((s) => s === 202).length, refused: statuses.filter((s) => s === 402).length }).toEqual({
+        accepted: FITS,
+        refused: BURST - FITS,
+      });
       const held = await idle.ledger.counters(acct.accountId);
       expect(held.reserved).toBe(FITS * RESERVE);
       expect(held.reserved).toBeLessThanOrEqual(held.balance);
@@ -279,11 +302,13 @@ describe('a burst of 200 concurrent events on a small balance', () => {
   it('accepts exactly 100 of 200 concurrent events sent in turn to two API processes sharing the database', async () => {
     // Two apps, each with its own pools, as two API processes would have, on one task queue; no worker, so nothing settles during the burst.
     const queue = `test-${randomUUID()}`;
-    const apps = await Promise.all([1, 2].map(() => createHarness({ RESERVE_CREDITS_PER_EVENT: String(RESERVE), TEMPORAL_TASK_QUEUE: queue }, { worker: false })));
+    const apps = await Promise.all(
+      [1, 2].map(() => createHarness({ RESERVE_CREDITS_PER_EVENT: String(RESERVE), TEMPORAL_TASK_QUEUE: queue }, { worker: false })),
+    );
     try {
       const acct = await apps[0].seedAccount({ credits: 100 * RESERVE });
       const servers = await Promise.all(apps.map(listenOnce));
-      let responses: Array<{ status: number; body: any }>;
+      let responses: Array<Pick<request.Response, 'status' | 'body'>>;
       try {
         responses = await Promise.all(Array.from({ length: BURST }, (_, i) => post(servers[i % 2].url, acct, `two apis ${i}`)));
       } finally {
@@ -296,7 +321,13 @@ describe('a burst of 200 concurrent events on a small balance', () => {
 
       // `credits verify`: every reservation posted once, the counters equal the postings' sums.
       const { result } = await verifyLedger(apps[1].ledger, acct.accountId);
-      expect(result).toMatchObject({ ok: true, balance: { counter: 100 * RESERVE }, reserved: { counter: 100 * RESERVE, ledger: 100 * RESERVE }, open_reservations: 100, problems: [] });
+      expect(result).toMatchObject({
+        ok: true,
+        balance: { counter: 100 * RESERVE },
+        reserved: { counter: 100 * RESERVE, ledger: 100 * RESERVE },
+        open_reservations: 100,
+        problems: [],
+      });
       const reserves = (await apps[1].ledger.postings(acct.accountId)).filter((p) => p.kind === 'reserve');
       expect(reserves.map((p) => p.messageId).sort()).toEqual([...accepted].sort());
       const { rows } = await apps[0].db.query('SELECT count(*)::int AS n FROM messages WHERE account_id = $1', [acct.accountId]);
@@ -346,7 +377,10 @@ describe('top-ups with a reference', () => {
     const first = await runCli(args);
     expect(first).toMatchObject({ code: 0, json: { account_id: acct.accountId, added: 50, balance: 50, reference: 'INVOICE-42', duplicate: false } });
     const second = await runCli(args);
-    expect(second).toMatchObject({ code: 0, json: { account_id: acct.accountId, added: 0, balance: 50, reference: 'INVOICE-42', duplicate: true, posting_id: first.json.posting_id } });
+    expect(second).toMatchObject({
+      code: 0,
+      json: { account_id: acct.accountId, added: 0, balance: 50, reference: 'INVOICE-42', duplicate: true, posting_id: first.json.posting_id },
+    });
     expect(await h.ledger.balance(acct.accountId)).toBe(50);
     expect((await h.ledger.postings(acct.accountId)).map((p) => p.id)).toEqual([first.json.posting_id]);
   }, 60_000);
@@ -356,7 +390,14 @@ describe('the append-only ledger', () => {
   it('refuses UPDATE, DELETE and TRUNCATE of postings even from the superuser the tests connect as, and nothing changes', async () => {
     const acct = await h.seedAccount({ credits: 100 });
     const a = acct.accountId;
-    await h.ledger.reserve({ accountId: a, messageId: randomUUID(), employeeId: acct.employeeId, workflowId: `webhook/${a}/msg/guard`, credits: RESERVE, at: new Date() });
+    await h.ledger.reserve({
+      accountId: a,
+      messageId: randomUUID(),
+      employeeId: acct.employeeId,
+      workflowId: `webhook/${a}/msg/guard`,
+      credits: RESERVE,
+      at: new Date(),
+    });
     const { rows: role } = await h.db.query('SELECT rolsuper FROM pg_roles WHERE rolname = current_user');
     expect(role).toEqual([{ rolsuper: true }]);
     const before = { counters: await h.ledger.counters(a), postings: await h.ledger.postings(a) };
@@ -384,7 +425,14 @@ describe('the append-only ledger', () => {
     const acct = await h.seedAccount({ credits: 100 });
     const a = acct.accountId;
     const held = randomUUID();
-    await h.ledger.reserve({ accountId: a, messageId: held, employeeId: acct.employeeId, workflowId: `webhook/${a}/msg/${held}`, credits: RESERVE, at: new Date() });
+    await h.ledger.reserve({
+      accountId: a,
+      messageId: held,
+      employeeId: acct.employeeId,
+      workflowId: `webhook/${a}/msg/${held}`,
+      credits: RESERVE,
+      at: new Date(),
+    });
     const charged = randomUUID();
     const charge = chargePosting({
       accountId: a,
@@ -426,7 +474,7 @@ async function listenOnce(harness: Harness): Promise<{ url: string; close: () =>
   };
 }
 
-async function post(url: string, acct: Seeded, payload: string): Promise<{ status: number; body: any }> {
+async function post(url: string, acct: Seeded, payload: string): Promise<Pick<request.Response, 'status' | 'body'>> {
   const res = await fetch(url, {
     method: 'POST',
     headers: { ...acct.auth, 'Content-Type': 'application/json' },

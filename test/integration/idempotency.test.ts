@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Connection } from '@temporalio/client';
-import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import { defaultPayloadConverter } from '@temporalio/common';
 import request from 'supertest';
 import { buildApi } from '../../src/api';
 import { eventWorkflowId } from '../../src/events/workflow-id';
@@ -37,7 +37,7 @@ async function expectOneChargeEach(harness: Harness, accountId: string, messageI
 /** The end of the window the event workflow holds open, as it was started (first history event). */
 async function workflowDedupUntil(harness: Harness, workflowId: string): Promise<number> {
   const history = await harness.client.workflow.getHandle(workflowId).fetchHistory();
-  const payload = history.events![0].workflowExecutionStartedEventAttributes!.input!.payloads![0] as Payload;
+  const payload = history.events![0].workflowExecutionStartedEventAttributes!.input!.payloads![0];
   return defaultPayloadConverter.fromPayload<WebhookEventInput>(payload).dedupUntil!;
 }
 

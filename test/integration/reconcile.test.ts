@@ -40,7 +40,11 @@ async function settledEvents(acct: Seeded, n: number): Promise<string[]> {
     }),
   );
   const ids = responses.map((r) => r.body.message_id as string);
-  await eventually('charged', async () => ((await Promise.all(ids.map((id) => h.ledger.chargeFor(acct.accountId, id)))).every(Boolean) ? true : undefined), SETTLE_MS);
+  await eventually(
+    'charged',
+    async () => ((await Promise.all(ids.map((id) => h.ledger.chargeFor(acct.accountId, id)))).every(Boolean) ? true : undefined),
+    SETTLE_MS,
+  );
   const query = `AccountId = '${acct.accountId}'`;
   await eventually('visible in Temporal', async () => ((await listed(query)) === n ? true : undefined), SETTLE_MS);
   return ids;
@@ -68,7 +72,11 @@ interface EarlyReads {
  * `chargeReadEarly`, the single charge lookup before it too.
  */
 class LateLedger extends Ledger {
-  constructor(db: pg.Pool, private readonly before: EarlyReads, private readonly chargeReadEarly = false) {
+  constructor(
+    db: pg.Pool,
+    private readonly before: EarlyReads,
+    private readonly chargeReadEarly = false,
+  ) {
     super(db);
   }
 
@@ -119,7 +127,10 @@ describe('billing reconcile', () => {
     expect(postings).toHaveLength(postingsAfterRepair);
     const charges = postings.filter((p) => p.kind === 'charge');
     expect(charges.map((c) => c.messageId).sort()).toEqual([...ids].sort());
-    const { rows } = await h.db.query(`SELECT count(*)::int AS n, count(repaired_at)::int AS repaired FROM postings WHERE account_id = $1 AND message_id = $2 AND kind = 'charge'`, [acct.accountId, ids[0]]);
+    const { rows } = await h.db.query(
+      `SELECT count(*)::int AS n, count(repaired_at)::int AS repaired FROM postings WHERE account_id = $1 AND message_id = $2 AND kind = 'charge'`,
+      [acct.accountId, ids[0]],
+    );
     expect(rows).toEqual([{ n: 1, repaired: 1 }]);
     expect(await h.ledger.balance(acct.accountId)).toBe(balance);
     expect((await verifyLedger(h.ledger, acct.accountId)).result).toMatchObject({ ok: true, problems: [] });
@@ -129,7 +140,9 @@ describe('billing reconcile', () => {
     const acct = await h.seedAccount({ credits: 100 });
     const [id] = await settledEvents(acct, 1);
     await deleteCharge(acct.accountId, id);
-    const runs = await Promise.all([1, 2, 3].map(() => reconcile(h.client, h.ledger, { accountId: acct.accountId, ...period(), repair: true, staleAfterMs: 60_000 })));
+    const runs = await Promise.all(
+      [1, 2, 3].map(() => reconcile(h.client, h.ledger, { accountId: acct.accountId, ...period(), repair: true, staleAfterMs: 60_000 })),
+    );
     expect(runs.map((r) => r.missing.filter((m) => m.repaired).length).sort()).toEqual([0, 0, 1]);
     expect((await h.ledger.postings(acct.accountId)).filter((p) => p.kind === 'charge')).toHaveLength(1);
   });
@@ -138,7 +151,10 @@ describe('billing reconcile', () => {
     const acct = await h.seedAccount({ credits: 100 });
     fake.enqueue({ kind: 'status', status: 400 });
     const res = await h.http.post('/api/webhook/').set(acct.auth).send({ employee_id: acct.employeeId, payload: 'rejected' });
-    await h.workflowHandle(acct.accountId, res.body.message_id).result().catch(() => undefined);
+    await h
+      .workflowHandle(acct.accountId, res.body.message_id)
+      .result()
+      .catch(() => undefined);
     await eventually('visible', async () => ((await listed(`AccountId = '${acct.accountId}' AND ExecutionStatus = 'Failed'`)) === 1 ? true : undefined));
     const result = await reconcile(h.client, h.ledger, { accountId: acct.accountId, ...period(), repair: true, staleAfterMs: 0 });
     expect(result).toMatchObject({ ok: true, workflows: 1, uncharged: 1, missing: [], stale_reservations: [] });
@@ -148,7 +164,14 @@ describe('billing reconcile', () => {
     const acct = await h.seedAccount({ credits: 100 });
     const orphan = randomUUID();
     // The API reserved, then died before starting the workflow.
-    await h.ledger.reserve({ accountId: acct.accountId, messageId: orphan, employeeId: acct.employeeId, workflowId: `webhook/${acct.accountId}/msg/${orphan}`, credits: 10, at: new Date() });
+    await h.ledger.reserve({
+      accountId: acct.accountId,
+      messageId: orphan,
+      employeeId: acct.employeeId,
+      workflowId: `webhook/${acct.accountId}/msg/${orphan}`,
+      credits: 10,
+      at: new Date(),
+    });
     const idle = await createHarness({}, { worker: false });
     try {
       // An accepted event no worker has picked up yet: its workflow runs, so its reservation stays.
@@ -225,7 +248,9 @@ describe('billing reconcile', () => {
       };
       await idle.startWorker();
       await idle.workflowHandle(acct.accountId, messageId).result();
-      await eventually('closed in visibility', async () => ((await listed(`AccountId = '${acct.accountId}' AND ExecutionStatus = 'Completed'`)) === 1 ? true : undefined));
+      await eventually('closed in visibility', async () =>
+        (await listed(`AccountId = '${acct.accountId}' AND ExecutionStatus = 'Completed'`)) === 1 ? true : undefined,
+      );
     });
     afterAll(async () => {
       await idle?.close();
@@ -238,7 +263,12 @@ describe('billing reconcile', () => {
     });
 
     it('is matched when a repair finds the settlement’s posting already there, and nothing is posted twice', async () => {
-      const result = await reconcile(idle.client, new LateLedger(idle.db, before, true), { accountId: acct.accountId, ...period(), repair: true, staleAfterMs: 0 });
+      const result = await reconcile(idle.client, new LateLedger(idle.db, before, true), {
+        accountId: acct.accountId,
+        ...period(),
+        repair: true,
+        staleAfterMs: 0,
+      });
       expect(result).toMatchObject({ ok: true, workflows: 1, matched: 1, missing: [], mismatched: [], stale_reservations: [] });
       expect((await verifyLedger(idle.ledger, acct.accountId)).result).toMatchObject({ ok: true, problems: [] });
       const charges = (await idle.ledger.postings(acct.accountId)).filter((p) => p.kind === 'charge');
@@ -303,10 +333,9 @@ describe('the billing-reconcile Schedule', () => {
     expect((await h.ledger.postings(acct.accountId)).filter((p) => p.kind === 'charge')).toHaveLength(2);
     expect((await verifyLedger(h.ledger, acct.accountId)).result).toMatchObject({ ok: true, problems: [] });
 
-    const { rows } = await h.db.query(
-      'SELECT trigger, accounts, workflows, missing, repaired, stale_released, ok, details FROM reconcile_runs WHERE id = $1',
-      [firstExecutionRunId],
-    );
+    const { rows } = await h.db.query('SELECT trigger, accounts, workflows, missing, repaired, stale_released, ok, details FROM reconcile_runs WHERE id = $1', [
+      firstExecutionRunId,
+    ]);
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({
       trigger: 'schedule',
@@ -318,6 +347,8 @@ describe('the billing-reconcile Schedule', () => {
       ok: true,
     });
     const mine = (rows[0].details.findings as Array<{ account_id: string; missing: unknown[] }>).filter((f) => f.account_id === acct.accountId);
-    expect(mine).toEqual([expect.objectContaining({ ok: true, missing: [expect.objectContaining({ message_id: ids[1], credits: -removed.credits, repaired: true })] })]);
+    expect(mine).toEqual([
+      expect.objectContaining({ ok: true, missing: [expect.objectContaining({ message_id: ids[1], credits: -removed.credits, repaired: true })] }),
+    ]);
   });
 });

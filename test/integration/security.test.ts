@@ -53,7 +53,7 @@ afterAll(() => h?.close());
 const ledgerState = async (accountId: string) => ({ counters: await h.ledger.counters(accountId), postings: await h.ledger.postings(accountId) });
 
 /** A response without what changes on every request, to compare two answers. */
-const sameAnswer = (res: { status: number; body: any }) => ({ status: res.status, body: { ...res.body, request_id: undefined } });
+const sameAnswer = (res: Pick<request.Response, 'status' | 'body'>) => ({ status: res.status, body: { ...res.body, request_id: undefined } });
 
 describe.each([
   ['A', 'B'],
@@ -68,7 +68,7 @@ describe.each([
     const foreign = await h.http.post('/api/webhook/').set(caller().auth).send({ employee_id: victim().employeeId, payload: 'Not yours.' });
     const unknown = await h.http.post('/api/webhook/').set(caller().auth).send({ employee_id: unknownId, payload: 'Not yours.' });
     // The message repeats the id it was given; apart from that, the two answers are one.
-    const masked = (res: { status: number; body: any }, id: string) => JSON.stringify(sameAnswer(res)).replaceAll(id, '<employee_id>');
+    const masked = (res: Pick<request.Response, 'status' | 'body'>, id: string) => JSON.stringify(sameAnswer(res)).replaceAll(id, '<employee_id>');
     expect(masked(foreign, victim().employeeId)).toBe(masked(unknown, unknownId));
     expect(foreign.status).toBe(404);
     expect(foreign.body.error.code).toBe('EMPLOYEE_NOT_FOUND');

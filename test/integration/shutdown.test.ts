@@ -36,7 +36,7 @@ describe('SIGTERM', () => {
         headers: { Authorization: `Bearer ${acct.key}`, 'Content-Type': 'application/json' },
         body: JSON.stringify({ employee_id: acct.employeeId, event: 'burst', payload: `event ${i}` }),
       })
-        .then(async (res) => answers.push({ status: res.status, messageId: ((await res.json()) as any).message_id }))
+        .then(async (res) => answers.push({ status: res.status, messageId: ((await res.json()) as { message_id: string }).message_id }))
         .catch((err: Error) => answers.push({ error: err.message }))
         .finally(() => {
           answered += 1;

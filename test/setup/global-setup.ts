@@ -5,6 +5,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { freePort, startPostgresServer, startRedisServer, startTemporalDevServer, quietBundlerLogger } from '../../src/dev/services';
 import { findTemporalCli } from '../../src/dev/temporal-cli';
 import { migrate } from '../../src/stores/postgres/migrate';
+import { testStack } from './test-stack';
 
 /**
  * Once per run: a real redis-server, a real PostgreSQL and a real Temporal dev server on free
@@ -32,5 +33,5 @@ export default async function globalSetup(): Promise<void> {
     TEST_DATABASE_URL: postgres.url,
     WORKFLOW_BUNDLE_PATH: bundlePath,
   });
-  (globalThis as any).__SISTAVA_STACK__ = { redis, temporal, postgres, dir };
+  testStack.current = { redis, temporal, postgres, dir };
 }

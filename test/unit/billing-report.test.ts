@@ -55,10 +55,42 @@ describe('assembleReport', () => {
     const r = report({ from: '2024-05-01', to: '2024-05-03', group_by: 'day' }, BY.day);
     expect(r).toMatchObject({ account_id: 'acct', from: '2024-05-01T00:00:00.000Z', to: '2024-05-03T00:00:00.000Z', group_by: 'day' });
     expect(r.rows).toEqual([
-      { group: '2024-05-01', events: 2, credits: 8, token_credits: 5, runtime_credits: 3, tokens_in: 1500, tokens_out: 600, runtime_ms: 1900, model_turns: 3, tool_calls: 2 },
-      { group: '2024-05-02', events: 1, credits: 3, token_credits: 0, runtime_credits: 3, tokens_in: 0, tokens_out: 0, runtime_ms: 100, model_turns: 0, tool_calls: 0 },
+      {
+        group: '2024-05-01',
+        events: 2,
+        credits: 8,
+        token_credits: 5,
+        runtime_credits: 3,
+        tokens_in: 1500,
+        tokens_out: 600,
+        runtime_ms: 1900,
+        model_turns: 3,
+        tool_calls: 2,
+      },
+      {
+        group: '2024-05-02',
+        events: 1,
+        credits: 3,
+        token_credits: 0,
+        runtime_credits: 3,
+        tokens_in: 0,
+        tokens_out: 0,
+        runtime_ms: 100,
+        model_turns: 0,
+        tool_calls: 0,
+      },
     ]);
-    expect(r.totals).toEqual({ events: 3, credits: 11, token_credits: 5, runtime_credits: 6, tokens_in: 1500, tokens_out: 600, runtime_ms: 2000, model_turns: 3, tool_calls: 2 });
+    expect(r.totals).toEqual({
+      events: 3,
+      credits: 11,
+      token_credits: 5,
+      runtime_credits: 6,
+      tokens_in: 1500,
+      tokens_out: 600,
+      runtime_ms: 2000,
+      model_turns: 3,
+      tool_calls: 2,
+    });
   });
 
   it('orders employees and events by credits, largest first, and names unlabelled events (none)', () => {
@@ -76,7 +108,11 @@ describe('assembleReport', () => {
   });
 
   it('breaks a tie in credits by the group, the same way on every host', () => {
-    const tied = [usage('emp-c', { credits: 5, first_at: '2024-05-01T10:00:00Z' }), usage('emp-B', { credits: 5, first_at: '2024-05-01T11:00:00Z' }), usage('emp-a', { credits: 5, first_at: '2024-05-01T12:00:00Z' })];
+    const tied = [
+      usage('emp-c', { credits: 5, first_at: '2024-05-01T10:00:00Z' }),
+      usage('emp-B', { credits: 5, first_at: '2024-05-01T11:00:00Z' }),
+      usage('emp-a', { credits: 5, first_at: '2024-05-01T12:00:00Z' }),
+    ];
     expect(report({ from: '2024-05-01', to: '2024-05-02', group_by: 'employee' }, tied).rows.map((row) => row.group)).toEqual(['emp-B', 'emp-a', 'emp-c']);
   });
 
@@ -88,11 +124,29 @@ describe('assembleReport', () => {
   });
 
   it('has the same totals whatever the same charges are grouped by', () => {
-    const totals = (['employee', 'event', 'day', 'message'] as const).map((g) =>
-      report({ from: '2024-04-01', to: '2024-06-01', group_by: g }, g === 'day' ? [...BY.day, usage('2024-05-03', { credits: 50, first_at: '2024-05-03T12:00:00Z' })] : g === 'message' ? [...BY.message, usage('m4', { credits: 50, first_at: '2024-05-03T12:00:00Z' })] : BY[g]).totals,
+    const totals = (['employee', 'event', 'day', 'message'] as const).map(
+      (g) =>
+        report(
+          { from: '2024-04-01', to: '2024-06-01', group_by: g },
+          g === 'day'
+            ? [...BY.day, usage('2024-05-03', { credits: 50, first_at: '2024-05-03T12:00:00Z' })]
+            : g === 'message'
+              ? [...BY.message, usage('m4', { credits: 50, first_at: '2024-05-03T12:00:00Z' })]
+              : BY[g],
+        ).totals,
     );
     for (const t of totals) expect(t).toEqual(totals[0]);
-    expect(totals[0]).toEqual({ events: 4, credits: 61, token_credits: 5, runtime_credits: 56, tokens_in: 1500, tokens_out: 600, runtime_ms: 2100, model_turns: 3, tool_calls: 2 });
+    expect(totals[0]).toEqual({
+      events: 4,
+      credits: 61,
+      token_credits: 5,
+      runtime_credits: 56,
+      tokens_in: 1500,
+      tokens_out: 600,
+      runtime_ms: 2100,
+      model_turns: 3,
+      tool_calls: 2,
+    });
   });
 
   it('answers a period without charges with no rows and zero totals', () => {
@@ -134,7 +188,13 @@ describe('report formats', () => {
   const r = report({ from: '2024-05-01', to: '2024-05-04', group_by: 'event' }, BY.event);
 
   it('writes CSV with a header row, CRLF line ends, quoting, and no formula cells', () => {
-    const odd = { ...r, rows: [{ ...r.rows[0], group: 'a,"b"' }, { ...r.rows[1], group: '-1+2' }] };
+    const odd = {
+      ...r,
+      rows: [
+        { ...r.rows[0], group: 'a,"b"' },
+        { ...r.rows[1], group: '-1+2' },
+      ],
+    };
     expect(reportCsv(odd)).toBe(
       'event,events,credits,token_credits,runtime_credits,tokens_in,tokens_out,runtime_ms,model_turns,tool_calls\r\n' +
         '"a,""b""",2,57,5,52,1500,600,1900,3,2\r\n' +

@@ -3,7 +3,8 @@ import path from 'node:path';
 import { chargeInHistory } from '../../src/billing/reconcile';
 import { historyFromJson } from '../helpers/history-json';
 
-const events = (name: string) => historyFromJson(JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'histories', `${name}.json`), 'utf8'))).events ?? [];
+const events = (name: string) =>
+  historyFromJson(JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'histories', `${name}.json`), 'utf8'))).events ?? [];
 
 describe('the charge a workflow history holds', () => {
   it('is the posting itself since settle-credits, price included', () => {
@@ -22,7 +23,16 @@ describe('the charge a workflow history holds', () => {
 
   it('is rebuilt from the chargeCredits result and the employee’s usage in older histories', () => {
     const { input, charge } = chargeInHistory(events('model-success'));
-    expect(charge).toMatchObject({ kind: 'charge', messageId: input.messageId, credits: -4, tokenCredits: 3, runtimeCredits: 1, tokensIn: 1500, tokensOut: 600, event: 'order.completed' });
+    expect(charge).toMatchObject({
+      kind: 'charge',
+      messageId: input.messageId,
+      credits: -4,
+      tokenCredits: 3,
+      runtimeCredits: 1,
+      tokensIn: 1500,
+      tokensOut: 600,
+      event: 'order.completed',
+    });
     expect(charge!.price).toBeUndefined();
   });
 

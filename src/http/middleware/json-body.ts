@@ -13,7 +13,16 @@ const UTF8 = /^(utf-?8|us-ascii)$/i;
  */
 export function jsonBody<S>(timeoutMs: number): Middleware<S> {
   // The same media types pass the 415 check and get parsed; koa-body's own list misses most `+json` types.
-  const parse = koaBody({ json: true, jsonTypes: JSON_TYPES, jsonLimit: MAX_BODY_BYTES, jsonStrict: true, urlencoded: false, text: false, multipart: false, encoding: 'utf-8' });
+  const parse = koaBody({
+    json: true,
+    jsonTypes: JSON_TYPES,
+    jsonLimit: MAX_BODY_BYTES,
+    jsonStrict: true,
+    urlencoded: false,
+    text: false,
+    multipart: false,
+    encoding: 'utf-8',
+  });
   return async (ctx, next) => {
     const declared = Number(ctx.get('Content-Length') || 0);
     if (declared > MAX_BODY_BYTES) {

@@ -19,10 +19,7 @@ export function rateLimitHeaders(d: RateDecision): Record<string, string> {
  * Retry-After when over; 502 when Redis does not answer. `alongside` starts another Redis read in
  * the same tick, so auto-pipelining sends both in one round trip.
  */
-export function rateLimit<S extends AuthenticatedState>(
-  limiter: AccountRateLimiter,
-  alongside?: (ctx: ParameterizedContext<S>) => void,
-): Middleware<S> {
+export function rateLimit<S extends AuthenticatedState>(limiter: AccountRateLimiter, alongside?: (ctx: ParameterizedContext<S>) => void): Middleware<S> {
   return async (ctx, next) => {
     const account = ctx.state.account;
     const perMinute = account.rateLimitPerMinute ?? limiter.defaultPerMinute;

@@ -18,7 +18,15 @@ export function healthRoutes(router: Router<AppState>, deps: AppDeps): void {
   });
   router.get('/readyz', async (ctx) => {
     const checks = deps.readiness ?? [];
-    const results = await Promise.all(checks.map(async ({ name, check }) => ({ name, up: await check().then(() => true, () => false) })));
+    const results = await Promise.all(
+      checks.map(async ({ name, check }) => ({
+        name,
+        up: await check().then(
+          () => true,
+          () => false,
+        ),
+      })),
+    );
     const down = results.filter((r) => !r.up).map((r) => r.name);
     ctx.status = down.length ? 503 : 200;
     ctx.body = down.length ? { status: 'unavailable', down } : { status: 'ready' };

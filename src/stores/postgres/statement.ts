@@ -21,10 +21,7 @@ const PLACEHOLDER = /(?<!:):([A-Za-z_][A-Za-z0-9_]*)/g;
  * Defines a statement: `:name` placeholders become `$1…$n` once, here, and every run maps the
  * parameter object onto them (an absent optional value is SQL NULL).
  */
-export function statement<P extends object = Record<string, never>, R extends QueryResultRow = QueryResultRow>(
-  name: string,
-  sql: string,
-): Statement<P, R> {
+export function statement<P extends object = Record<string, never>, R extends QueryResultRow = QueryResultRow>(name: string, sql: string): Statement<P, R> {
   const order: string[] = [];
   const text = sql.replace(PLACEHOLDER, (_match, param: string) => {
     let index = order.indexOf(param);
