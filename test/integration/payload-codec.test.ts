@@ -38,13 +38,13 @@ let nativeConnection: NativeConnection;
 let workerDb: pg.Pool;
 let worker: Worker;
 let running: Promise<void>;
+let raw: Client;
 let api: ReturnType<typeof request>;
 let codecHttp: ReturnType<typeof request>;
 
 beforeAll(async () => {
   fake = await startFakeModelServer();
   const overrides = { OPENAI_BASE_URL: fake.baseURL, OPENAI_MODEL: 'test-model', PAYLOAD_KEYS: KEYS, CODEC_AUTH_TOKEN: TOKEN, TEMPORAL_UI_URL: `${UI}/` };
-  // The harness's own client and app have no codec: its client is the "raw" reader below.
   h = await createHarness(overrides, { worker: false });
   const config = h.config;
   const logger = createLogger(config, 'test-codec');
@@ -52,6 +52,8 @@ beforeAll(async () => {
 
   connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS! });
   client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter });
+  // A client without the codec: what anyone reading the database or the history without the keys sees.
+  raw = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const ingest = new EventIngest(
     client,
     connection,
@@ -148,9 +150,9 @@ describe('payloads in Temporal histories are encrypted', () => {
     // The employee really got the payload and answered: the plain text existed on both ends.
     expect(JSON.stringify(fake.requests.at(-1)?.body.messages)).toContain(secret);
 
-    const raw = await h.client.workflow.getHandle(workflowId).fetchHistory();
-    const json = historyToJson(raw);
-    const bytes = Buffer.from(temporal.api.history.v1.History.encode(raw).finish());
+    const history = await raw.workflow.getHandle(workflowId).fetchHistory();
+    const json = historyToJson(history);
+    const bytes = Buffer.from(temporal.api.history.v1.History.encode(history).finish());
     for (const text of [secret, reply]) {
       expect(JSON.stringify(json)).not.toContain(text);
       expect(readable(json)).not.toContain(text);
@@ -184,7 +186,7 @@ describe('payloads in Temporal histories are encrypted', () => {
     expect(decodedText).toContain(reply);
 
     // Memos are encrypted too: a client without the codec cannot even describe the run, one with it reads the memo.
-    await expect(h.client.workflow.getHandle(workflowId).describe()).rejects.toThrow(/binary\/encrypted/);
+    await expect(raw.workflow.getHandle(workflowId).describe()).rejects.toThrow(/binary\/encrypted/);
     expect((await client.workflow.getHandle(workflowId).describe()).memo).toMatchObject({ messageId });
   });
 
@@ -192,7 +194,7 @@ describe('payloads in Temporal histories are encrypted', () => {
     const secret = `Invoice ${randomUUID()} is overdue`;
     const reply = `Reminder ${randomUUID()} sent`;
     const { workflowId } = await sendEvent(secret, reply);
-    const json = historyToJson(await h.client.workflow.getHandle(workflowId).fetchHistory()) as {
+    const json = historyToJson(await raw.workflow.getHandle(workflowId).fetchHistory()) as {
       events: Record<string, { input?: unknown; result?: unknown }>[];
     };
     const started = json.events[0].workflowExecutionStartedEventAttributes?.input as { payloads: JsonPayload[] };
@@ -226,7 +228,7 @@ describe('payloads in Temporal histories are encrypted', () => {
 
   it('the codec endpoint refuses a caller without the token, and answers the UI preflight with CORS headers', async () => {
     const { workflowId } = await sendEvent(`Parcel ${randomUUID()}`, `ok ${randomUUID()}`);
-    const json = historyToJson(await h.client.workflow.getHandle(workflowId).fetchHistory()) as {
+    const json = historyToJson(await raw.workflow.getHandle(workflowId).fetchHistory()) as {
       events: Record<string, { input?: { payloads: JsonPayload[] } }>[];
     };
     const payloads = json.events[0].workflowExecutionStartedEventAttributes?.input?.payloads;
