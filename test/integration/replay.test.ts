@@ -5,7 +5,7 @@ import { Worker, type ReplayWorkerOptions } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
-import { CHARGE_IN_MEMO_PATCH, SETTLE_CREDITS_PATCH } from '../../workflows/process-webhook-event';
+import { AGENT_LOOP_PATCH, CHARGE_IN_MEMO_PATCH, SETTLE_CREDITS_PATCH } from '../../workflows/process-webhook-event';
 import type { EventMemo, WebhookEventInput, WebhookEventResult } from '../../workflows/contract';
 import { startFakeModelServer, type FakeModelServer } from '../helpers/fake-model-server';
 import { createHarness, type Harness } from '../helpers/harness';
@@ -28,7 +28,7 @@ const historyEvents = (file: string) => historyFromJson(readFixture(file)).event
 const decode = <T>(payload: temporal.api.common.v1.IPayload | null | undefined): T => defaultPayloadConverter.fromPayload<T>(payload as Payload);
 
 /** The fixture generations, oldest first: each file name starts with its generation's prefix. */
-const GENERATIONS = ['', 'settle-', 'memo-'] as const;
+const GENERATIONS = ['', 'settle-', 'memo-', 'agent-'] as const;
 const generationOf = (file: string) => [...GENERATIONS].reverse().find((prefix) => file.startsWith(prefix))!;
 const replayOptions = (): ReplayWorkerOptions => ({ workflowBundle: { codePath: process.env.WORKFLOW_BUNDLE_PATH! } });
 
@@ -57,8 +57,11 @@ describe('replaying event workflow histories against the current workflow code',
 
   it('has fixtures for success, retry, rejection, a missing employee and both dedup-window endings, in every workflow generation', () => {
     expect(fixtureFiles).toEqual(expect.arrayContaining(GENERATIONS.flatMap((prefix) => scenarios.map((s) => `${prefix}${s}.json`))));
-    const withTimer = fixtureFiles.filter((f) => readFixture(f).events.some((e) => e.eventType === 'EVENT_TYPE_TIMER_STARTED'));
-    expect(withTimer).toEqual(fixtureFiles.filter((f) => f.includes('idempotency-window-')));
+    expect(fixtureFiles).toEqual(expect.arrayContaining(['agent-tool-calls.json', 'agent-step-limit.json']));
+    // The dedup window's timer, and since the agent loop the deadline's for every event that reached the model.
+    const timers = (f: string) => readFixture(f).events.filter((e) => e.eventType === 'EVENT_TYPE_TIMER_STARTED').length;
+    const expected = (f: string) => (f.includes('idempotency-window-') ? 1 : 0) + (generationOf(f) === 'agent-' && !f.includes('employee-not-found') ? 1 : 0);
+    expect(fixtureFiles.map((f) => [f, timers(f)])).toEqual(fixtureFiles.map((f) => [f, expected(f)]));
   });
 
   it('settles in every settle- and memo- fixture (also on failure) and charges only on success in the older ones', () => {
@@ -68,7 +71,8 @@ describe('replaying event workflow histories against the current workflow code',
         return payload ? [decode<{ activity_type: string }>(payload).activity_type] : [];
       });
     for (const f of fixtureFiles) {
-      const credits = localActivities(f).filter((type) => type !== 'formatMessage');
+      // The agent loop's own local activities read the employee and record its outcome.
+      const credits = localActivities(f).filter((type) => !['formatMessage', 'prepareAgent', 'recordOutcome'].includes(type));
       const succeeded = f.endsWith('success.json') || f.endsWith('retried-after-500.json');
       expect({ f, credits }).toEqual({ f, credits: generationOf(f) !== '' ? ['settleCredits'] : succeeded ? ['chargeCredits'] : [] });
     }
@@ -87,16 +91,30 @@ describe('replaying event workflow histories against the current workflow code',
         return fields ? [Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, decode(v)]))] : [];
       });
       const generation = generationOf(f);
-      const expectedPatches = { '': [], 'settle-': [SETTLE_CREDITS_PATCH], 'memo-': [SETTLE_CREDITS_PATCH, CHARGE_IN_MEMO_PATCH] }[generation];
+      const expectedPatches = {
+        '': [],
+        'settle-': [SETTLE_CREDITS_PATCH],
+        'memo-': [SETTLE_CREDITS_PATCH, CHARGE_IN_MEMO_PATCH],
+        'agent-': [AGENT_LOOP_PATCH, SETTLE_CREDITS_PATCH, CHARGE_IN_MEMO_PATCH],
+      }[generation];
       expect({ f, patches }).toEqual({ f, patches: expectedPatches });
-      if (generation !== 'memo-') {
+      if (generation !== 'memo-' && generation !== 'agent-') {
         expect({ f, upserts }).toEqual({ f, upserts: [] });
         continue;
       }
       const input = decode<WebhookEventInput>(events[0].workflowExecutionStartedEventAttributes!.input!.payloads![0]);
       const completed = events.find((e) => e.workflowExecutionCompletedEventAttributes)?.workflowExecutionCompletedEventAttributes;
-      const succeeded = f.endsWith('success.json') || f.endsWith('retried-after-500.json');
+      const succeeded = f.endsWith('success.json') || f.endsWith('retried-after-500.json') || f.endsWith('tool-calls.json');
       expect({ f, completed: Boolean(completed) }).toEqual({ f, completed: succeeded });
+      if (f.endsWith('step-limit.json')) {
+        // Failed at its limit after two completed turns: those are charged, and the memo says so.
+        expect({ f, settled: upserts[0]?.settled, turns: (upserts[0]?.charge as { modelTurns?: number } | undefined)?.modelTurns }).toEqual({
+          f,
+          settled: true,
+          turns: 2,
+        });
+        continue;
+      }
       const result = completed ? decode<WebhookEventResult>(completed.result!.payloads![0]) : undefined;
       // A null charge travels as a binary/null payload, which reads back as undefined: the field is there, empty.
       const memo: Pick<EventMemo, 'settled' | 'charge'> = {
