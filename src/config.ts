@@ -90,12 +90,8 @@ export const Config = z.object({
   AGENT_MAX_STEPS: z.coerce.number().int().positive().max(100).default(10),
   /** max_tokens of each model call, unless the employee says otherwise. */
   AGENT_MAX_TOKENS: z.coerce.number().int().positive().default(1024),
-  /** How long one event may take from its acceptance, unless the employee says otherwise. */
-  AGENT_DEADLINE_MS: z.coerce
-    .number()
-    .int()
-    .positive()
-    .default(60 * 60 * 1000),
+  /** How long one event may take from its acceptance (default one hour), unless the employee says otherwise. */
+  AGENT_DEADLINE_MS: z.coerce.number().int().positive().default(3_600_000),
   /** Credits one event may spend, unless the employee says otherwise. */
   AGENT_MAX_CREDITS: z.coerce.number().int().positive().default(100),
   /** Per attempt of a send_webhook delivery; a timeout is retried with backoff. */
@@ -119,18 +115,10 @@ export const Config = z.object({
     .string()
     .regex(/^\d+(ms|s|m|h)$/, 'must be a duration like 1h or 15m')
     .default('1h'),
-  /** A reservation open this long whose workflow is gone or closed is released by reconcile. */
-  RECONCILE_STALE_AFTER_MS: z.coerce
-    .number()
-    .int()
-    .positive()
-    .default(15 * 60 * 1000),
+  /** A reservation open this long (default 15 minutes) whose workflow is gone or closed is released by reconcile. */
+  RECONCILE_STALE_AFTER_MS: z.coerce.number().int().positive().default(900_000),
   /** How long an Idempotency-Key stays a duplicate after first acceptance (product contract: 5 minutes). */
-  IDEMPOTENCY_WINDOW_MS: z.coerce
-    .number()
-    .int()
-    .positive()
-    .default(5 * 60 * 1000),
+  IDEMPOTENCY_WINDOW_MS: z.coerce.number().int().positive().default(300_000),
   /** A request body that has not fully arrived by then is answered with 408. */
   BODY_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   /** A prebuilt workflow bundle (from bundleWorkflowCode); unset: the worker bundles `workflows/` at start. */

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { loadConfigOrExit, temporalAddress } from '../config';
 import { quietBundlerLogger, waitFor, type RunningService } from './services';
-import { banner, ensurePostgres, ensureRedis, portFree, prepareDatabase } from './stack';
+import { banner, ensurePostgres, ensureRedis, portFree, prepareDatabase, stopOnSignals } from './stack';
 import { spawnNodeService, Supervisor } from './supervisor';
 import { ensureTemporalBinaries, postgresEndpoint, startTemporalCluster, waitForPollers } from './temporal-server';
 
@@ -32,19 +32,13 @@ async function main(): Promise<void> {
   const supervisor = new Supervisor({ log: say });
   const apis = Array.from({ length: API_COUNT }, (_, i) => `api-${i + 1}`);
   const workers = Array.from({ length: WORKER_COUNT }, (_, i) => `worker-${i + 1}`);
-  let stopping = false;
-
-  const stop = async (code: number) => {
-    if (stopping) return;
-    stopping = true;
-    say('stopping: APIs and workers first, then the Temporal UI and server, then the servers this stack started …');
-    await supervisor.stopAll([[...apis, ...workers], ['temporal-ui'], ['temporal']]);
-    for (const service of started.reverse()) await service.stop();
-    say('stopped.');
-    process.exit(code);
-  };
-  process.on('SIGINT', () => void stop(0));
-  process.on('SIGTERM', () => void stop(0));
+  const stop = stopOnSignals({
+    supervisor,
+    groups: [[...apis, ...workers], ['temporal-ui'], ['temporal']],
+    started,
+    log: say,
+    what: 'APIs and workers first, then the Temporal UI and server, then the servers this stack started',
+  });
 
   try {
     const address = temporalAddress(config);

@@ -4,6 +4,7 @@ import type { Config } from '../config';
 import { migrate } from '../stores/postgres/migrate';
 import { createPool } from '../stores/postgres/pool';
 import { ensureDemo, type Demo } from './demo';
+import type { Supervisor } from './supervisor';
 import { ensureDatabase, freePort, pingRedis, postgresAnswers, startPostgresServer, startRedisServer, type RunningService } from './services';
 
 /**
@@ -118,4 +119,31 @@ export function banner(config: Config, demo: Demo, created: boolean, opts: Banne
     '',
   ];
   process.stdout.write(lines.join('\n'));
+}
+
+/**
+ * The stack's one way out, on Ctrl-C, SIGTERM or a failed start: the supervised processes in the
+ * order given (each group at once: APIs and workers drain first), then the servers this stack
+ * started, newest first. Returns the function to call with the exit code.
+ */
+export function stopOnSignals(opts: {
+  supervisor: Supervisor;
+  groups: string[][];
+  started: RunningService[];
+  log: Log;
+  what: string;
+}): (code: number) => Promise<void> {
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    opts.log(`stopping: ${opts.what} …`);
+    await opts.supervisor.stopAll(opts.groups);
+    for (const service of opts.started.reverse()) await service.stop();
+    opts.log('stopped.');
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void stop(0));
+  process.on('SIGTERM', () => void stop(0));
+  return stop;
 }

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfigOrExit, temporalAddress, type Config } from '../config';
 import { startTemporalDevServer, waitFor, type RunningService } from './services';
-import { banner, ensurePostgres, ensureRedis, prepareDatabase } from './stack';
+import { banner, ensurePostgres, ensureRedis, prepareDatabase, stopOnSignals } from './stack';
 import { spawnNodeService, Supervisor } from './supervisor';
 import { ensureTemporalCli } from './temporal-cli';
 
@@ -24,19 +24,7 @@ async function main(): Promise<void> {
   fs.mkdirSync(config.DATA_DIR, { recursive: true });
   const started: RunningService[] = [];
   const supervisor = new Supervisor({ log: say });
-  let stopping = false;
-
-  const stop = async (code: number) => {
-    if (stopping) return;
-    stopping = true;
-    say('stopping: API and worker first, then the servers this stack started …');
-    await supervisor.stopAll([['worker', 'api']]);
-    for (const service of started.reverse()) await service.stop();
-    say('stopped.');
-    process.exit(code);
-  };
-  process.on('SIGINT', () => void stop(0));
-  process.on('SIGTERM', () => void stop(0));
+  const stop = stopOnSignals({ supervisor, groups: [['worker', 'api']], started, log: say, what: 'API and worker first, then the servers this stack started' });
 
   try {
     const temporal = await ensureTemporal(config, started);

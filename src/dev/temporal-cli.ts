@@ -1,8 +1,8 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { parseConfig } from '../config';
+import { buildGoTool, toolCacheDir, type GoTool } from './go-tools';
 
 /** The pinned Temporal CLI: later tags carry a go.mod `replace` and cannot be go-installed. */
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
@@ -10,8 +10,7 @@ const MODULE = 'github.com/temporalio/cli/cmd/temporal';
 
 /** Outside the clone, so every clone on this machine shares one build. */
 export function cacheDir(): string {
-  const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
-  return path.join(base, 'sistava', `temporal-cli-${TEMPORAL_CLI_VERSION.slice(1)}`);
+  return toolCacheDir(TEMPORAL_CLI_TOOL);
 }
 
 function onPath(command: string): string | undefined {
@@ -31,44 +30,12 @@ export function findTemporalCli(configured = parseConfig().TEMPORAL_CLI): string
   return onPath('temporal') ?? (fs.existsSync(cached) ? cached : undefined);
 }
 
-/**
- * Builds the CLI into the cache with `go install` (about 3 minutes and 1.9 GB here), printing progress.
- * Builds into a temporary folder and renames, so an interrupted build never leaves half a binary.
- */
-export async function buildTemporalCli(log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<string> {
-  const target = path.join(cacheDir(), 'temporal');
-  // Next to the cache, not in /tmp: the final rename must not cross filesystems (tmpfs).
-  fs.mkdirSync(path.dirname(cacheDir()), { recursive: true });
-  const tmp = fs.mkdtempSync(path.join(path.dirname(cacheDir()), '.build-'));
-  log(`Building the Temporal CLI ${TEMPORAL_CLI_VERSION} with go install (about 3 minutes, once per machine) into ${cacheDir()} …`);
-  const started = Date.now();
-  const ticker = setInterval(() => log(`  … still building (${Math.round((Date.now() - started) / 1000)} s)`), 15_000);
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const child = spawn('go', ['install', `${MODULE}@${TEMPORAL_CLI_VERSION}`], {
-        env: { ...process.env, GOBIN: tmp },
-        stdio: ['ignore', 'inherit', 'pipe'],
-      });
-      let downloads = 0;
-      child.stderr.on('data', (chunk: Buffer) => {
-        for (const line of chunk.toString().split('\n')) {
-          if (line.startsWith('go: downloading')) {
-            downloads += 1;
-            if (downloads % 25 === 1) log(`  downloading modules (${downloads} so far) …`);
-          } else if (line.trim()) log(`  ${line}`);
-        }
-      });
-      child.on('error', reject);
-      child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`go install exited with ${code}`))));
-    });
-    fs.mkdirSync(cacheDir(), { recursive: true });
-    fs.renameSync(path.join(tmp, 'temporal'), target);
-  } finally {
-    clearInterval(ticker);
-    fs.rmSync(tmp, { recursive: true, force: true });
-  }
-  log(`Temporal CLI built in ${Math.round((Date.now() - started) / 1000)} s: ${target}`);
-  return target;
+/** The CLI as a Go tool: cached in ~/.cache/sistava/temporal-cli-<version>/. */
+export const TEMPORAL_CLI_TOOL: GoTool = { dir: 'temporal-cli', label: 'Temporal CLI', module: MODULE, version: TEMPORAL_CLI_VERSION, binary: 'temporal' };
+
+/** Builds the CLI into the cache with `go install` (about 3 minutes and 1.9 GB here), printing progress. */
+export function buildTemporalCli(log?: (line: string) => void): Promise<string> {
+  return buildGoTool(TEMPORAL_CLI_TOOL, log);
 }
 
 /**

@@ -204,6 +204,24 @@ const release = statement<{ postingId: string; accountId: string; messageId: str
 );
 
 /**
+ * Adds the charge posted in `charged` to a usage rollup: the row of its account, hour (or UTC day),
+ * employee and event label, created by the first charge and summed into by the next.
+ */
+function rollUp(table: 'usage_hourly' | 'usage_daily', unit: 'hour' | 'day'): string {
+  return `     INSERT INTO ${table} AS u (account_id, ${unit}, employee_id, event, events, credits, token_credits, runtime_credits,
+                                tokens_in, tokens_out, runtime_ms, model_turns, tool_calls)
+     SELECT account_id, date_trunc('${unit}', at, 'UTC'), employee_id, coalesce(event, ''), 1, -credits,
+            coalesce(token_credits, 0), coalesce(runtime_credits, 0), coalesce(tokens_in, 0), coalesce(tokens_out, 0), coalesce(runtime_ms, 0),
+            coalesce(model_turns, 0), coalesce(tool_calls, 0)
+     FROM charged
+     ON CONFLICT (account_id, ${unit}, employee_id, event) DO UPDATE SET
+       events = u.events + 1, credits = u.credits + excluded.credits, token_credits = u.token_credits + excluded.token_credits,
+       runtime_credits = u.runtime_credits + excluded.runtime_credits, tokens_in = u.tokens_in + excluded.tokens_in,
+       tokens_out = u.tokens_out + excluded.tokens_out, runtime_ms = u.runtime_ms + excluded.runtime_ms,
+       model_turns = u.model_turns + excluded.model_turns, tool_calls = u.tool_calls + excluded.tool_calls`;
+}
+
+/**
  * Settles an event in one statement: posts its charge once (the unique index on message and kind
  * makes a retry, a re-run or a second repair post nothing), adds it to the hourly and daily rollups, releases
  * its reservation once, and moves both counters by exactly what was posted. Returns the charge as
@@ -252,29 +270,9 @@ const settle = statement<
      INSERT INTO postings (id, account_id, kind, at, reserved, message_id, reason)
      SELECT :releaseId::uuid, :accountId::uuid, 'release', :now::timestamptz, -credits, :messageId::uuid, :reason::text FROM released
    ), rolled_up AS (
-     INSERT INTO usage_hourly AS u (account_id, hour, employee_id, event, events, credits, token_credits, runtime_credits,
-                                    tokens_in, tokens_out, runtime_ms, model_turns, tool_calls)
-     SELECT account_id, date_trunc('hour', at, 'UTC'), employee_id, coalesce(event, ''), 1, -credits,
-            coalesce(token_credits, 0), coalesce(runtime_credits, 0), coalesce(tokens_in, 0), coalesce(tokens_out, 0), coalesce(runtime_ms, 0),
-            coalesce(model_turns, 0), coalesce(tool_calls, 0)
-     FROM charged
-     ON CONFLICT (account_id, hour, employee_id, event) DO UPDATE SET
-       events = u.events + 1, credits = u.credits + excluded.credits, token_credits = u.token_credits + excluded.token_credits,
-       runtime_credits = u.runtime_credits + excluded.runtime_credits, tokens_in = u.tokens_in + excluded.tokens_in,
-       tokens_out = u.tokens_out + excluded.tokens_out, runtime_ms = u.runtime_ms + excluded.runtime_ms,
-       model_turns = u.model_turns + excluded.model_turns, tool_calls = u.tool_calls + excluded.tool_calls
+${rollUp('usage_hourly', 'hour')}
    ), rolled_up_daily AS (
-     INSERT INTO usage_daily AS u (account_id, day, employee_id, event, events, credits, token_credits, runtime_credits,
-                                   tokens_in, tokens_out, runtime_ms, model_turns, tool_calls)
-     SELECT account_id, date_trunc('day', at, 'UTC'), employee_id, coalesce(event, ''), 1, -credits,
-            coalesce(token_credits, 0), coalesce(runtime_credits, 0), coalesce(tokens_in, 0), coalesce(tokens_out, 0), coalesce(runtime_ms, 0),
-            coalesce(model_turns, 0), coalesce(tool_calls, 0)
-     FROM charged
-     ON CONFLICT (account_id, day, employee_id, event) DO UPDATE SET
-       events = u.events + 1, credits = u.credits + excluded.credits, token_credits = u.token_credits + excluded.token_credits,
-       runtime_credits = u.runtime_credits + excluded.runtime_credits, tokens_in = u.tokens_in + excluded.tokens_in,
-       tokens_out = u.tokens_out + excluded.tokens_out, runtime_ms = u.runtime_ms + excluded.runtime_ms,
-       model_turns = u.model_turns + excluded.model_turns, tool_calls = u.tool_calls + excluded.tool_calls
+${rollUp('usage_daily', 'day')}
    ), balance AS (
      UPDATE credit_balances SET
        balance = balance + coalesce((SELECT credits FROM charged), 0),
@@ -323,22 +321,7 @@ const isReserved = statement<{ accountId: string; messageId: string }, { one: nu
  * the rollup against the charges, and the open reservations against the reserve and release
  * postings. It reads the account's whole history on purpose: it proves the counters from scratch.
  */
-const audit = statement<
-  { accountId: string },
-  {
-    balance: number;
-    reserved: number;
-    ledger_balance: number;
-    ledger_reserved: number;
-    postings: number;
-    open_reservations: number;
-    rollup_credits: number;
-    daily_rollup_credits: number;
-    charged_credits: number;
-    duplicated: Array<{ message_id: string; kind: PostingKind; count: number }>;
-    mismatches: Array<{ message_id: string; problem: string }>;
-  }
->(
+const audit = statement<{ accountId: string }, LedgerAudit>(
   'ledger_audit',
   `WITH totals AS (
      SELECT coalesce(sum(credits), 0)::bigint AS ledger_balance, coalesce(sum(reserved), 0)::bigint AS ledger_reserved,
@@ -351,16 +334,17 @@ const audit = statement<
             count(*) FILTER (WHERE kind = 'charge') AS charges
      FROM postings WHERE account_id = :accountId AND message_id IS NOT NULL GROUP BY message_id
    ), open AS (SELECT message_id FROM open_reservations WHERE account_id = :accountId)
-   SELECT b.balance, b.reserved, t.ledger_balance, t.ledger_reserved, t.postings, t.charged_credits,
-          (SELECT count(*) FROM open)::int AS open_reservations,
-          (SELECT coalesce(sum(credits), 0)::bigint FROM usage_hourly WHERE account_id = :accountId) AS rollup_credits,
-          (SELECT coalesce(sum(credits), 0)::bigint FROM usage_daily WHERE account_id = :accountId) AS daily_rollup_credits,
+   SELECT b.balance, b.reserved, t.ledger_balance AS "ledgerBalance", t.ledger_reserved AS "ledgerReserved", t.postings,
+          t.charged_credits AS "chargedCredits",
+          (SELECT count(*) FROM open)::int AS "openReservations",
+          (SELECT coalesce(sum(credits), 0)::bigint FROM usage_hourly WHERE account_id = :accountId) AS "rollupCredits",
+          (SELECT coalesce(sum(credits), 0)::bigint FROM usage_daily WHERE account_id = :accountId) AS "dailyRollupCredits",
           (SELECT coalesce(jsonb_agg(d), '[]') FROM (
-             SELECT message_id, v.kind, v.n::int AS count
+             SELECT message_id AS "messageId", v.kind, v.n::int AS count
              FROM per_message, LATERAL (VALUES ('reserve', reserves), ('release', releases), ('charge', charges)) AS v(kind, n)
              WHERE v.n > 1) d) AS duplicated,
           (SELECT coalesce(jsonb_agg(m), '[]') FROM (
-             SELECT message_id, 'released without a reservation' AS problem FROM per_message WHERE releases > 0 AND reserves = 0
+             SELECT message_id AS "messageId", 'released without a reservation' AS problem FROM per_message WHERE releases > 0 AND reserves = 0
              UNION ALL
              SELECT message_id, 'reserved but missing from the open reservations' FROM per_message
                WHERE reserves > 0 AND releases = 0 AND NOT EXISTS (SELECT 1 FROM open o WHERE o.message_id = per_message.message_id)
@@ -369,7 +353,7 @@ const audit = statement<
                WHERE releases > 0 AND EXISTS (SELECT 1 FROM open o WHERE o.message_id = per_message.message_id)
              UNION ALL
              SELECT message_id, 'open reservation without a reserve posting' FROM open
-               WHERE NOT EXISTS (SELECT 1 FROM per_message p WHERE p.message_id = open.message_id AND p.reserves > 0)) m) AS mismatches
+               WHERE NOT EXISTS (SELECT 1 FROM per_message p WHERE p.message_id = open.message_id AND p.reserves > 0)) m) AS "reservationMismatches"
    FROM credit_balances b, totals t WHERE b.account_id = :accountId`,
 );
 
@@ -536,19 +520,6 @@ export class Ledger {
 
   async audit(accountId: string): Promise<LedgerAudit | undefined> {
     const [row] = isUuid(accountId) ? await audit.run(this.db, { accountId }) : [];
-    if (!row) return undefined;
-    return {
-      balance: row.balance,
-      reserved: row.reserved,
-      ledgerBalance: row.ledger_balance,
-      ledgerReserved: row.ledger_reserved,
-      postings: row.postings,
-      openReservations: row.open_reservations,
-      rollupCredits: row.rollup_credits,
-      dailyRollupCredits: row.daily_rollup_credits,
-      chargedCredits: row.charged_credits,
-      duplicated: row.duplicated.map((d) => ({ messageId: d.message_id, kind: d.kind, count: d.count })),
-      reservationMismatches: row.mismatches.map((m) => ({ messageId: m.message_id, problem: m.problem })),
-    };
+    return row;
   }
 }

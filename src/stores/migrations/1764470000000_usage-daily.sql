@@ -2,22 +2,9 @@
 
 -- Charges summed per account, UTC day, employee and event label, beside the hourly rollup and in
 -- the same settlement statement: a 30-day report reads 30 days of rows, not 720 hours of them.
-CREATE TABLE usage_daily (
-  account_id uuid NOT NULL,
-  day timestamptz NOT NULL,
-  employee_id uuid NOT NULL,
-  event text NOT NULL,
-  events bigint NOT NULL,
-  credits bigint NOT NULL,
-  token_credits bigint NOT NULL,
-  runtime_credits bigint NOT NULL,
-  tokens_in bigint NOT NULL,
-  tokens_out bigint NOT NULL,
-  runtime_ms bigint NOT NULL,
-  model_turns bigint NOT NULL DEFAULT 0,
-  tool_calls bigint NOT NULL DEFAULT 0,
-  PRIMARY KEY (account_id, day, employee_id, event)
-);
+CREATE TABLE usage_daily (LIKE usage_hourly INCLUDING DEFAULTS);
+ALTER TABLE usage_daily RENAME COLUMN hour TO day;
+ALTER TABLE usage_daily ADD PRIMARY KEY (account_id, day, employee_id, event);
 
 INSERT INTO usage_daily (account_id, day, employee_id, event, events, credits, token_credits, runtime_credits, tokens_in, tokens_out,
                          runtime_ms, model_turns, tool_calls)
