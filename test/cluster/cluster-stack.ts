@@ -1,8 +1,10 @@
 import fs from 'node:fs';
 import { reconcile } from '../../src/billing/reconcile';
+import type { SupervisedState } from '../../src/dev/supervisor';
 import { waitForPollers } from '../../src/dev/temporal-server';
-import { postWebhook, type BurstAnswer } from '../helpers/burst';
+import { postBurst, type BurstAnswer } from '../helpers/burst';
 import { ledgerState } from '../helpers/drill-stack';
+import { debitedMessageIds, repeated } from '../helpers/ledger-checks';
 import { createHarness, eventually, type Harness, type Seeded } from '../helpers/harness';
 import { API_NAMES, CLUSTER_TASK_QUEUE, WORKER_NAMES, type ClusterState } from './cluster-env';
 
@@ -89,6 +91,13 @@ export function supervisorLog(): string {
   return fs.readFileSync(process.env.CLUSTER_SUPERVISOR_LOG!, 'utf8');
 }
 
+/** The supervisor's log line for `name` killed by SIGKILL and about to be restarted, if it wrote one. */
+export function sigkillLine(name: string): string | undefined {
+  return supervisorLog()
+    .split('\n')
+    .find((line) => line.includes(`${name} exited (signal SIGKILL); restarting in`));
+}
+
 export interface ClusterBurst {
   accepted: string[];
   statuses: Record<number, number>;
@@ -97,39 +106,27 @@ export interface ClusterBurst {
 }
 
 /**
- * `count` distinct events, request i to API i % 2, `concurrency` at a time over both. A lane that got
- * anything but a 2xx waits `pauseAfterRefusalMs` before its next request, like a client backing off.
+ * `count` distinct events, request i to API i % 2, `concurrency` at a time over both (see postBurst).
+ * A lane that got anything but a 2xx waits `pauseAfterRefusalMs` before its next request, like a
+ * client backing off.
  */
 export async function burstOverApis(
   c: Cluster,
   count: number,
   opts: { concurrency?: number; label?: string; pauseAfterRefusalMs?: number; onAnswer?: (done: number, answer: BurstAnswer) => void } = {},
 ): Promise<ClusterBurst> {
-  const accepted: string[] = [];
-  const statuses: Record<number, number> = {};
   const acceptedBy: Record<string, number> = Object.fromEntries(API_NAMES.map((n) => [n, 0]));
-  let next = 0;
-  let done = 0;
-  const lane = async () => {
-    while (next < count) {
-      const i = next++;
-      const res = await postWebhook(
-        c.h,
-        c.acct,
-        { employee_id: c.acct.employeeId, event: opts.label ?? 'cluster.drill', payload: `event ${i}` },
-        { to: c.apis[i % c.apis.length] },
-      );
-      statuses[res.status] = (statuses[res.status] ?? 0) + 1;
-      if (res.status === 202) {
-        accepted.push(res.body.message_id!);
-        acceptedBy[API_NAMES[i % c.apis.length]] += 1;
-      }
-      opts.onAnswer?.(++done, { index: i, status: res.status, messageId: res.body.message_id, result: res.body.status });
-      if (opts.pauseAfterRefusalMs && !(res.status >= 200 && res.status < 300)) await new Promise((r) => setTimeout(r, opts.pauseAfterRefusalMs));
-    }
-  };
-  await Promise.all(Array.from({ length: opts.concurrency ?? 32 }, lane));
-  return { accepted, statuses, acceptedBy };
+  const burst = await postBurst(c.h, c.acct, count, {
+    concurrency: opts.concurrency ?? 32,
+    label: opts.label ?? 'cluster.drill',
+    pauseAfterRefusalMs: opts.pauseAfterRefusalMs,
+    to: (i) => c.apis[i % c.apis.length],
+    onAnswer: (done, answer) => {
+      if (answer.status === 202) acceptedBy[API_NAMES[answer.index % c.apis.length]] += 1;
+      opts.onAnswer?.(done, answer);
+    },
+  });
+  return { ...burst, acceptedBy };
 }
 
 /** Runs `work` over `items`, `lanes` at a time. */
@@ -285,4 +282,96 @@ export async function expectAcceptedSettledOnce(c: Cluster, accepted: string[]):
   expect(after.verify.problems).toEqual([]);
   expect(after.verify.ok).toBe(true);
   return { releasedByApi: releasedByApi.length, releasedByReconcile: open.length };
+}
+
+/** What happened in a kill drill (killMidBurst), for its report and checks. */
+export interface KillMidBurst {
+  /** The supervised process before the kill, and after its restart. */
+  victim: SupervisedState;
+  restarted: SupervisedState;
+  /** The burst the kill met, and the 50 events sent once the stack was healthy again. */
+  burst: ClusterBurst;
+  after: ClusterBurst;
+  accepted: string[];
+  completed: string[];
+  debited: string[];
+  /** Events accepted before the kill and not charged yet when it came. */
+  unsettledAtKill: string[];
+  /** The supervisor's line about the kill (sigkillLine). */
+  logLine: string | undefined;
+}
+
+/**
+ * A burst of 400 events over both APIs, 16 at a time, a lane backing off 250 ms after a refusal;
+ * after the 150th answer `kill(victim)` takes the supervised process `name` down. Then waits until
+ * the supervisor restarted it and the whole stack is healthy, sends 50 more events (`label`.after),
+ * and waits for every accepted event's workflow.
+ */
+export async function killMidBurst(c: Cluster, name: string, label: string, kill: (victim: SupervisedState) => Promise<void>): Promise<KillMidBurst> {
+  const victim = await child(name);
+  let atKill: { accepted: string[]; charged: Set<string> } | undefined;
+  let killing: Promise<void> | undefined;
+  const acceptedSoFar: string[] = [];
+  const burst = await burstOverApis(c, 400, {
+    label,
+    concurrency: 16,
+    pauseAfterRefusalMs: 250,
+    onAnswer: (done, answer) => {
+      if (answer.status === 202) acceptedSoFar.push(answer.messageId!);
+      if (done !== 150) return;
+      killing = (async () => {
+        atKill = { accepted: [...acceptedSoFar], charged: new Set(await debitedMessageIds(c.h.ledger, c.acct.accountId)) };
+        await kill(victim);
+      })();
+    },
+  });
+  await killing;
+  const restarted = await untilRestarted(name, victim.restarts);
+  await untilHealthy();
+  // After the restart the APIs accept again.
+  const after = await burstOverApis(c, 50, { label: `${label}.after`, concurrency: 8 });
+  const accepted = [...burst.accepted, ...after.accepted];
+
+  const completed = await awaitCompletedInCluster(c, accepted);
+  const debited = await debitedMessageIds(c.h.ledger, c.acct.accountId);
+  const unsettledAtKill = atKill!.accepted.filter((id) => !atKill!.charged.has(id));
+  return { victim, restarted, burst, after, accepted, completed, debited, unsettledAtKill, logLine: sigkillLine(name) };
+}
+
+/** The run log's lines of a kill drill: its counts (and `extra`), then the supervisor's line about the kill. */
+export function reportKillDrill(title: string, run: KillMidBurst, extra: Record<string, number> = {}): void {
+  reportCluster(title, {
+    sent: 450,
+    accepted: run.accepted.length,
+    refused_502: run.burst.statuses[502] ?? 0,
+    accepted_after_restart: run.after.accepted.length,
+    unsettled_at_kill: run.unsettledAtKill.length,
+    completed: run.completed.length,
+    charged: run.debited.length,
+    charged_twice: repeated(run.debited).length,
+    ...extra,
+  });
+  process.stdout.write(`[cluster] supervisor: ${run.logLine?.replace(/^\S+ /, '')}\n`);
+}
+
+/**
+ * What every kill drill demands: the supervisor restarted the process (a new pid); the burst got
+ * only 202s and 502s, the 50 events after the restart only 202s; events were in flight at the kill;
+ * every accepted event completed and was charged once, and what the refused ones had reserved was
+ * given back (expectAcceptedSettledOnce).
+ */
+export async function expectKillSurvived(c: Cluster, run: KillMidBurst): Promise<void> {
+  expect(run.logLine).toBeDefined();
+  expect(run.restarted.pid).not.toBe(run.victim.pid);
+  expect(Object.keys(run.burst.statuses).filter((s) => s !== '202' && s !== '502')).toEqual([]);
+  expect(run.after.statuses).toEqual({ 202: 50 });
+  expect(run.unsettledAtKill.length).toBeGreaterThan(0);
+  expect([...run.completed].sort()).toEqual([...run.accepted].sort());
+  expect([...run.debited].sort()).toEqual([...run.accepted].sort());
+  // No 502 left a charge; what a 502 had reserved was given back (by the API, or by reconcile).
+  const settlement = await expectAcceptedSettledOnce(c, run.accepted);
+  reportCluster('  refused requests that had reserved credits', {
+    released_by_api: settlement.releasedByApi,
+    released_by_reconcile: settlement.releasedByReconcile,
+  });
 }

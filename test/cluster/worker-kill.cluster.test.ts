@@ -1,6 +1,6 @@
 import { expectSettledExactly, ledgerState } from '../helpers/drill-stack';
 import { debitedMessageIds, repeated } from '../helpers/ledger-checks';
-import { awaitCompletedInCluster, burstOverApis, child, reportCluster, supervisorLog, untilRestarted, useCluster, workerSpread } from './cluster-stack';
+import { awaitCompletedInCluster, burstOverApis, child, reportCluster, sigkillLine, untilRestarted, useCluster, workerSpread } from './cluster-stack';
 
 const c = useCluster();
 
@@ -27,9 +27,7 @@ describe('cluster drill: a worker SIGKILLed mid-burst', () => {
     const completed = await awaitCompletedInCluster(c, burst.accepted);
     const debited = await debitedMessageIds(c.h.ledger, c.acct.accountId);
     const spread = await workerSpread(c, burst.accepted);
-    const logLine = supervisorLog()
-      .split('\n')
-      .find((line) => line.includes('worker-1 exited (signal SIGKILL); restarting in'));
+    const logLine = sigkillLine('worker-1');
     reportCluster('worker-1 SIGKILLed mid-burst', {
       sent: 400,
       accepted: burst.accepted.length,

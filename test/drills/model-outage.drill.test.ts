@@ -1,6 +1,6 @@
-import { awaitCompleted, postBurst } from '../helpers/burst';
-import { expectSettledExactly, ledgerState, useDrillStack } from '../helpers/drill-stack';
-import { debitedMessageIds, repeated, reportDrill } from '../helpers/ledger-checks';
+import { postBurst } from '../helpers/burst';
+import { drillOutcome, expectEachSettledOnce, ledgerState, useDrillStack } from '../helpers/drill-stack';
+import { reportDrill } from '../helpers/ledger-checks';
 
 const stack = useDrillStack('model-outage', { fakeModel: true, worker: true });
 
@@ -17,18 +17,9 @@ describe('drill: model server down for a while, then back', () => {
     expect(waiting.openReservations).toEqual([...accepted].sort());
     fake.setDefault({ kind: 'ok', reply: 'Back.' });
 
-    const completed = await awaitCompleted(h, acct, accepted);
-    const debited = await debitedMessageIds(h.ledger, acct.accountId);
-    reportDrill('model outage', {
-      accepted: accepted.length,
-      failed_calls_during_outage: duringOutage,
-      processed: completed.length,
-      charged: debited.length,
-      charged_twice: repeated(debited).length,
-    });
-    expect(completed.sort()).toEqual([...accepted].sort());
-    expect(debited.sort()).toEqual([...accepted].sort());
-    expectSettledExactly(await ledgerState(h, acct.accountId), accepted);
+    const outcome = await drillOutcome(h, acct, accepted);
+    reportDrill('model outage', { accepted: accepted.length, failed_calls_during_outage: duringOutage, ...outcome.counts });
+    await expectEachSettledOnce(h, acct, accepted, outcome);
     const replies = (await h.memory.inbox(acct.employeeId, 1000)).filter((e) => e.direction === 'replied');
     expect(replies).toHaveLength(accepted.length);
   }, 120_000);

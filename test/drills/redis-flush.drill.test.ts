@@ -3,7 +3,7 @@ import { awaitCompleted, postBurst, postWebhook } from '../helpers/burst';
 import { expectSettledExactly, ledgerState, useDrillStack } from '../helpers/drill-stack';
 import { eventually, type Seeded } from '../helpers/harness';
 import { debitedMessageIds, repeated, reportDrill } from '../helpers/ledger-checks';
-import { privateRedis, type RestartableService } from '../helpers/private-stack';
+import { privateRedis } from '../helpers/private-stack';
 
 /**
  * Redis may be forgotten: it holds only rate-limit counters and the Idempotency-Key window cache.
@@ -11,12 +11,7 @@ import { privateRedis, type RestartableService } from '../helpers/private-stack'
  * PostgreSQL and the running workflow of a key (Temporal) is the guard the cache only speeds up.
  * A private Redis: flushing the suite's would pull the counters and windows from under other files.
  */
-let redis: RestartableService;
-beforeAll(async () => {
-  redis = await privateRedis();
-}, 60_000);
-afterAll(() => redis?.stop());
-const stack = useDrillStack('redis-flush', { worker: true, overrides: () => ({ REDIS_URL: redis.address }) });
+const stack = useDrillStack('redis-flush', { worker: true, service: privateRedis, overrides: (redis) => ({ REDIS_URL: redis.address }) });
 
 const KEYED = 5;
 const REPEATS_EACH = 20;

@@ -19,8 +19,8 @@ export interface BurstAnswer {
 export interface BurstOptions {
   concurrency?: number;
   label?: string;
-  /** The API process to send to (`http://127.0.0.1:PORT`); default the harness's in-process app. */
-  to?: string;
+  /** The API process to send to (`http://127.0.0.1:PORT`), or request i's; default the harness's in-process app. */
+  to?: string | ((i: number) => string);
   /** The Idempotency-Key of request `i`; default none. */
   idempotencyKey?: (i: number) => string | undefined;
   /** A lane that got anything but a 2xx waits this long before its next request, like a client backing off. */
@@ -74,7 +74,7 @@ export async function postBurst(h: Harness, acct: Seeded, count: number, opts: B
         h,
         acct,
         { employee_id: acct.employeeId, event: opts.label ?? 'drill', payload: `event ${i}` },
-        { to: opts.to, idempotencyKey: opts.idempotencyKey?.(i) },
+        { to: typeof opts.to === 'function' ? opts.to(i) : opts.to, idempotencyKey: opts.idempotencyKey?.(i) },
       );
       statuses[res.status] = (statuses[res.status] ?? 0) + 1;
       if (res.status === 202) accepted.push(res.body.message_id!);

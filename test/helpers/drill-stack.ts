@@ -1,12 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { verifyAudit, type VerifyResult } from '../../src/billing/verify';
 import { freePort } from '../../src/dev/services';
+import { awaitCompleted, postBurst } from './burst';
 import { startFakeModelServer, type FakeModelServer } from './fake-model-server';
 import { createHarness, eventually, type Harness, type Seeded } from './harness';
+import { debitedMessageIds, repeated } from './ledger-checks';
 import { killAllServices, startService, type ServiceProcess } from './processes';
 
-export interface DrillStack {
+export interface DrillStack<S = undefined> {
   taskQueue: string;
+  /** The private server asked for with `service` (e.g. privateTemporal()), to kill and restart. */
+  service: S;
   h: Harness;
   acct: Seeded;
   /** Present when asked for with `fakeModel`. */
@@ -22,20 +26,31 @@ export interface DrillStack {
   startApi(extra?: Record<string, string>): Promise<{ api: ServiceProcess; url: string }>;
 }
 
+export interface DrillStackOptions<S> {
+  fakeModel?: boolean;
+  worker?: boolean;
+  credits?: number;
+  /**
+   * Starts a server of this file's own (privateRedis, privateTemporal, privatePostgres: one the drill
+   * kills) before anything else, and stops it after everything else.
+   */
+  service?: () => Promise<S>;
+  /** Environment for the harness and the child processes, e.g. the private server's address. */
+  overrides?: (service: S) => Record<string, string>;
+}
+
 /**
  * The common set-up of drills and process tests: an in-process API (no in-process worker unless
- * asked) on a task queue of its own, optionally a fake model server, and a funded account whose
- * rate limit never gets in the way. Registers its own beforeAll/afterAll; read the fields inside tests.
+ * asked) on a task queue of its own, optionally a fake model server and a private server, and a
+ * funded account whose rate limit never gets in the way. Registers its own beforeAll/afterAll;
+ * read the fields inside tests.
  */
-export function useDrillStack(
-  name: string,
-  opts: { fakeModel?: boolean; worker?: boolean; credits?: number; overrides?: () => Record<string, string> } = {},
-): DrillStack {
-  const stack = { taskQueue: `drill-${name}-${randomUUID()}` } as DrillStack;
+export function useDrillStack<S extends { stop(): Promise<void> } | undefined = undefined>(name: string, opts: DrillStackOptions<S> = {}): DrillStack<S> {
+  const stack = { taskQueue: `drill-${name}-${randomUUID()}` } as DrillStack<S>;
   stack.env = (extra = {}) => ({
     TEMPORAL_TASK_QUEUE: stack.taskQueue,
     ...(opts.fakeModel ? { OPENAI_BASE_URL: stack.fake.baseURL } : {}),
-    ...opts.overrides?.(),
+    ...opts.overrides?.(stack.service),
     ...extra,
   });
   stack.startWorker = async (extra = {}) => {
@@ -54,10 +69,16 @@ export function useDrillStack(
     );
     return { api, url };
   };
+  if (opts.service) {
+    const start = opts.service;
+    beforeAll(async () => {
+      stack.service = await start();
+    }, 60_000);
+  }
   beforeAll(async () => {
     if (opts.fakeModel) stack.fake = await startFakeModelServer();
     stack.h = await createHarness(
-      { TEMPORAL_TASK_QUEUE: stack.taskQueue, ...(opts.fakeModel ? { OPENAI_BASE_URL: stack.fake.baseURL } : {}), ...opts.overrides?.() },
+      { TEMPORAL_TASK_QUEUE: stack.taskQueue, ...(opts.fakeModel ? { OPENAI_BASE_URL: stack.fake.baseURL } : {}), ...opts.overrides?.(stack.service) },
       { worker: opts.worker ?? false },
     );
     stack.acct = await stack.h.seedAccount({ credits: opts.credits ?? 100_000 });
@@ -67,6 +88,7 @@ export function useDrillStack(
     await killAllServices();
     await stack.h?.close();
     await stack.fake?.close();
+    await stack.service?.stop();
   });
   return stack;
 }
@@ -127,4 +149,49 @@ export function expectSettledExactly(state: LedgerState, accepted: string[]): vo
   expect(state.openReservations).toEqual([]);
   expect(state.verify.problems).toEqual([]);
   expect(state.verify.ok).toBe(true);
+}
+
+/**
+ * Posts `count` events (every one must be accepted) with the fake model answering each call after
+ * `hangMs`, starts a worker and resolves once `calls` model calls have reached the fake: events in
+ * flight in that worker.
+ */
+export async function eventsInFlight(
+  stack: DrillStack<unknown>,
+  count: number,
+  opts: { hangMs: number; calls: number },
+): Promise<{ accepted: string[]; worker: ServiceProcess }> {
+  stack.fake.setDefault({ kind: 'hang', ms: opts.hangMs });
+  const { accepted } = await postBurst(stack.h, stack.acct, count);
+  expect(accepted).toHaveLength(count);
+  const worker = await stack.startWorker();
+  await stack.fake.waitForRequests(opts.calls, 60_000);
+  return { accepted, worker };
+}
+
+/** What a drill reports and checks at its end. */
+export interface DrillOutcome {
+  /** The accepted events whose workflow completed. */
+  completed: string[];
+  /** The message ids the ledger debited, one entry per debit posting. */
+  debited: string[];
+  /** For reportDrill. */
+  counts: { processed: number; charged: number; charged_twice: number };
+}
+
+/** Waits for every accepted event's workflow (see awaitCompleted), then reads what the ledger debited. */
+export async function drillOutcome(h: Harness, acct: Seeded, accepted: string[]): Promise<DrillOutcome> {
+  const completed = await awaitCompleted(h, acct, accepted);
+  const debited = await debitedMessageIds(h.ledger, acct.accountId);
+  return { completed, debited, counts: { processed: completed.length, charged: debited.length, charged_twice: repeated(debited).length } };
+}
+
+/**
+ * Every accepted event completed and was debited once, and the account's ledger holds exactly them
+ * (see expectSettledExactly): nothing lost, nothing charged twice, nothing else recorded, reserved or held.
+ */
+export async function expectEachSettledOnce(h: Harness, acct: Seeded, accepted: string[], outcome: DrillOutcome): Promise<void> {
+  expect([...outcome.completed].sort()).toEqual([...accepted].sort());
+  expect([...outcome.debited].sort()).toEqual([...accepted].sort());
+  expectSettledExactly(await ledgerState(h, acct.accountId), accepted);
 }

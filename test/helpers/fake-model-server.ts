@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { arrivals, trackSockets } from './loopback';
 
 /** What the fake does with one request; queued per test, consumed in arrival order. */
 export type Behaviour =
@@ -95,7 +96,7 @@ export async function startFakeModelServer(): Promise<FakeModelServer> {
   let fallback: Behaviour = { kind: 'ok' };
   let responder: Responder | undefined;
   const requests: RecordedRequest[] = [];
-  const waiters = new Set<() => void>();
+  const arrived = arrivals(requests, 'fake model server', 'requests');
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
   let sequence = 0;
@@ -116,7 +117,7 @@ export async function startFakeModelServer(): Promise<FakeModelServer> {
     res.on('close', () => {
       if (!res.writableFinished) recorded.abandonedAt = Date.now();
     });
-    for (const wake of waiters) wake();
+    arrived.wake();
 
     const behaviour = responder?.(recorded, requests.length - 1) ?? queue.shift() ?? fallback;
     const answer = () => sendJson(res, 200, completion(body.model, behaviour.kind === 'ok' ? behaviour : {}, ++sequence));
@@ -151,10 +152,7 @@ export async function startFakeModelServer(): Promise<FakeModelServer> {
   };
   // A client that gives up mid-request is normal here (timeouts are what the tests provoke).
   const server = http.createServer((req, res) => void handle(req, res).catch(() => res.destroy()));
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
+  trackSockets(server, sockets);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
 
@@ -168,25 +166,7 @@ export async function startFakeModelServer(): Promise<FakeModelServer> {
     setResponder: (r) => {
       responder = r;
     },
-    waitForRequests(count, timeoutMs = 30_000) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          if (requests.length < count) return;
-          cleanup();
-          resolve(requests.slice());
-        };
-        const timer = setTimeout(() => {
-          cleanup();
-          reject(new Error(`fake model server saw ${requests.length} requests, expected ${count} within ${timeoutMs} ms`));
-        }, timeoutMs);
-        const cleanup = () => {
-          clearTimeout(timer);
-          waiters.delete(check);
-        };
-        waiters.add(check);
-        check();
-      });
-    },
+    waitForRequests: (count, timeoutMs = 30_000) => arrived.waitFor(count, timeoutMs),
     reset() {
       queue.length = 0;
       requests.length = 0;

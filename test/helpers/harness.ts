@@ -22,6 +22,7 @@ import { UsageStore } from '../../src/stores/usage';
 import { temporalDataConverter } from '../../src/temporal/codec';
 import { createWorker } from '../../src/temporal/create-worker';
 import { installTemporalRuntime } from '../../src/temporal/runtime';
+import { startFakeModelServer, type FakeModelServer } from './fake-model-server';
 
 /** The config a test runs with: the suite's PostgreSQL, Redis and Temporal, a task queue of its own. */
 export function testConfig(overrides: Record<string, string | undefined> = {}): Config {
@@ -132,6 +133,30 @@ export async function createHarness(overrides: Record<string, string | undefined
   };
   if (opts.worker !== false) await harness.startWorker();
   return harness;
+}
+
+/**
+ * A fake model server of its own, then a harness whose model it is (OPENAI_BASE_URL, before
+ * `overrides`); the harness's `close()` closes the model server after itself.
+ */
+export async function createHarnessWithFakeModel(
+  overrides: Record<string, string | undefined> = {},
+  opts: { worker?: boolean } = {},
+): Promise<{ h: Harness; fake: FakeModelServer }> {
+  const fake = await startFakeModelServer();
+  let h: Harness;
+  try {
+    h = await createHarness({ OPENAI_BASE_URL: fake.baseURL, ...overrides }, opts);
+  } catch (err) {
+    await fake.close();
+    throw err;
+  }
+  const closeHarness = h.close.bind(h);
+  h.close = async () => {
+    await closeHarness();
+    await fake.close();
+  };
+  return { h, fake };
 }
 
 /** Polls until `check` returns a value (not undefined), or fails with `what` after the deadline. */

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { Posting } from '../../src/billing/types';
 import { verifyAudit, type VerifyResult } from '../../src/billing/verify';
 import type { Ledger, LedgerAudit } from '../../src/stores/ledger';
+import { inTransaction } from '../../src/stores/postgres/pool';
 
 /**
  * The message ids the ledger debited, one entry per debit posting: a message charged twice shows
@@ -37,15 +38,14 @@ export async function verifyLedger(ledger: Ledger, accountId: string): Promise<{
  * Loses an event's charge the way a restore from a backup taken before it was posted would: the
  * posting gone, the balance without it, the hourly rollup without it. The ledger's triggers refuse
  * that DELETE from anyone, so it runs with triggers off for this one transaction
- * (session_replication_role = replica, which needs the superuser the tests connect as). The ledger
- * still verifies afterwards: only a comparison with Temporal can tell. Returns the lost posting.
+ * (session_replication_role = replica, which needs the superuser the tests connect as), rolled back
+ * if any step fails. The ledger still verifies afterwards: only a comparison with Temporal can tell.
+ * Returns the lost posting.
  */
 export async function loseCharge(db: pg.Pool, ledger: Ledger, accountId: string, messageId: string): Promise<Posting> {
   const posting = await ledger.chargeFor(accountId, messageId);
   if (!posting) throw new Error(`message ${messageId} has no charge to lose`);
-  const client = await db.connect();
-  try {
-    await client.query('BEGIN');
+  return inTransaction(db, async (client) => {
     await client.query('SET LOCAL session_replication_role = replica');
     const deleted = await client.query(`DELETE FROM postings WHERE account_id = $1 AND message_id = $2 AND kind = 'charge'`, [accountId, messageId]);
     if (deleted.rowCount !== 1) throw new Error(`deleted ${deleted.rowCount} charge postings of ${messageId}`);
@@ -78,12 +78,6 @@ export async function loseCharge(db: pg.Pool, ledger: Ledger, accountId: string,
         key,
       );
     }
-    await client.query('COMMIT');
     return posting;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }

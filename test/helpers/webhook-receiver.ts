@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Webhook } from 'standardwebhooks';
+import { arrivals, trackSockets } from './loopback';
 
 /** One POST that reached the receiver (every attempt, duplicates and failures included). */
 export interface Delivery {
@@ -79,7 +80,7 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
   const pathQueues = new Map<string, Answer[]>();
   let fallback: Answer = { status: 200, body: '{"ok":true}' };
   const handled = new Set<string>();
-  const waiters = new Set<() => void>();
+  const arrived = arrivals(deliveries, 'webhook receiver', 'deliveries');
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
 
@@ -121,7 +122,7 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
         }
       }
       deliveries.push(delivery);
-      for (const wake of waiters) wake();
+      arrived.wake();
 
       const answer = pathQueues.get(path)?.shift() ?? queue.shift() ?? fallback;
       // An unverifiable delivery is refused; a verified one runs the handler once per id.
@@ -140,10 +141,17 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
         res.end(text);
       };
       let timer: NodeJS.Timeout | undefined;
-      if (answer.delayMs) {
-        timer = setTimeout(send, answer.delayMs);
+      // A delayed answer goes `delayMs` after arrival by Date.now(), the clock tests measure with: a
+      // timer can fire a millisecond early by it, and then waits out the rest.
+      const sendWhenDue = () => {
+        const left = delivery.at + answer.delayMs! - Date.now();
+        if (left <= 0) return send();
+        timers.delete(timer!);
+        timer = setTimeout(sendWhenDue, left);
         timers.add(timer);
-      } else send();
+      };
+      if (answer.delayMs) sendWhenDue();
+      else send();
     });
   };
 
@@ -151,10 +159,7 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
   let port = 0;
   const listen = async () => {
     const s = http.createServer(handle);
-    s.on('connection', (socket) => {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-    });
+    trackSockets(s, sockets);
     await new Promise<void>((resolve, reject) => {
       s.once('error', reject);
       s.listen(port, '127.0.0.1', () => resolve());
@@ -186,25 +191,7 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
     },
     attemptsById: () => count(() => true),
     handledById: () => count((d) => d.handled),
-    waitForDeliveries(n, timeoutMs = 30_000) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          if (deliveries.length < n) return;
-          cleanup();
-          resolve(deliveries.slice());
-        };
-        const timer = setTimeout(() => {
-          cleanup();
-          reject(new Error(`webhook receiver saw ${deliveries.length} deliveries, expected ${n} within ${timeoutMs} ms`));
-        }, timeoutMs);
-        const cleanup = () => {
-          clearTimeout(timer);
-          waiters.delete(check);
-        };
-        waiters.add(check);
-        check();
-      });
-    },
+    waitForDeliveries: (n, timeoutMs = 30_000) => arrived.waitFor(n, timeoutMs),
     async stop() {
       const s = server;
       if (!s) return;

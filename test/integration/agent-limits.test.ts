@@ -1,12 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
-import { EndpointStore } from '../../src/stores/endpoints';
 import type { EventStep, WebhookEventResult } from '../../workflows/contract';
-import { startFakeModelServer, turnOf, type FakeModelServer } from '../helpers/fake-model-server';
-import { createHarness, eventually, type Harness, type Seeded } from '../helpers/harness';
+import { addEndpoint, eventStatus, resetAgentStack, startAgentStack, workflowFailure } from '../helpers/agent-stack';
+import { turnOf, type FakeModelServer } from '../helpers/fake-model-server';
+import { eventually, type Harness, type Seeded } from '../helpers/harness';
 import { verifyLedger } from '../helpers/ledger-checks';
-import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver';
+import type { WebhookReceiver } from '../helpers/webhook-receiver';
 
 /**
  * Every event ends: each limit (STEP_LIMIT, CREDIT_CAP, EVENT_DEADLINE, max tokens) as the status API
@@ -22,10 +20,7 @@ let fake: FakeModelServer;
 let receiver: WebhookReceiver;
 
 beforeAll(async () => {
-  fake = await startFakeModelServer();
-  receiver = await startWebhookReceiver();
-  h = await createHarness({
-    OPENAI_BASE_URL: fake.baseURL,
+  ({ h, fake, receiver } = await startAgentStack({
     MODEL_PRICES: JSON.stringify({ 'gpt-4o-mini': { prompt_per_1k: 1000, completion_per_1k: 1000 } }),
     CREDITS_PER_1K_PROMPT_TOKENS: '1000',
     CREDITS_PER_1K_COMPLETION_TOKENS: '1000',
@@ -33,20 +28,10 @@ beforeAll(async () => {
     AGENT_MAX_STEPS: '4',
     AGENT_MAX_TOKENS: '333',
     AGENT_MAX_CREDITS: '100000',
-  });
+  }));
 });
-
-afterAll(async () => {
-  await h?.close();
-  await fake?.close();
-  await receiver?.stop();
-});
-
-beforeEach(() => {
-  fake.reset();
-  fake.setDefault({ kind: 'ok' });
-  receiver.setDefault({ status: 200, body: '{"ok":true}' });
-});
+afterAll(() => h?.close());
+beforeEach(() => resetAgentStack({ fake, receiver }));
 
 async function employee(): Promise<Seeded> {
   const acct = await h.seedAccount({ credits: 10_000 });
@@ -65,26 +50,12 @@ async function post(e: Seeded): Promise<string> {
 
 /** The workflow's failure, as the Temporal UI shows it: its type, message and (in its details) the steps. */
 async function failureOf(e: Seeded, messageId: string): Promise<{ type: string | null; message: string; steps: EventStep[] }> {
-  const err = await h
-    .workflowHandle(e.accountId, messageId)
-    .result()
-    .then(
-      () => undefined,
-      (error: unknown) => error,
-    );
-  expect(err).toBeInstanceOf(WorkflowFailedError);
-  const cause = (err as WorkflowFailedError).cause;
-  expect(cause).toBeInstanceOf(ApplicationFailure);
-  const failure = cause as ApplicationFailure;
+  const failure = await workflowFailure(h.workflowHandle(e.accountId, messageId));
   expect(failure.nonRetryable).toBe(true);
   return { type: failure.type ?? null, message: failure.message, steps: (failure.details?.[0] as { steps: EventStep[] }).steps };
 }
 
-async function status(e: Seeded, messageId: string) {
-  const res = await h.http.get(`/api/webhook/${messageId}`).set(e.auth);
-  expect(res.status).toBe(200);
-  return res.body as { status: string; credits: number | null; steps: EventStep[]; error?: { type: string | null; message: string } };
-}
+const status = (e: Seeded, messageId: string) => eventStatus(h, e, messageId);
 
 const stepsOf = (steps: EventStep[]) => steps.map((x) => `${x.kind}:${x.name}:${x.status}`);
 
@@ -107,9 +78,7 @@ async function expectSettledFailed(e: Seeded, messageId: string, expected: { mod
 describe('limits: every event ends', () => {
   it('STEP_LIMIT: the service default (AGENT_MAX_STEPS) ends an employee that never answers', async () => {
     const e = await employee();
-    const path = `/hooks/${randomUUID()}`;
-    const { secret } = await new EndpointStore(h.db).add({ employeeId: e.employeeId, name: 'crm', url: `${receiver.origin}${path}`, allowPrivate: true });
-    receiver.addSecret(path, secret);
+    await addEndpoint({ h, receiver }, e.employeeId, 'crm');
     fake.setDefault({ kind: 'tools', calls: [{ name: 'send_webhook', arguments: { endpoint: 'crm', body: { again: true } } }] });
     const before = receiver.deliveries.length;
     const messageId = await post(e);
@@ -187,9 +156,7 @@ describe('limits: every event ends', () => {
   it('EVENT_DEADLINE: a receiver that keeps failing is given up at the deadline', async () => {
     const e = await employee();
     await h.employees.updateLimits(e.employeeId, { deadlineMs: 4_000 });
-    const path = `/hooks/${randomUUID()}`;
-    const { secret } = await new EndpointStore(h.db).add({ employeeId: e.employeeId, name: 'down', url: `${receiver.origin}${path}`, allowPrivate: true });
-    receiver.addSecret(path, secret);
+    await addEndpoint({ h, receiver }, e.employeeId, 'down');
     receiver.setDefault({ status: 503, body: 'down for maintenance' });
     fake.enqueue({ kind: 'tools', calls: [{ name: 'send_webhook', arguments: { endpoint: 'down', body: { n: 1 } } }] });
     const before = receiver.deliveries.length;

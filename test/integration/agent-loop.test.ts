@@ -1,11 +1,8 @@
-import { randomUUID } from 'node:crypto';
-import { WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
-import { EndpointStore } from '../../src/stores/endpoints';
 import type { ToolName, WebhookEventResult } from '../../workflows/contract';
-import { startFakeModelServer, turnOf, type ChatCompletionRequest, type FakeModelServer } from '../helpers/fake-model-server';
+import { addEndpoint, eventStatus, resetAgentStack, startAgentStack, workflowFailure } from '../helpers/agent-stack';
+import { turnOf, type ChatCompletionRequest, type FakeModelServer } from '../helpers/fake-model-server';
 import { createHarness, type Harness, type Seeded } from '../helpers/harness';
-import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver';
+import type { WebhookReceiver } from '../helpers/webhook-receiver';
 
 /**
  * The agent loop end to end: the real API, a real worker on the suite's Temporal, PostgreSQL and
@@ -15,26 +12,12 @@ import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-r
 let h: Harness;
 let fake: FakeModelServer;
 let receiver: WebhookReceiver;
-let endpoints: EndpointStore;
 
 beforeAll(async () => {
-  fake = await startFakeModelServer();
-  receiver = await startWebhookReceiver();
-  h = await createHarness({ OPENAI_BASE_URL: fake.baseURL, WEBHOOK_TIMEOUT_MS: '20000' });
-  endpoints = new EndpointStore(h.db);
+  ({ h, fake, receiver } = await startAgentStack({ WEBHOOK_TIMEOUT_MS: '20000' }));
 });
-
-afterAll(async () => {
-  await h?.close();
-  await fake?.close();
-  await receiver?.stop();
-});
-
-beforeEach(() => {
-  fake.reset();
-  fake.setDefault({ kind: 'ok' });
-  receiver.setDefault({ status: 200, body: '{"ok":true}' });
-});
+afterAll(() => h?.close());
+beforeEach(() => resetAgentStack({ fake, receiver }));
 
 interface Employee extends Seeded {
   endpoint(name: string, opts?: { allowPrivate?: boolean; url?: (path: string) => string }): Promise<{ path: string; secret: string }>;
@@ -43,16 +26,7 @@ interface Employee extends Seeded {
 async function employee(tools: ToolName[]): Promise<Employee> {
   const acct = await h.seedAccount();
   if (tools.length) await h.employees.setTools(acct.employeeId, { enable: tools });
-  return {
-    ...acct,
-    async endpoint(name, opts = {}) {
-      const path = `/hooks/${randomUUID()}`;
-      const url = opts.url ? opts.url(path) : `${receiver.origin}${path}`;
-      const { secret } = await endpoints.add({ employeeId: acct.employeeId, name, url, allowPrivate: opts.allowPrivate ?? true });
-      receiver.addSecret(path, secret);
-      return { path, secret };
-    },
-  };
+  return { ...acct, endpoint: (name, opts) => addEndpoint({ h, receiver }, acct.employeeId, name, opts) };
 }
 
 async function post(e: Seeded, payload = `Order #${Math.floor(Math.random() * 1e6)}`): Promise<string> {
@@ -63,30 +37,9 @@ async function post(e: Seeded, payload = `Order #${Math.floor(Math.random() * 1e
 
 const result = (e: Seeded, messageId: string): Promise<WebhookEventResult> => h.workflowHandle(e.accountId, messageId).result();
 
-async function failureOf(e: Seeded, messageId: string): Promise<ApplicationFailure> {
-  const err = await h
-    .workflowHandle(e.accountId, messageId)
-    .result()
-    .then(
-      () => undefined,
-      (error: unknown) => error,
-    );
-  expect(err).toBeInstanceOf(WorkflowFailedError);
-  const cause = (err as WorkflowFailedError).cause;
-  expect(cause).toBeInstanceOf(ApplicationFailure);
-  return cause as ApplicationFailure;
-}
+const failureOf = (e: Seeded, messageId: string) => workflowFailure(h.workflowHandle(e.accountId, messageId));
 
-async function status(e: Seeded, messageId: string) {
-  const res = await h.http.get(`/api/webhook/${messageId}`).set(e.auth);
-  expect(res.status).toBe(200);
-  return res.body as {
-    status: string;
-    credits: number | null;
-    steps: Array<{ kind: string; name: string; status: string; duration_ms: number }>;
-    error?: { type: string | null; message: string };
-  };
-}
+const status = (e: Seeded, messageId: string) => eventStatus(h, e, messageId);
 
 /** The `role: "tool"` messages a request carries after the last assistant message, by call id. */
 function toolResults(request: ChatCompletionRequest): Map<string, string> {
@@ -94,6 +47,19 @@ function toolResults(request: ChatCompletionRequest): Map<string, string> {
   const lastAssistant = request.messages.map((m) => m.role).lastIndexOf('assistant');
   for (const m of request.messages.slice(lastAssistant + 1)) if (m.role === 'tool') out.set(m.tool_call_id!, m.content ?? '');
   return out;
+}
+
+/**
+ * One send_webhook call, then a final answer: the model calls with `args` (call id `callId`), then
+ * replies `reply`. Posts an event and waits until it completed; returns its id, the deliveries it
+ * caused, and the call's result as the model was given it in its second turn.
+ */
+async function oneWebhookCall(e: Seeded, callId: string, args: { endpoint: string; body: unknown }, reply: string) {
+  fake.enqueue({ kind: 'tools', calls: [{ id: callId, name: 'send_webhook', arguments: args }] }, { kind: 'ok', reply });
+  const before = receiver.deliveries.length;
+  const messageId = await post(e);
+  expect((await result(e, messageId)).status).toBe('completed');
+  return { messageId, got: receiver.deliveries.slice(before), toolResult: JSON.parse(toolResults(fake.requests[1].body).get(callId)!) as unknown };
 }
 
 const stepsOf = (s: { steps: Array<{ kind: string; name: string; status: string }> }) => s.steps.map((x) => `${x.kind}:${x.name}:${x.status}`);
@@ -441,15 +407,8 @@ describe('agent loop: send_webhook delivery', () => {
     const e = await employee(['send_webhook']);
     const crm = await e.endpoint('crm');
     receiver.script({ status: 503, body: 'busy' }, { status: 503, body: 'busy' }, { status: 200, body: '{"stored":true}' });
-    fake.enqueue(
-      { kind: 'tools', calls: [{ id: 'call_retry', name: 'send_webhook', arguments: { endpoint: 'crm', body: { order: 9 } } }] },
-      { kind: 'ok', reply: 'Stored.' },
-    );
-    const before = receiver.deliveries.length;
-    const messageId = await post(e);
-    expect((await result(e, messageId)).status).toBe('completed');
+    const { messageId, got, toolResult } = await oneWebhookCall(e, 'call_retry', { endpoint: 'crm', body: { order: 9 } }, 'Stored.');
 
-    const got = receiver.deliveries.slice(before);
     expect(got.map((d) => d.status)).toEqual([503, 503, 200]);
     expect(got.every((d) => d.verified && d.path === crm.path)).toBe(true);
     // One id for every attempt of the call; it reached the handler once.
@@ -459,7 +418,7 @@ describe('agent loop: send_webhook delivery', () => {
     // Backed off between attempts.
     expect(got[1].at - got[0].at).toBeGreaterThanOrEqual(800);
     // The model saw only the final answer; the retries were Temporal's.
-    expect(JSON.parse(toolResults(fake.requests[1].body).get('call_retry')!)).toEqual({ endpoint: 'crm', status: 200, answer: '{"stored":true}' });
+    expect(toolResult).toEqual({ endpoint: 'crm', status: 200, answer: '{"stored":true}' });
     const s = await status(e, messageId);
     expect(stepsOf(s)).toEqual(['model:turn 1:completed', 'tool:send_webhook:completed', 'model:turn 2:completed']);
     expect(await h.ledger.chargeFor(e.accountId, messageId)).toMatchObject({ modelTurns: 2, toolCalls: 1 });
@@ -470,17 +429,10 @@ describe('agent loop: send_webhook delivery', () => {
     const e = await employee(['send_webhook']);
     const slow = await e.endpoint('slow');
     receiver.scriptPath(slow.path, { status: 200, body: '{"slow":true}', delayMs: 12_000 });
-    fake.enqueue(
-      { kind: 'tools', calls: [{ id: 'call_slow', name: 'send_webhook', arguments: { endpoint: 'slow', body: { n: 1 } } }] },
-      { kind: 'ok', reply: 'Done.' },
-    );
-    const before = receiver.deliveries.length;
-    const messageId = await post(e);
-    expect((await result(e, messageId)).status).toBe('completed');
-    const got = receiver.deliveries.slice(before);
+    const { messageId, got, toolResult } = await oneWebhookCall(e, 'call_slow', { endpoint: 'slow', body: { n: 1 } }, 'Done.');
     expect(got.map((d) => [d.path, d.status])).toEqual([[slow.path, 200]]);
     expect(got[0].answeredAt! - got[0].at).toBeGreaterThanOrEqual(12_000);
-    expect(JSON.parse(toolResults(fake.requests[1].body).get('call_slow')!)).toEqual({ endpoint: 'slow', status: 200, answer: '{"slow":true}' });
+    expect(toolResult).toEqual({ endpoint: 'slow', status: 200, answer: '{"slow":true}' });
     expect(stepsOf(await status(e, messageId))).toEqual(['model:turn 1:completed', 'tool:send_webhook:completed', 'model:turn 2:completed']);
   }, 60_000);
 
@@ -488,27 +440,15 @@ describe('agent loop: send_webhook delivery', () => {
     const e = await employee(['send_webhook']);
     await e.endpoint('crm');
     receiver.script({ status: 422, body: '{"error":"order field missing"}' });
-    fake.enqueue(
-      { kind: 'tools', calls: [{ id: 'call_422', name: 'send_webhook', arguments: { endpoint: 'crm', body: { wrong: true } } }] },
-      { kind: 'ok', reply: 'The CRM refused it.' },
-    );
-    const before = receiver.deliveries.length;
-    const messageId = await post(e);
-    expect((await result(e, messageId)).status).toBe('completed');
-    expect(receiver.deliveries.slice(before).map((d) => d.status)).toEqual([422]);
-    expect(JSON.parse(toolResults(fake.requests[1].body).get('call_422')!)).toEqual({
-      endpoint: 'crm',
-      status: 422,
-      answer: '{"error":"order field missing"}',
-    });
+    const { messageId, got, toolResult } = await oneWebhookCall(e, 'call_422', { endpoint: 'crm', body: { wrong: true } }, 'The CRM refused it.');
+    expect(got.map((d) => d.status)).toEqual([422]);
+    expect(toolResult).toEqual({ endpoint: 'crm', status: 422, answer: '{"error":"order field missing"}' });
     expect(stepsOf(await status(e, messageId))).toEqual(['model:turn 1:completed', 'tool:send_webhook:failed', 'model:turn 2:completed']);
   });
 
   it('has a receiver that rejects a delivery whose signature does not verify', async () => {
     // The receiver's verification is real: a forged signature and a wrong secret are both refused.
-    const path = `/hooks/${randomUUID()}`;
-    const { secret } = await endpoints.add({ employeeId: (await employee([])).employeeId, name: 'x', url: `${receiver.origin}${path}`, allowPrivate: true });
-    receiver.addSecret(path, secret);
+    const { path } = await (await employee([])).endpoint('x');
     const before = receiver.deliveries.length;
     const forged = await fetch(`${receiver.origin}${path}`, {
       method: 'POST',

@@ -12,8 +12,8 @@ import {
 import type { Posting } from '../../src/billing/types';
 import { chargePosting } from '../../src/stores/ledger';
 import { expectError } from '../helpers/error-body';
-import { startFakeModelServer, type FakeModelServer } from '../helpers/fake-model-server';
-import { createHarness, eventually, type Harness, type Seeded } from '../helpers/harness';
+import type { FakeModelServer } from '../helpers/fake-model-server';
+import { createHarnessWithFakeModel, eventually, type Harness, type Seeded } from '../helpers/harness';
 import { runCli } from '../helpers/run-cli';
 
 let fake: FakeModelServer;
@@ -47,12 +47,7 @@ async function burst(acct: Seeded, employees: string[], n: number): Promise<stri
 }
 
 beforeAll(async () => {
-  fake = await startFakeModelServer();
-  h = await createHarness({
-    OPENAI_BASE_URL: fake.baseURL,
-    OPENAI_MODEL: 'test-model',
-    MODEL_PRICES: '{"test-model":{"prompt_per_1k":2,"completion_per_1k":5}}',
-  });
+  ({ h, fake } = await createHarnessWithFakeModel({ OPENAI_MODEL: 'test-model', MODEL_PRICES: '{"test-model":{"prompt_per_1k":2,"completion_per_1k":5}}' }));
   from = new Date(Date.now() - 60_000).toISOString();
   [a, b] = await Promise.all([h.seedAccount({ credits: 5000 }), h.seedAccount({ credits: 300 })]);
   const second = await h.employees.createEmployee({ accountId: a.accountId, name: 'Bea' });
@@ -61,10 +56,7 @@ beforeAll(async () => {
   sentByB.push(...(await burst(b, [b.employeeId], 5)));
   to = new Date(Date.now() + 60_000).toISOString();
 }, 120_000);
-afterAll(async () => {
-  await h?.close();
-  await fake?.close();
-});
+afterAll(() => h?.close());
 
 /** The ledger's own totals for the period, summed from its charge postings (not from the hourly rollup). */
 async function ledgerTotals(accountId: string) {

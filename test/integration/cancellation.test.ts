@@ -1,17 +1,13 @@
-import { startFakeModelServer, type FakeModelServer } from '../helpers/fake-model-server';
-import { createHarness, eventually, type Harness } from '../helpers/harness';
+import type { FakeModelServer } from '../helpers/fake-model-server';
+import { createHarnessWithFakeModel, eventually, type Harness } from '../helpers/harness';
 
 let h: Harness;
 let fake: FakeModelServer;
 
 beforeAll(async () => {
-  fake = await startFakeModelServer();
-  h = await createHarness({ OPENAI_BASE_URL: fake.baseURL });
+  ({ h, fake } = await createHarnessWithFakeModel());
 });
-afterAll(async () => {
-  await h?.close();
-  await fake?.close();
-});
+afterAll(() => h?.close());
 
 describe('an event cancelled from the Temporal UI', () => {
   it('gives back the credits reserved for it and charges nothing', async () => {

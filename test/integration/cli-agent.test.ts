@@ -1,11 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type pg from 'pg';
 import { Webhook } from 'standardwebhooks';
-import { AccountStore } from '../../src/stores/accounts';
-import { EmployeeStore } from '../../src/stores/employees';
-import { EndpointStore } from '../../src/stores/endpoints';
-import { createPool } from '../../src/stores/postgres/pool';
 import { runCli as runCliUntyped } from '../helpers/run-cli';
+import { suiteStores } from '../helpers/stores';
 
 /** What the commands under test print with --json (each command fills in its own fields). */
 interface CliJson {
@@ -27,19 +23,11 @@ async function runCli(args: string[]): Promise<{ code: number; stdout: string; s
 }
 
 /** The operator's side of the agent: endpoints (secret shown once), tools on and off, limits. */
-let db: pg.Pool;
-let employees: EmployeeStore;
-let endpoints: EndpointStore;
-
-beforeAll(() => {
-  db = createPool(process.env.TEST_DATABASE_URL!, { name: 'cli-agent-test' });
-  employees = new EmployeeStore(db);
-  endpoints = new EndpointStore(db);
-});
-afterAll(() => db?.end());
+const { db, accounts, employees, endpoints } = suiteStores('cli-agent-test');
+afterAll(() => db.end());
 
 async function newEmployee(): Promise<string> {
-  const account = await new AccountStore(db).createAccount({ email: `${randomUUID()}@example.test`, emailVerified: true, webhookEnabled: true });
+  const account = await accounts.createAccount({ email: `${randomUUID()}@example.test`, emailVerified: true, webhookEnabled: true });
   return (await employees.createEmployee({ accountId: account.id, name: 'Ada' })).id;
 }
 

@@ -1,14 +1,9 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import type pg from 'pg';
-import { AccountStore } from '../../src/stores/accounts';
 import { ApiKeyStore, hashApiKey } from '../../src/stores/api-keys';
-import { EmployeeMemory } from '../../src/stores/employee-memory';
-import { EmployeeStore } from '../../src/stores/employees';
-import { Ledger } from '../../src/stores/ledger';
-import { createPool } from '../../src/stores/postgres/pool';
 import { findInPostgres } from '../helpers/postgres-dump';
+import { suiteStores } from '../helpers/stores';
 
 const root = path.resolve(__dirname, '../..');
 
@@ -35,22 +30,8 @@ function cli(args: string[], entry = 'src/cli/main.ts'): Promise<CliRun> {
   });
 }
 
-let db: pg.Pool;
-let accounts: AccountStore;
-let employees: EmployeeStore;
-let keys: ApiKeyStore;
-let ledger: Ledger;
-let memory: EmployeeMemory;
-
-beforeAll(() => {
-  db = createPool(process.env.TEST_DATABASE_URL!, { name: 'cli-test' });
-  accounts = new AccountStore(db);
-  employees = new EmployeeStore(db);
-  keys = new ApiKeyStore(db);
-  ledger = new Ledger(db);
-  memory = new EmployeeMemory(db, 20);
-});
-afterAll(() => db?.end());
+const { db, accounts, employees, keys, ledger, memory } = suiteStores('cli-test');
+afterAll(() => db.end());
 
 const newEmail = () => `${randomUUID()}@example.test`;
 

@@ -9,8 +9,8 @@ import { createLogger } from '../../src/observability/logger';
 import { chargePosting } from '../../src/stores/ledger';
 import { MODEL_REJECTED } from '../../workflows/contract';
 import { expectError } from '../helpers/error-body';
-import { startFakeModelServer, type FakeModelServer } from '../helpers/fake-model-server';
-import { createHarness, eventually, testConfig, type Harness, type Seeded } from '../helpers/harness';
+import type { FakeModelServer } from '../helpers/fake-model-server';
+import { createHarness, createHarnessWithFakeModel, eventually, testConfig, type Harness, type Seeded } from '../helpers/harness';
 import { verifyLedger } from '../helpers/ledger-checks';
 import { runCli } from '../helpers/run-cli';
 
@@ -19,20 +19,15 @@ let fake: FakeModelServer;
 let h: Harness;
 
 beforeAll(async () => {
-  fake = await startFakeModelServer();
-  h = await createHarness({
-    OPENAI_BASE_URL: fake.baseURL,
+  ({ h, fake } = await createHarnessWithFakeModel({
     OPENAI_MODEL: 'test-model',
     MODEL_TIMEOUT_MS: '1000',
     RESERVE_CREDITS_PER_EVENT: String(RESERVE),
     MODEL_PRICES: '{"test-model":{"prompt_per_1k":2,"completion_per_1k":5}}',
     CREDITS_PER_RUNTIME_SECOND: '1',
-  });
+  }));
 });
-afterAll(async () => {
-  await h?.close();
-  await fake?.close();
-});
+afterAll(() => h?.close());
 beforeEach(() => fake.reset());
 
 const send = (acct: Seeded, key?: string, employeeId = acct.employeeId) => {
@@ -40,6 +35,14 @@ const send = (acct: Seeded, key?: string, employeeId = acct.employeeId) => {
   if (key) req.set('Idempotency-Key', key);
   return req.send({ employee_id: employeeId, event: 'order.completed', payload: 'Order #1234 placed.' });
 };
+
+/** Reserves RESERVE credits for a message of its own, as the ingest does before it starts the workflow (none starts here); returns the message id. */
+async function reserveOnly(acct: Seeded): Promise<string> {
+  const messageId = randomUUID();
+  const workflowId = `webhook/${acct.accountId}/msg/${messageId}`;
+  await h.ledger.reserve({ accountId: acct.accountId, messageId, employeeId: acct.employeeId, workflowId, credits: RESERVE, at: new Date() });
+  return messageId;
+}
 
 const kinds = (postings: Posting[]) => postings.map((p) => p.kind);
 
@@ -206,15 +209,7 @@ describe('reserve at ingest, settle in the workflow', () => {
     const settled: string = res.body.message_id;
     const { charge } = await h.workflowHandle(a, settled).result();
     // Reserved and never started: its open reservation holds the amount a later release gives back.
-    const open = randomUUID();
-    await h.ledger.reserve({
-      accountId: a,
-      messageId: open,
-      employeeId: acct.employeeId,
-      workflowId: `webhook/${a}/msg/${open}`,
-      credits: RESERVE,
-      at: new Date(),
-    });
+    const open = await reserveOnly(acct);
 
     expect((await h.ledger.postings(a)).filter((p) => p.messageId === settled).map((p) => p.kind)).toEqual(['reserve', 'charge', 'release']);
     const { rows } = await h.db.query('SELECT message_id, credits FROM open_reservations WHERE account_id = $1', [a]);
@@ -390,14 +385,7 @@ describe('the append-only ledger', () => {
   it('refuses UPDATE, DELETE and TRUNCATE of postings even from the superuser the tests connect as, and nothing changes', async () => {
     const acct = await h.seedAccount({ credits: 100 });
     const a = acct.accountId;
-    await h.ledger.reserve({
-      accountId: a,
-      messageId: randomUUID(),
-      employeeId: acct.employeeId,
-      workflowId: `webhook/${a}/msg/guard`,
-      credits: RESERVE,
-      at: new Date(),
-    });
+    await reserveOnly(acct);
     const { rows: role } = await h.db.query('SELECT rolsuper FROM pg_roles WHERE rolname = current_user');
     expect(role).toEqual([{ rolsuper: true }]);
     const before = { counters: await h.ledger.counters(a), postings: await h.ledger.postings(a) };
@@ -424,15 +412,7 @@ describe('the append-only ledger', () => {
   it('lets `credits verify` name a reservation missing from the open ones and a rollup that lost credits', async () => {
     const acct = await h.seedAccount({ credits: 100 });
     const a = acct.accountId;
-    const held = randomUUID();
-    await h.ledger.reserve({
-      accountId: a,
-      messageId: held,
-      employeeId: acct.employeeId,
-      workflowId: `webhook/${a}/msg/${held}`,
-      credits: RESERVE,
-      at: new Date(),
-    });
+    const held = await reserveOnly(acct);
     const charged = randomUUID();
     const charge = chargePosting({
       accountId: a,

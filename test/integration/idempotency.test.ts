@@ -24,6 +24,14 @@ function send(http: Http, acct: Seeded, key: string, payload = 'Order #1234 plac
   return http.post('/api/webhook/').set(acct.auth).set('Idempotency-Key', key).send({ employee_id: acct.employeeId, event: 'order.completed', payload });
 }
 
+/** A fresh account, and its first request with `key`, which was accepted (202). */
+async function acceptedWithKey(key: string, harness: Harness = h) {
+  const acct = await harness.seedAccount();
+  const first = await send(harness.http, acct, key);
+  expect(first.status).toBe(202);
+  return { acct, first };
+}
+
 /** Waits until every message id is charged, then checks each was charged exactly once and nothing else was. */
 async function expectOneChargeEach(harness: Harness, accountId: string, messageIds: string[]): Promise<void> {
   await eventually('a charge for every accepted event', async () => {
@@ -43,10 +51,8 @@ async function workflowDedupUntil(harness: Harness, workflowId: string): Promise
 
 describe('Idempotency-Key', () => {
   it('answers a repeat of the same key with 200 duplicate and the original message id, and charges once', async () => {
-    const acct = await h.seedAccount();
     const key = `order-${randomUUID()}`;
-    const first = await send(h.http, acct, key);
-    expect(first.status).toBe(202);
+    const { acct, first } = await acceptedWithKey(key);
     expect(first.body.status).toBe('accepted');
     // The window is cached on its first duplicate, not at acceptance.
     expect(await h.windows.expiresAt(acct.accountId, key)).toBeUndefined();
@@ -89,10 +95,8 @@ describe('Idempotency-Key', () => {
   });
 
   it('still answers duplicate after the API restarts with fresh PostgreSQL, Redis and Temporal connections', async () => {
-    const acct = await h.seedAccount();
     const key = `restart-${randomUUID()}`;
-    const first = await send(h.http, acct, key);
-    expect(first.status).toBe(202);
+    const { acct, first } = await acceptedWithKey(key);
 
     const redis = await connectRedis(h.config.REDIS_URL, { failFast: true });
     const db = createPool(h.config.DATABASE_URL, { name: 'test-api-restarted', failFast: true });
@@ -111,10 +115,8 @@ describe('Idempotency-Key', () => {
   });
 
   it('falls back on the running workflow when Redis has lost the key window', async () => {
-    const acct = await h.seedAccount();
     const key = `lost-${randomUUID()}`;
-    const first = await send(h.http, acct, key);
-    expect(first.status).toBe(202);
+    const { acct, first } = await acceptedWithKey(key);
     const dedupUntil = await workflowDedupUntil(h, eventWorkflowId(acct.accountId, '', key));
     const duplicate = { status: 'duplicate', message_id: first.body.message_id, employee_id: acct.employeeId };
 
@@ -139,10 +141,8 @@ describe('Idempotency-Key', () => {
     ['255 characters', 'k'.repeat(254) + '!'],
     ['spaces', 'order 1234 completed'],
   ])('maps a key with %s to the hashed workflow id and still deduplicates it', async (_what, suffix) => {
-    const acct = await h.seedAccount();
     const key = suffix.length === 255 ? suffix : `${suffix} ${randomUUID()}`;
-    const first = await send(h.http, acct, key);
-    expect(first.status).toBe(202);
+    const { acct, first } = await acceptedWithKey(key);
 
     const described = await h.client.workflow.getHandle(`webhook/${acct.accountId}/key-sha256/${sha256Hex(key)}`).describe();
     expect(described.memo).toMatchObject({ messageId: first.body.message_id, idempotencyKey: key });
@@ -153,9 +153,8 @@ describe('Idempotency-Key', () => {
   });
 
   it('keeps a short readable key in the workflow id as it is', async () => {
-    const acct = await h.seedAccount();
     const key = `order-${randomUUID()}`;
-    const first = await send(h.http, acct, key);
+    const { acct, first } = await acceptedWithKey(key);
     const described = await h.client.workflow.getHandle(`webhook/${acct.accountId}/key/${key}`).describe();
     expect(described.memo).toMatchObject({ messageId: first.body.message_id });
   });
@@ -169,10 +168,8 @@ describe('Idempotency-Key after its window', () => {
   afterAll(() => short.close());
 
   it('accepts the key again with a new message id once the original event has closed', async () => {
-    const acct = await short.seedAccount();
     const key = `window-${randomUUID()}`;
-    const first = await send(short.http, acct, key);
-    expect(first.status).toBe(202);
+    const { acct, first } = await acceptedWithKey(key, short);
     expect((await send(short.http, acct, key)).status).toBe(200);
     const dedupUntil = await workflowDedupUntil(short, eventWorkflowId(acct.accountId, '', key));
     expect(await short.windows.expiresAt(acct.accountId, key)).toBe(dedupUntil);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { temporal } from '@temporalio/proto';
@@ -7,6 +7,7 @@ import { employeeActivities } from '../../activities/employee';
 import { createModelServer } from '../../activities/model-server';
 import { EMPLOYEE_NOT_FOUND, MODEL_RATE_LIMITED, MODEL_REJECTED, MODEL_UNAVAILABLE } from '../../workflows/contract';
 import { startFakeModelServer, type Behaviour, type FakeModelServer } from '../helpers/fake-model-server';
+import { workflowFailure } from '../helpers/agent-stack';
 import { createHarness, type Harness, type Seeded } from '../helpers/harness';
 
 let fake: FakeModelServer;
@@ -35,17 +36,11 @@ async function send(harness: Harness, acct: Seeded, body: { payload: string; eve
   return { messageId, handle: harness.workflowHandle(acct.accountId, messageId) };
 }
 
-/** The workflow's failure, checked down the chain: WorkflowFailedError → ApplicationFailure(type). */
-async function workflowFailure(handle: WorkflowHandle, type: string): Promise<ApplicationFailure> {
-  const err = await handle.result().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(WorkflowFailedError);
-  const cause = (err as WorkflowFailedError).cause;
-  expect(cause).toBeInstanceOf(ApplicationFailure);
-  expect(cause).toMatchObject({ type, nonRetryable: true });
-  return cause as ApplicationFailure;
+/** The workflow's failure (see workflowFailure): a non-retryable ApplicationFailure of `type`. */
+async function failureOfType(handle: WorkflowHandle, type: string): Promise<ApplicationFailure> {
+  const failure = await workflowFailure(handle);
+  expect(failure).toMatchObject({ type, nonRetryable: true });
+  return failure;
 }
 
 /** The driveEmployee attempt that finished, with the failure of the attempt before it. */
@@ -157,7 +152,7 @@ describe('driving an employee through an OpenAI-compatible model server', () => 
     fake.enqueue({ kind: 'status', status, message: 'Invalid value for messages.', code: 'invalid_value' });
     const { messageId, handle } = await send(h, acct, { payload: 'bad' });
 
-    const failure = await workflowFailure(handle, MODEL_REJECTED);
+    const failure = await failureOfType(handle, MODEL_REJECTED);
     expect(failure.cause).toBeInstanceOf(ActivityFailure);
     expect(failure.cause?.cause).toBeInstanceOf(ApplicationFailure);
     expect(failure.cause?.cause).toMatchObject({ type: MODEL_REJECTED, nonRetryable: true });
@@ -179,7 +174,7 @@ describe('driving an employee through an OpenAI-compatible model server', () => 
       await idle.startWorker();
 
       // Reading the employee is a local activity since the agent loop: its failure is the workflow's, typed.
-      const failure = await workflowFailure(handle, EMPLOYEE_NOT_FOUND);
+      const failure = await failureOfType(handle, EMPLOYEE_NOT_FOUND);
       expect(failure).toMatchObject({ type: EMPLOYEE_NOT_FOUND, nonRetryable: true });
       expect(failure.message).toContain(acct.employeeId);
       expect(fake.requests).toHaveLength(0);

@@ -6,8 +6,8 @@ import type { Posting } from '../../src/billing/types';
 import { Ledger, type OpenReservation } from '../../src/stores/ledger';
 import { ensureReconcileSchedule } from '../../src/temporal/schedules';
 import { RECONCILE_SCHEDULE_ID, type ReconcileSummary } from '../../workflows/contract';
-import { startFakeModelServer, type FakeModelServer } from '../helpers/fake-model-server';
-import { createHarness, eventually, type Harness, type Seeded } from '../helpers/harness';
+import type { FakeModelServer } from '../helpers/fake-model-server';
+import { createHarness, createHarnessWithFakeModel, eventually, type Harness, type Seeded } from '../helpers/harness';
 import { loseCharge, verifyLedger } from '../helpers/ledger-checks';
 import { runCli } from '../helpers/run-cli';
 
@@ -20,13 +20,9 @@ let fake: FakeModelServer;
 let h: Harness;
 
 beforeAll(async () => {
-  fake = await startFakeModelServer();
-  h = await createHarness({ OPENAI_BASE_URL: fake.baseURL, OPENAI_MODEL: 'test-model', MODEL_TIMEOUT_MS: '1000' });
+  ({ h, fake } = await createHarnessWithFakeModel({ OPENAI_MODEL: 'test-model', MODEL_TIMEOUT_MS: '1000' }));
 });
-afterAll(async () => {
-  await h?.close();
-  await fake?.close();
-});
+afterAll(() => h?.close());
 
 const period = () => ({ from: new Date(Date.now() - 10 * 60_000), to: new Date(Date.now() + 60_000) });
 

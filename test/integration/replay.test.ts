@@ -7,8 +7,7 @@ import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import { AGENT_LOOP_PATCH, CHARGE_IN_MEMO_PATCH, SETTLE_CREDITS_PATCH } from '../../workflows/process-webhook-event';
 import type { EventMemo, WebhookEventInput, WebhookEventResult } from '../../workflows/contract';
-import { startFakeModelServer, type FakeModelServer } from '../helpers/fake-model-server';
-import { createHarness, type Harness } from '../helpers/harness';
+import { createHarnessWithFakeModel, type Harness } from '../helpers/harness';
 import { historyFromJson } from '../helpers/history-json';
 
 /** Histories recorded by test/fixtures/record-histories.ts from earlier versions of the workflow. */
@@ -32,18 +31,13 @@ const GENERATIONS = ['', 'settle-', 'memo-', 'agent-'] as const;
 const generationOf = (file: string) => [...GENERATIONS].reverse().find((prefix) => file.startsWith(prefix))!;
 const replayOptions = (): ReplayWorkerOptions => ({ workflowBundle: { codePath: process.env.WORKFLOW_BUNDLE_PATH! } });
 
-let fake: FakeModelServer;
 let h: Harness;
 
 beforeAll(async () => {
-  fake = await startFakeModelServer();
-  // Also installs the quiet SDK runtime the replay workers log through.
-  h = await createHarness({ OPENAI_BASE_URL: fake.baseURL, OPENAI_MODEL: 'test-model', IDEMPOTENCY_WINDOW_MS: '1000' });
+  // Also installs the quiet SDK runtime the replay workers log through. The worker's model is a fake one.
+  ({ h } = await createHarnessWithFakeModel({ OPENAI_MODEL: 'test-model', IDEMPOTENCY_WINDOW_MS: '1000' }));
 });
-afterAll(async () => {
-  await h?.close();
-  await fake?.close();
-});
+afterAll(() => h?.close());
 
 describe('replaying event workflow histories against the current workflow code', () => {
   const scenarios = [

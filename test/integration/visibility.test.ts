@@ -1,19 +1,15 @@
-import { startFakeModelServer, type FakeModelServer } from '../helpers/fake-model-server';
-import { createHarness, eventually, type Harness, type Seeded } from '../helpers/harness';
+import type { FakeModelServer } from '../helpers/fake-model-server';
+import { createHarnessWithFakeModel, eventually, type Harness, type Seeded } from '../helpers/harness';
 
 let h: Harness;
 let fake: FakeModelServer;
 let acct: Seeded;
 
 beforeAll(async () => {
-  fake = await startFakeModelServer();
-  h = await createHarness({ OPENAI_BASE_URL: fake.baseURL, OPENAI_MODEL: 'test-model' });
+  ({ h, fake } = await createHarnessWithFakeModel({ OPENAI_MODEL: 'test-model' }));
   acct = await h.seedAccount({ credits: 1000 });
 });
-afterAll(async () => {
-  await h?.close();
-  await fake?.close();
-});
+afterAll(() => h?.close());
 
 const post = (employeeId: string, event: string, payload: string) =>
   h.http.post('/api/webhook/').set(acct.auth).send({ employee_id: employeeId, event, payload });

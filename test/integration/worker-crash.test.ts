@@ -1,72 +1,26 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import { temporal } from '@temporalio/proto';
-import { startFakeModelServer, type FakeModelServer } from '../helpers/fake-model-server';
-import { createHarness, type Harness } from '../helpers/harness';
+import type { FakeModelServer } from '../helpers/fake-model-server';
+import { createHarnessWithFakeModel, type Harness } from '../helpers/harness';
+import { killAllServices, startService } from '../helpers/processes';
 
-const ROOT = path.resolve(__dirname, '..', '..');
 const TASK_QUEUE = `test-crash-${randomUUID()}`;
 
 let fake: FakeModelServer;
 let h: Harness;
-const workers = new Set<WorkerProcess>();
-
-interface WorkerProcess {
-  child: ChildProcess;
-  output: string[];
-  exited: Promise<void>;
-}
 
 /**
- * `src/worker.ts` as its own process group (tsx runs node as a child of its own), so a SIGKILL to the
- * group takes the whole worker down at once, the way a crashed machine would.
+ * `src/worker.ts` as its own process (Node runs it, tsx only as a loader), so a SIGKILL takes the
+ * whole worker down at once, the way a crashed machine would.
  */
-function startWorkerProcess(): WorkerProcess {
-  const child = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['src/worker.ts'], {
-    cwd: ROOT,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      ...process.env,
-      DATABASE_URL: process.env.TEST_DATABASE_URL,
-      REDIS_URL: process.env.TEST_REDIS_URL,
-      TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
-      TEMPORAL_TASK_QUEUE: TASK_QUEUE,
-      WORKFLOW_BUNDLE_PATH: process.env.WORKFLOW_BUNDLE_PATH,
-      OPENAI_BASE_URL: fake.baseURL,
-      OPENAI_MODEL: 'test-model',
-      LOG_LEVEL: 'warn',
-    },
-  });
-  const output: string[] = [];
-  child.stdout.on('data', (d: Buffer) => output.push(d.toString()));
-  child.stderr.on('data', (d: Buffer) => output.push(d.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const worker = { child, output, exited };
-  workers.add(worker);
-  void exited.then(() => workers.delete(worker));
-  return worker;
-}
-
-async function killGroup(worker: WorkerProcess, signal: NodeJS.Signals): Promise<void> {
-  if (worker.child.exitCode !== null || worker.child.signalCode !== null) return;
-  try {
-    process.kill(-worker.child.pid!, signal);
-  } catch {
-    return; // already gone
-  }
-  await worker.exited;
-}
+const startWorkerProcess = () => startService('src/worker.ts', { TEMPORAL_TASK_QUEUE: TASK_QUEUE, OPENAI_BASE_URL: fake.baseURL, OPENAI_MODEL: 'test-model' });
 
 beforeAll(async () => {
-  fake = await startFakeModelServer();
-  h = await createHarness({ TEMPORAL_TASK_QUEUE: TASK_QUEUE, OPENAI_BASE_URL: fake.baseURL, OPENAI_MODEL: 'test-model' }, { worker: false });
+  ({ h, fake } = await createHarnessWithFakeModel({ TEMPORAL_TASK_QUEUE: TASK_QUEUE, OPENAI_MODEL: 'test-model' }, { worker: false }));
 });
 afterAll(async () => {
-  for (const worker of [...workers]) await killGroup(worker, 'SIGKILL');
+  await killAllServices();
   await h?.close();
-  await fake?.close();
 });
 
 describe('a worker killed while the employee waits on the model', () => {
@@ -83,7 +37,7 @@ describe('a worker killed while the employee waits on the model', () => {
     await fake.waitForRequests(1, 30_000).catch((err: Error) => {
       throw new Error(`${err.message}\nworker output:\n${first.output.join('')}`);
     });
-    await killGroup(first, 'SIGKILL');
+    await first.stop('SIGKILL');
     const second = startWorkerProcess();
 
     const result = await handle.result();
@@ -107,6 +61,6 @@ describe('a worker killed while the employee waits on the model', () => {
     expect(entries.map((e) => e.direction).sort()).toEqual(['received', 'replied']);
     expect(entries.find((e) => e.direction === 'received')!.text).toBe('[Webhook: order.completed] Order #77.');
 
-    await killGroup(second, 'SIGTERM');
+    await second.stop('SIGTERM');
   }, 45_000);
 });

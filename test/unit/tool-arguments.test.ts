@@ -45,29 +45,32 @@ describe('tool arguments', () => {
     it('keeps the note trimmed', () => {
       expect(parseArguments('remember', '{"note":"  John prefers express shipping  "}')).toEqual({ ok: true, args: { note: 'John prefers express shipping' } });
     });
-
-    it('refuses a blank, missing, non-string or over-long note', () => {
-      expect(parseArguments('remember', '{"note":"   "}')).toEqual({ ok: false, error: 'Invalid arguments for remember: note: note must not be empty.' });
-      expect(parseArguments('remember', '{}')).toEqual({ ok: false, error: 'Invalid arguments for remember: note: note must be a string.' });
-      expect(parseArguments('remember', '{"note":["a"]}')).toEqual({ ok: false, error: 'Invalid arguments for remember: note: note must be a string.' });
-      const long = parseArguments('remember', JSON.stringify({ note: 'x'.repeat(2_001) }));
-      expect(long.ok).toBe(false);
-      expect(long.ok || long.error).toMatch(/^Invalid arguments for remember: note: /);
-      expect(parseArguments('remember', JSON.stringify({ note: 'x'.repeat(2_000) })).ok).toBe(true);
-    });
   });
 
   describe('reply {"text": text}', () => {
     it('accepts text', () => {
       expect(parseArguments('reply', '{"text":"Order 1234 is on its way."}')).toEqual({ ok: true, args: { text: 'Order 1234 is on its way.' } });
     });
+  });
 
-    it('refuses a blank, non-string or over-long text', () => {
-      expect(parseArguments('reply', '{"text":""}')).toEqual({ ok: false, error: 'Invalid arguments for reply: text: text must not be empty.' });
-      expect(parseArguments('reply', '{"text":5}')).toEqual({ ok: false, error: 'Invalid arguments for reply: text: text must be a string.' });
-      expect(parseArguments('reply', JSON.stringify({ text: 'x'.repeat(10_001) })).ok).toBe(false);
-      expect(parseArguments('reply', JSON.stringify({ text: 'x'.repeat(10_000) })).ok).toBe(true);
-    });
+  it.each([
+    ['remember', 'a blank note', '{"note":"   "}', 'Invalid arguments for remember: note: note must not be empty.'],
+    ['remember', 'a missing note', '{}', 'Invalid arguments for remember: note: note must be a string.'],
+    ['remember', 'a non-string note', '{"note":["a"]}', 'Invalid arguments for remember: note: note must be a string.'],
+    ['reply', 'an empty text', '{"text":""}', 'Invalid arguments for reply: text: text must not be empty.'],
+    ['reply', 'a non-string text', '{"text":5}', 'Invalid arguments for reply: text: text must be a string.'],
+  ] as const)('%s refuses %s, naming the field', (tool, _what, raw, error) => {
+    expect(parseArguments(tool, raw)).toEqual({ ok: false, error });
+  });
+
+  it.each([
+    ['remember', 'note', 2_000],
+    ['reply', 'text', 10_000],
+  ] as const)('%s takes a %s of up to %i characters and refuses a longer one', (tool, field, max) => {
+    expect(parseArguments(tool, JSON.stringify({ [field]: 'x'.repeat(max) })).ok).toBe(true);
+    const long = parseArguments(tool, JSON.stringify({ [field]: 'x'.repeat(max + 1) }));
+    expect(long.ok).toBe(false);
+    expect(long.ok || long.error).toMatch(new RegExp(`^Invalid arguments for ${tool}: ${field}: `));
   });
 
   it.each([
