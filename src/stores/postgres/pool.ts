@@ -10,6 +10,8 @@ export interface PoolOptions {
    * while the database is down. Workers wait longer: Temporal retries their activities anyway.
    */
   failFast?: boolean;
+  /** Overrides the statement timeout (5 s fail-fast, else 30 s): an operator's audit may read a long history. */
+  statementTimeoutMs?: number;
 }
 
 // bigint columns (credits, tokens) are read as numbers: every amount here stays far below 2^53.
@@ -26,7 +28,7 @@ export function createPool(url: string, options: PoolOptions): pg.Pool {
     max: options.max ?? 10,
     connectionTimeoutMillis: options.failFast ? 2_000 : 10_000,
     // Past this a statement is cancelled on the server, so a stuck query cannot hold a request.
-    statement_timeout: options.failFast ? 5_000 : 30_000,
+    statement_timeout: options.statementTimeoutMs ?? (options.failFast ? 5_000 : 30_000),
     idleTimeoutMillis: 30_000,
   });
   // An idle client whose server went away emits here; the pool drops it and connects anew on demand.
