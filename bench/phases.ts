@@ -2,7 +2,8 @@ import type { Client } from '@temporalio/client';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { ChargeWatcher, completionDeadlineMs, endToEnd, oneActivityCeiling } from './completions';
-import { cpuMsPerOp, mergeCpu, rssMb, startCpuWindow, type CpuShare } from './proc';
+import { mergeSessions, sampleSessions, type SessionSample } from './pg-waits';
+import { cpuMsPerOp, mergeCpu, rssMb, startCpuWindow, type CpuShare, type PidSpec } from './proc';
 import { rawStarts } from './raw-start';
 import { startRedisCount } from './redis-stats';
 import type { LevelPair } from './report';
@@ -26,18 +27,28 @@ export interface BenchContext {
   warmup: number;
   levels: number[];
   completionConcurrency: number;
+  /** Also end-to-end with two workers behind one API (a queue, an API and two workers of their own). */
+  twoWorkers: boolean;
+  /** Sample PostgreSQL's sessions (pg_stat_activity) during every measured round: see pg-waits.ts. */
+  sampleSessions: boolean;
   /** Environment shared by the API and worker children (PostgreSQL, Redis, Temporal, log level, no model). */
   serviceEnv: Record<string, string>;
   temporalAddress: string;
   bundles: { app: string; ceiling: string };
   /** Processes whose CPU each phase reports; children are added while they run. */
-  pids: Record<string, number | undefined>;
+  pids: Record<string, PidSpec>;
   /** Resident MB of each child once ready and before any load: its baseline. */
   idleRssMb: Record<string, number | undefined>;
   log(line: string): void;
 }
 
-export type Measured = PhaseResult & { rounds: number; cpu: CpuShare; cpu_ms_per_op: Record<string, number | undefined> };
+export type Measured = PhaseResult & {
+  rounds: number;
+  cpu: CpuShare;
+  cpu_ms_per_op: Record<string, number | undefined>;
+  /** With `sampleSessions`: what PostgreSQL's sessions did during the phase, ours and Temporal's. */
+  pg_sessions?: SessionSample;
+};
 
 /**
  * The rounds of one phase. Phases that are compared run their rounds alternately, so other load
@@ -46,13 +57,20 @@ export type Measured = PhaseResult & { rounds: number; cpu: CpuShare; cpu_ms_per
 class Rounds {
   private readonly samples: Sample[] = [];
   private readonly cpu: CpuShare[] = [];
+  private readonly sessions: SessionSample[] = [];
 
-  constructor(private readonly pids: BenchContext['pids']) {}
+  /** `db`: sample PostgreSQL's sessions during each round. */
+  constructor(
+    private readonly pids: BenchContext['pids'],
+    private readonly db?: pg.Pool,
+  ) {}
 
   async measure<T extends Sample>(fn: () => Promise<T>): Promise<T> {
+    const sessions = this.db ? sampleSessions(this.db) : undefined;
     const window = startCpuWindow(this.pids);
     const sample = await fn();
     this.cpu.push(window.stop());
+    if (sessions) this.sessions.push(await sessions.stop());
     this.samples.push(sample);
     return sample;
   }
@@ -60,7 +78,8 @@ class Rounds {
   result(concurrency: number): Measured {
     const summary = summarize(concurrency, mergeSamples(this.samples));
     const cpu = mergeCpu(this.cpu);
-    return { ...summary, rounds: this.samples.length, cpu, cpu_ms_per_op: cpuMsPerOp(cpu, summary.ok) };
+    const pgSessions = mergeSessions(this.sessions);
+    return { ...summary, rounds: this.samples.length, cpu, cpu_ms_per_op: cpuMsPerOp(cpu, summary.ok), ...(pgSessions ? { pg_sessions: pgSessions } : {}) };
   }
 }
 
@@ -74,6 +93,7 @@ function addCounts(into: Record<string, number>, from: Record<string, number>): 
  */
 export async function startPhases(ctx: BenchContext): Promise<{ levels: LevelPair[]; api: BenchChild }> {
   const rawQueue = `bench-raw-${ctx.runId}`;
+  const sessionsDb = ctx.sampleSessions ? ctx.db : undefined;
   const api = await startApi(ctx.stack, 'api-ingest', { ...ctx.serviceEnv, TEMPORAL_TASK_QUEUE: `bench-ingest-${ctx.runId}` });
   const target = { baseUrl: api.baseUrl, apiKey: ctx.account.apiKey, employeeId: ctx.account.employeeId };
   ctx.pids.api = api.child.pid;
@@ -85,9 +105,9 @@ export async function startPhases(ctx: BenchContext): Promise<{ levels: LevelPai
   const levels: LevelPair[] = [];
   for (const concurrency of ctx.levels) {
     ctx.log(`concurrency ${concurrency}: ${ctx.n} raw starts, ${ctx.n} ingest-shaped starts, ${ctx.n} ingest requests, in ${ctx.rounds} rounds`);
-    const raw = new Rounds(ctx.pids);
-    const shaped = new Rounds(ctx.pids);
-    const ingest = new Rounds(ctx.pids);
+    const raw = new Rounds(ctx.pids, sessionsDb);
+    const shaped = new Rounds(ctx.pids, sessionsDb);
+    const ingest = new Rounds(ctx.pids, sessionsDb);
     const statuses: Record<string, number> = {};
     // Only ingest touches Redis during these rounds, so the count is ingest's alone.
     const redisCount = await startRedisCount(ctx.redis);
@@ -105,10 +125,11 @@ export async function startPhases(ctx: BenchContext): Promise<{ levels: LevelPai
       ingest: { ...ingest.result(concurrency), statuses, redis_commands_per_op: {} },
     };
     pair.ingest.redis_commands_per_op = await redisCount.stop(pair.ingest.ok);
+    pair.api_peak_rss_mb_after = api.child.peakRssMb();
     levels.push(pair);
     ctx.log(
       `  raw ${pair.raw_start.throughput}/s p99 ${pair.raw_start.p99_ms} ms | ingest-shaped ${pair.raw_start_ingest_shaped.throughput}/s ` +
-        `p99 ${pair.raw_start_ingest_shaped.p99_ms} ms | ingest ${pair.ingest.throughput}/s p99 ${pair.ingest.p99_ms} ms ${JSON.stringify(statuses)}`,
+        `p99 ${pair.raw_start_ingest_shaped.p99_ms} ms | ingest ${pair.ingest.throughput}/s p99 ${pair.ingest.p99_ms} ms ${JSON.stringify(statuses)} | API VmHWM ${pair.api_peak_rss_mb_after ?? '-'} MB`,
     );
   }
   await api.child.stop();
@@ -116,18 +137,26 @@ export async function startPhases(ctx: BenchContext): Promise<{ levels: LevelPai
   return { levels, api: api.child };
 }
 
+export type EndToEnd = Measured & { statuses: Record<string, number>; redis_commands_per_op: Record<string, number> };
+
 export interface CompletionResults {
   ceiling: Measured;
-  endToEnd: Measured & { statuses: Record<string, number>; redis_commands_per_op: Record<string, number> };
-  children: { api: BenchChild; worker: BenchChild; ceilingWorker: BenchChild };
+  endToEnd: EndToEnd;
+  /** With `twoWorkers`: the same events through one API of their own and two workers on their queue. */
+  endToEndTwoWorkers?: EndToEnd;
+  children: { api: BenchChild; worker: BenchChild; ceilingWorker: BenchChild; twoWorkers?: { api: BenchChild; workers: BenchChild[] } };
 }
 
 /**
  * One-activity ceiling (small ceiling worker) vs end-to-end (real API and worker, inbox runtime),
  * in alternating rounds. Both workers poll throughout; an idle poller costs next to nothing.
+ * With `twoWorkers`, a third phase in the same rounds: end-to-end through a second API whose queue
+ * two workers poll. Each row's `api` and `worker` CPU columns are the processes serving it (the
+ * two workers summed); the idle set counts as `standby`, outside `others`.
  */
 export async function completionPhases(ctx: BenchContext): Promise<CompletionResults> {
   const ceilingQueue = `bench-ceiling-${ctx.runId}`;
+  const sessionsDb = ctx.sampleSessions ? ctx.db : undefined;
   const e2eQueue = `bench-e2e-${ctx.runId}`;
   const ceilingWorker = ctx.stack.spawnChild('ceiling-worker', 'bench/ceiling-worker.ts', {}, [
     '--address',
@@ -139,15 +168,31 @@ export async function completionPhases(ctx: BenchContext): Promise<CompletionRes
   ]);
   const worker = ctx.stack.spawnChild('worker', 'src/worker.ts', { ...ctx.serviceEnv, TEMPORAL_TASK_QUEUE: e2eQueue, WORKFLOW_BUNDLE_PATH: ctx.bundles.app });
   const api = await startApi(ctx.stack, 'api-e2e', { ...ctx.serviceEnv, TEMPORAL_TASK_QUEUE: e2eQueue });
+  let two: { api: Awaited<ReturnType<typeof startApi>>; workers: BenchChild[]; queue: string } | undefined;
+  if (ctx.twoWorkers) {
+    const queue = `bench-e2e2-${ctx.runId}`;
+    const env = { ...ctx.serviceEnv, TEMPORAL_TASK_QUEUE: queue, WORKFLOW_BUNDLE_PATH: ctx.bundles.app };
+    const workers = ['worker-2a', 'worker-2b'].map((name) => ctx.stack.spawnChild(name, 'src/worker.ts', env));
+    two = { api: await startApi(ctx.stack, 'api-e2e2', { ...ctx.serviceEnv, TEMPORAL_TASK_QUEUE: queue }), workers, queue };
+  }
   Object.assign(ctx.pids, { api: api.child.pid, worker: worker.pid, ceiling_worker: ceilingWorker.pid });
-  await Promise.all([waitForPollers(ctx.client, ceilingQueue), waitForPollers(ctx.client, e2eQueue)]);
+  await Promise.all([
+    waitForPollers(ctx.client, ceilingQueue),
+    waitForPollers(ctx.client, e2eQueue),
+    ...(two ? [waitForPollers(ctx.client, two.queue, 60_000, two.workers.length)] : []),
+  ]);
   Object.assign(ctx.idleRssMb, { api_e2e_phase: rssMb(api.child.pid), worker: rssMb(worker.pid), ceiling_worker: rssMb(ceilingWorker.pid) });
+  if (two)
+    Object.assign(ctx.idleRssMb, { api_e2e2_phase: rssMb(two.api.child.pid), worker_2a: rssMb(two.workers[0].pid), worker_2b: rssMb(two.workers[1].pid) });
+  // Which processes each row's columns stand for; the set not serving the row idles as `standby`.
+  const oneWorkerPids = two ? { ...ctx.pids, standby: [two.api.child.pid, ...two.workers.map((w) => w.pid)] } : ctx.pids;
+  const twoWorkerPids = two ? { ...ctx.pids, api: two.api.child.pid, worker: two.workers.map((w) => w.pid), standby: [api.child.pid, worker.pid] } : undefined;
 
   const concurrency = ctx.completionConcurrency;
   // No Idempotency-Key: the event workflow closes as soon as the charge is posted.
   const target = { baseUrl: api.baseUrl, apiKey: ctx.account.apiKey, employeeId: ctx.account.employeeId, concurrency, trackMessages: true };
   ctx.log(
-    `completions: warm-up ${ctx.warmup} each, then ${ctx.n} one-activity workflows and ${ctx.n} events at concurrency ${concurrency}, in ${ctx.rounds} rounds`,
+    `completions: warm-up ${ctx.warmup} each, then ${ctx.n} one-activity workflows and ${ctx.n} events${two ? ` (one worker), ${ctx.n} events (two workers)` : ''} at concurrency ${concurrency}, in ${ctx.rounds} rounds`,
   );
   const warmCeiling = await oneActivityCeiling(ctx.client, {
     taskQueue: ceilingQueue,
@@ -160,10 +205,19 @@ export async function completionPhases(ctx: BenchContext): Promise<CompletionRes
   const warmWatcher = new ChargeWatcher(ctx.db, ctx.account.accountId);
   const warm = await webhookLoad({ ...target, n: ctx.warmup });
   await warmWatcher.waitFor([...warm.sentAt.keys()], completionDeadlineMs(ctx.warmup));
+  const target2 = two ? { ...target, baseUrl: two.api.baseUrl } : undefined;
+  if (target2) {
+    // Both workers of the pair warm up: each gets a share of these events.
+    const warm2 = await webhookLoad({ ...target2, n: ctx.warmup });
+    await warmWatcher.waitFor([...warm2.sentAt.keys()], completionDeadlineMs(ctx.warmup));
+  }
 
-  const ceiling = new Rounds(ctx.pids);
-  const e2e = new Rounds(ctx.pids);
+  const ceiling = new Rounds(oneWorkerPids, sessionsDb);
+  const e2e = new Rounds(oneWorkerPids, sessionsDb);
+  const e2e2 = twoWorkerPids ? new Rounds(twoWorkerPids, sessionsDb) : undefined;
   const statuses: Record<string, number> = {};
+  const statuses2: Record<string, number> = {};
+  // Counts both end-to-end phases' commands: the same per event.
   const redisCount = await startRedisCount(ctx.redis);
   for (const [round, n] of chunks(ctx.n, ctx.rounds).entries()) {
     const one = await ceiling.measure(() =>
@@ -176,14 +230,29 @@ export async function completionPhases(ctx: BenchContext): Promise<CompletionRes
       addCounts(statuses, load.statuses);
       return endToEnd(watcher, load);
     });
+    if (e2e2 && target2)
+      await e2e2.measure(async () => {
+        const watcher = new ChargeWatcher(ctx.db, ctx.account.accountId);
+        const load = await webhookLoad({ ...target2, n });
+        addCounts(statuses2, load.statuses);
+        return endToEnd(watcher, load);
+      });
   }
-  const endToEndResult = { ...e2e.result(concurrency), statuses, redis_commands_per_op: {} as Record<string, number> };
+  const endToEndResult: EndToEnd = { ...e2e.result(concurrency), statuses, redis_commands_per_op: {} };
+  const twoWorkersResult: EndToEnd | undefined = e2e2 ? { ...e2e2.result(concurrency), statuses: statuses2, redis_commands_per_op: {} } : undefined;
   // The service's commands alone: the bench watches for charges in PostgreSQL.
-  endToEndResult.redis_commands_per_op = await redisCount.stop(endToEndResult.ok);
+  endToEndResult.redis_commands_per_op = await redisCount.stop(endToEndResult.ok + (twoWorkersResult?.ok ?? 0));
+  if (twoWorkersResult) twoWorkersResult.redis_commands_per_op = endToEndResult.redis_commands_per_op;
   const ceilingResult = ceiling.result(concurrency);
   ctx.log(
-    `  one-activity ${ceilingResult.throughput}/s p50 ${ceilingResult.p50_ms} ms | end-to-end ${endToEndResult.throughput}/s p50 ${endToEndResult.p50_ms} ms ${JSON.stringify(statuses)}`,
+    `  one-activity ${ceilingResult.throughput}/s p50 ${ceilingResult.p50_ms} ms | end-to-end ${endToEndResult.throughput}/s p50 ${endToEndResult.p50_ms} ms ${JSON.stringify(statuses)}` +
+      (twoWorkersResult ? ` | two workers ${twoWorkersResult.throughput}/s p50 ${twoWorkersResult.p50_ms} ms ${JSON.stringify(statuses2)}` : ''),
   );
-  await Promise.all([api.child.stop(), worker.stop(), ceilingWorker.stop()]);
-  return { ceiling: ceilingResult, endToEnd: endToEndResult, children: { api: api.child, worker, ceilingWorker } };
+  await Promise.all([api.child.stop(), worker.stop(), ceilingWorker.stop(), ...(two ? [two.api.child.stop(), ...two.workers.map((w) => w.stop())] : [])]);
+  return {
+    ceiling: ceilingResult,
+    endToEnd: endToEndResult,
+    ...(twoWorkersResult ? { endToEndTwoWorkers: twoWorkersResult } : {}),
+    children: { api: api.child, worker, ceilingWorker, ...(two ? { twoWorkers: { api: two.api.child, workers: two.workers } } : {}) },
+  };
 }

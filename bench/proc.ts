@@ -84,8 +84,45 @@ function machineSeconds(): { busy: number; total: number } {
 }
 
 /**
+ * The PostgreSQL backends (children of the postmaster `pid`) connected to one of `databases`: a
+ * backend's command line reads `postgres: <user> <database> <host(port)> <state>`.
+ */
+export function backendsOf(pid: number, databases: readonly string[]): number[] {
+  return childrenOf(pid).filter((child) => {
+    try {
+      const title = fs.readFileSync(`/proc/${child}/cmdline`, 'utf8').replace(/\0/g, ' ').trim().split(/\s+/);
+      return title[0] === 'postgres:' && databases.includes(title[2]);
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * What a CPU column measures: one process (with its children, see countChildrenOf), several (their
+ * sum: two workers serving one phase), or a set found anew at each reading (PostgreSQL backends of
+ * some databases: those that exited during the window are missed, new ones count from zero).
+ */
+export type PidSpec = number | number[] | (() => number[]) | undefined;
+
+/** CPU seconds so far of each process a spec names, by pid. */
+function cpuByPid(spec: PidSpec): Map<number, number> | undefined {
+  if (spec === undefined) return undefined;
+  const pids = typeof spec === 'number' ? [spec] : typeof spec === 'function' ? spec() : spec;
+  const by = new Map<number, number>();
+  for (const pid of pids) {
+    const seconds = cpuSeconds(pid);
+    if (seconds !== undefined) by.set(pid, seconds);
+  }
+  // A single process that is gone has no reading; a group may be empty for a while.
+  return typeof spec === 'number' && by.size === 0 ? undefined : by;
+}
+
+/**
  * CPU use over one phase in percent of one core; `machine_busy_pct` tops out at 100 × cores, and
- * `others_pct` is what processes outside this run used (other work on a shared machine).
+ * `others_pct` is what processes outside this run used (other work on a shared machine). Specs
+ * whose name starts with `part:` are a part of another column (Temporal's backends of `postgres`):
+ * they are reported without the prefix and not added again into `others_pct`.
  */
 export type CpuShare = Record<string, number | undefined> & { machine_busy_pct: number; others_pct: number; wall_s: number };
 
@@ -93,9 +130,9 @@ export type CpuShare = Record<string, number | undefined> & { machine_busy_pct: 
  * Snapshots CPU time of named processes at the start of a phase; `stop()` returns each one's
  * share of one core over the phase, plus how busy the whole machine was.
  */
-export function startCpuWindow(pids: Record<string, number | undefined>): { stop: () => CpuShare } {
+export function startCpuWindow(pids: Record<string, PidSpec>): { stop: () => CpuShare } {
   const started = process.hrtime.bigint();
-  const before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, pid ? cpuSeconds(pid) : undefined]));
+  const before = Object.fromEntries(Object.entries(pids).map(([name, spec]) => [name, cpuByPid(spec)]));
   const machineBefore = machineSeconds();
   return {
     stop: () => {
@@ -104,11 +141,18 @@ export function startCpuWindow(pids: Record<string, number | undefined>): { stop
       const machineBusy = (100 * os.cpus().length * (machine.busy - machineBefore.busy)) / Math.max(machine.total - machineBefore.total, 1e-9);
       const share: CpuShare = { machine_busy_pct: round1(machineBusy), others_pct: 0, wall_s: Math.round(wall * 1000) / 1000 };
       let ours = 0;
-      for (const [name, pid] of Object.entries(pids)) {
-        const after = pid ? cpuSeconds(pid) : undefined;
+      for (const [name, spec] of Object.entries(pids)) {
+        const after = cpuByPid(spec);
         const then = before[name];
-        share[name] = after !== undefined && then !== undefined ? round1((100 * (after - then)) / wall) : undefined;
-        ours += share[name] ?? 0;
+        let used: number | undefined;
+        if (after !== undefined && then !== undefined) {
+          used = 0;
+          for (const [pid, seconds] of after) used += seconds - (then.get(pid) ?? 0);
+        }
+        const part = name.startsWith('part:');
+        const key = part ? name.slice('part:'.length) : name;
+        share[key] = used === undefined ? undefined : round1((100 * used) / wall);
+        if (!part) ours += share[key] ?? 0;
       }
       share.others_pct = round1(Math.max(0, machineBusy - ours));
       return share;

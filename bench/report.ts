@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Table from 'cli-table3';
 import type { LedgerReport } from './ledger';
-import type { Measured } from './phases';
+import type { EndToEnd, Measured } from './phases';
 import { round, type PhaseResult } from './stats';
 
 /** The issue's targets; `pass` in the report says which were met in this run. */
@@ -29,6 +29,32 @@ export interface LevelPair {
   /** Diagnostic: a raw start with the options the API sends (summary, memo, search attributes). */
   raw_start_ingest_shaped: Measured;
   ingest: Measured & { statuses: Record<string, number>; redis_commands_per_op: Record<string, number> };
+  /** The ingest API's peak RSS (VmHWM) once this level's rounds are done: which level made it grow. */
+  api_peak_rss_mb_after?: number;
+}
+
+export interface Ratios {
+  /** Worst level: the smallest ingest/raw-start throughput ratio. */
+  ingest_throughput: number;
+  /** Worst level: the largest ingest/raw-start p99 ratio. */
+  ingest_p99: number;
+  end_to_end: number;
+  by_concurrency: Record<string, { ingest_throughput: number; ingest_p99: number }>;
+  /** With `--two-workers`: end-to-end throughput with two workers / with one (one API each). */
+  two_workers?: number;
+}
+
+/** The throughput phases on one Temporal server: the cluster's, in a `--temporal cluster` run. */
+export interface ThroughputSection {
+  temporal: string;
+  levels: LevelPair[];
+  one_activity_ceiling: Measured;
+  end_to_end: EndToEnd;
+  end_to_end_two_workers?: EndToEnd;
+  ratios: Ratios;
+  peak_rss_mb: BenchReport['peak_rss_mb'];
+  idle_rss_mb: Record<string, number | null>;
+  pass: BenchReport['pass'];
 }
 
 export interface BenchReport {
@@ -36,22 +62,21 @@ export interface BenchReport {
   finished_at: string;
   mode: 'quick' | 'default';
   phases: Phase[];
-  machine: { cpus: number; node: string; temporal: string; postgres: string };
+  machine: { cpus: number; node: string; temporal: string; postgres: string; temporal_cluster?: string };
   /** The code measured: the commit, and the service files that differed from it (a shared work tree moves). */
   git: { commit: string | null; modified: string[] };
   /** The throughput phases' settings; absent with `--only ledger` (as are the fields down to `ratios`). */
   settings?: { levels: number[]; n_per_level: number; n_completions: number; rounds: number; completion_concurrency: number; warmup: number };
   levels?: LevelPair[];
   one_activity_ceiling?: Measured;
-  end_to_end?: Measured & { statuses: Record<string, number>; redis_commands_per_op: Record<string, number> };
-  ratios?: {
-    /** Worst level: the smallest ingest/raw-start throughput ratio. */
-    ingest_throughput: number;
-    /** Worst level: the largest ingest/raw-start p99 ratio. */
-    ingest_p99: number;
-    end_to_end: number;
-    by_concurrency: Record<string, { ingest_throughput: number; ingest_p99: number }>;
-  };
+  end_to_end?: EndToEnd;
+  end_to_end_two_workers?: EndToEnd;
+  ratios?: Ratios;
+  /**
+   * `--temporal cluster`: the same throughput phases on the Temporal server over PostgreSQL, after
+   * the dev server's (which the fields above hold) in the same run.
+   */
+  cluster?: ThroughputSection;
   /** The ledger-scale phase; absent with `--only throughput`. */
   ledger?: LedgerReport;
   peak_rss_mb: { api: number | null; worker: number | null } & Record<string, number | null>;
@@ -64,7 +89,7 @@ export interface BenchReport {
 }
 
 /** Ratios and pass/fail from the measured phases. */
-export function computeRatios(levels: LevelPair[], ceiling: PhaseResult, e2e: PhaseResult): NonNullable<BenchReport['ratios']> {
+export function computeRatios(levels: LevelPair[], ceiling: PhaseResult, e2e: PhaseResult, e2eTwoWorkers?: PhaseResult): Ratios {
   const by = Object.fromEntries(
     levels.map((l) => [
       String(l.concurrency),
@@ -77,6 +102,7 @@ export function computeRatios(levels: LevelPair[], ceiling: PhaseResult, e2e: Ph
     ingest_p99: Math.max(...values.map((v) => v.ingest_p99)),
     end_to_end: round(e2e.throughput / ceiling.throughput, 3),
     by_concurrency: by,
+    ...(e2eTwoWorkers ? { two_workers: round(e2eTwoWorkers.throughput / e2e.throughput, 3) } : {}),
   };
 }
 
@@ -116,6 +142,8 @@ const CPU_COLUMNS: Array<[string, string]> = [
   ['ceiling_worker', 'ceil.wkr'],
   ['temporal', 'temporal'],
   ['postgres', 'postgres'],
+  // Part of `postgres`: the backends on Temporal's databases (a server on PostgreSQL only).
+  ['pg_temporal', 'pg:tmprl'],
   ['redis', 'redis'],
   ['others_pct', 'others'],
   ['machine_busy_pct', 'all'],
@@ -131,34 +159,29 @@ export function renderTables(r: BenchReport, colour = Boolean(process.stdout.isT
   const out: string[] = [];
   const ratios = new Table({ head: ['ratio', 'value', 'target', ''], style });
   if (r.levels && r.one_activity_ceiling && r.end_to_end && r.ratios) {
-    const phases = new Table({
-      head: ['phase', 'conc', 'n', 'ok', 'ops/s', 'p50 ms', 'p99 ms', 'secs', ...CPU_COLUMNS.map(([, heading]) => heading)],
-      style,
-    });
-    const costColumns = CPU_COLUMNS.filter(([key]) => key !== 'others_pct');
-    const costHeads = costColumns.map(([key, heading]) => (key === 'machine_busy_pct' ? 'machine' : heading));
-    const costs = new Table({ head: ['CPU ms per operation', 'conc', ...costHeads], style });
-    const row = (name: string, p: Measured) => {
-      phases.push([
-        name,
-        p.concurrency,
-        p.n,
-        p.ok,
-        num(p.throughput),
-        num(p.p50_ms),
-        num(p.p99_ms),
-        num(p.duration_s),
-        ...CPU_COLUMNS.map(([key]) => pct(p.cpu[key])),
-      ]);
-      costs.push([name, p.concurrency, ...costColumns.map(([key]) => ms(p.cpu_ms_per_op[key]))]);
+    const dev: ThroughputSection = {
+      temporal: r.machine.temporal,
+      levels: r.levels,
+      one_activity_ceiling: r.one_activity_ceiling,
+      end_to_end: r.end_to_end,
+      end_to_end_two_workers: r.end_to_end_two_workers,
+      ratios: r.ratios,
+      peak_rss_mb: r.peak_rss_mb,
+      idle_rss_mb: r.idle_rss_mb,
+      pass: r.pass,
     };
-    for (const level of r.levels) {
-      row('raw start', level.raw_start);
-      row('  (raw, ingest-shaped)', level.raw_start_ingest_shaped);
-      row('ingest (HTTP)', level.ingest);
-    }
-    row('one-activity ceiling', r.one_activity_ceiling);
-    row('end-to-end POST→charged', r.end_to_end);
+    const cores = `${r.mode} run, ${r.machine.cpus} cores. CPU columns: % of one core over the phase (bench = this process: client and load generator; postgres = server and backends; others = processes outside this run; all = whole machine, max ${100 * r.machine.cpus}).`;
+    if (r.cluster) {
+      out.push(
+        cores,
+        `Temporal dev server (${dev.temporal}):`,
+        ...phaseTables(dev, style),
+        `Temporal server on PostgreSQL (${r.cluster.temporal}); pg:tmprl = the part of postgres spent by the backends on Temporal's databases:`,
+        ...phaseTables(r.cluster, style),
+        `Dev server vs Temporal server on PostgreSQL, same run (the dev server's phases first, then the cluster's):`,
+        comparisonTable(dev, r.cluster, style),
+      );
+    } else out.push(cores, ...phaseTables(dev, style));
     for (const [c, v] of Object.entries(r.ratios.by_concurrency)) {
       ratios.push([`ingest/raw throughput @${c}`, v.ingest_throughput, '', ''], [`ingest/raw p99 @${c}`, v.ingest_p99, '', '']);
     }
@@ -166,13 +189,9 @@ export function renderTables(r: BenchReport, colour = Boolean(process.stdout.isT
       ['ingest/raw throughput (worst)', r.ratios.ingest_throughput, `≥ ${TARGETS.ingest_throughput_min}`, verdict(r.pass.ingest_throughput)],
       ['ingest/raw p99 (worst)', r.ratios.ingest_p99, `≤ ${TARGETS.ingest_p99_max}`, verdict(r.pass.ingest_p99)],
       ['end-to-end/one-activity', r.ratios.end_to_end, `≥ ${TARGETS.end_to_end_min}`, verdict(r.pass.end_to_end)],
+      ...(r.ratios.two_workers !== undefined ? [['end-to-end, two workers/one', r.ratios.two_workers, '', '']] : []),
       ['API peak RSS MB', r.peak_rss_mb.api ?? '-', `≤ ${TARGETS.api_rss_mb_max}`, verdict(r.pass.api_rss)],
       ['worker peak RSS MB', r.peak_rss_mb.worker ?? '-', `≤ ${TARGETS.worker_rss_mb_max}`, verdict(r.pass.worker_rss)],
-    );
-    out.push(
-      `${r.mode} run, ${r.machine.cpus} cores. CPU columns: % of one core over the phase (bench = this process: client and load generator; postgres = server and backends; others = processes outside this run; all = whole machine, max ${100 * r.machine.cpus}).`,
-      phases.toString(),
-      costs.toString(),
     );
   }
   if (r.ledger) {
@@ -231,12 +250,97 @@ export function renderTables(r: BenchReport, colour = Boolean(process.stdout.isT
       .map(([k, v]) => `${k} ${v ?? '-'}`)
       .join(', ');
   out.push(
+    ...(r.cluster ? ["Targets, judged on the dev server (the cluster's verdicts are in the JSON, `cluster.pass`):"] : []),
     ratios.toString(),
     ...(r.levels ? ['(machine: all CPU used on the machine per operation, other work included)'] : []),
     `Peak RSS (VmHWM, MB): ${list(r.peak_rss_mb)}`,
     `Idle RSS once ready (MB): ${list(r.idle_rss_mb)}`,
   );
   return out.join('\n');
+}
+
+type TableStyle = { head?: string[]; border?: string[] };
+
+/** One server's phase table (throughput, latency, CPU shares) and its CPU-cost table. */
+function phaseTables(section: ThroughputSection, style: TableStyle): string[] {
+  const rows: Array<[string, Measured]> = [];
+  for (const level of section.levels) {
+    rows.push(['raw start', level.raw_start], ['  (raw, ingest-shaped)', level.raw_start_ingest_shaped], ['ingest (HTTP)', level.ingest]);
+  }
+  rows.push(['one-activity ceiling', section.one_activity_ceiling], ['end-to-end POST→charged', section.end_to_end]);
+  if (section.end_to_end_two_workers) rows.push(['end-to-end, two workers', section.end_to_end_two_workers]);
+  // A column only some servers have (pg:tmprl) shows where it was measured.
+  const columns = CPU_COLUMNS.filter(([key]) => key !== 'pg_temporal' || rows.some(([, p]) => p.cpu[key] !== undefined));
+  const phases = new Table({ head: ['phase', 'conc', 'n', 'ok', 'ops/s', 'p50 ms', 'p99 ms', 'secs', ...columns.map(([, heading]) => heading)], style });
+  const costColumns = columns.filter(([key]) => key !== 'others_pct');
+  const costHeads = costColumns.map(([key, heading]) => (key === 'machine_busy_pct' ? 'machine' : heading));
+  const costs = new Table({ head: ['CPU ms per operation', 'conc', ...costHeads], style });
+  for (const [name, p] of rows) {
+    phases.push([
+      name,
+      p.concurrency,
+      p.n,
+      p.ok,
+      num(p.throughput),
+      num(p.p50_ms),
+      num(p.p99_ms),
+      num(p.duration_s),
+      ...columns.map(([key]) => pct(p.cpu[key])),
+    ]);
+    costs.push([name, p.concurrency, ...costColumns.map(([key]) => ms(p.cpu_ms_per_op[key]))]);
+  }
+  const tables = [phases.toString(), costs.toString()];
+  if (rows.some(([, p]) => p.pg_sessions)) {
+    const top = (by: Record<string, number>) =>
+      Object.entries(by)
+        .slice(0, 3)
+        .map(([k, v]) => `${k} ${Math.round(v * 100)}%`)
+        .join(', ');
+    const sessions = new Table({
+      head: ['PostgreSQL sessions (every 100 ms)', 'conc', 'ours busy', 'ours: doing', "Temporal's busy", "Temporal's: doing"],
+      style,
+    });
+    for (const [name, p] of rows) {
+      const s = p.pg_sessions;
+      sessions.push(
+        s
+          ? [name, p.concurrency, s.ours.busy_avg, top(s.ours.by_activity), s.temporal.busy_avg, top(s.temporal.by_activity)]
+          : [name, p.concurrency, '-', '', '-', ''],
+      );
+    }
+    tables.push(sessions.toString());
+  }
+  return tables;
+}
+
+/** The two servers side by side: throughput, the issue's ratios, memory. */
+function comparisonTable(dev: ThroughputSection, cluster: ThroughputSection, style: TableStyle): string {
+  const table = new Table({ head: ['', 'dev server', 'cluster', 'cluster/dev'], style });
+  const ratio = (a: number | null | undefined, b: number | null | undefined) =>
+    a === null || a === undefined || b === null || b === undefined || a === 0 ? '-' : round(b / a, 2);
+  const pair = (name: string, a: number | null | undefined, b: number | null | undefined) => table.push([name, a ?? '-', b ?? '-', ratio(a, b)]);
+  for (const [i, level] of dev.levels.entries()) {
+    const other = cluster.levels[i];
+    const c = level.concurrency;
+    pair(`raw start/s @${c}`, level.raw_start.throughput, other.raw_start.throughput);
+    pair(`ingest req/s @${c}`, level.ingest.throughput, other.ingest.throughput);
+    pair(`raw start p99 ms @${c}`, level.raw_start.p99_ms, other.raw_start.p99_ms);
+    pair(`ingest p99 ms @${c}`, level.ingest.p99_ms, other.ingest.p99_ms);
+    pair(`ingest/raw throughput @${c}`, dev.ratios.by_concurrency[c].ingest_throughput, cluster.ratios.by_concurrency[c].ingest_throughput);
+    pair(`ingest/raw p99 @${c}`, dev.ratios.by_concurrency[c].ingest_p99, cluster.ratios.by_concurrency[c].ingest_p99);
+  }
+  pair('one-activity ceiling/s', dev.one_activity_ceiling.throughput, cluster.one_activity_ceiling.throughput);
+  pair('end-to-end events/s (1 API, 1 worker)', dev.end_to_end.throughput, cluster.end_to_end.throughput);
+  pair('end-to-end/one-activity', dev.ratios.end_to_end, cluster.ratios.end_to_end);
+  if (dev.end_to_end_two_workers && cluster.end_to_end_two_workers) {
+    pair('end-to-end events/s (1 API, 2 workers)', dev.end_to_end_two_workers.throughput, cluster.end_to_end_two_workers.throughput);
+    pair('end-to-end, two workers/one', dev.ratios.two_workers, cluster.ratios.two_workers);
+  }
+  pair('end-to-end p50 ms (1 worker)', dev.end_to_end.p50_ms, cluster.end_to_end.p50_ms);
+  pair('API peak RSS MB', dev.peak_rss_mb.api, cluster.peak_rss_mb.api);
+  pair('worker peak RSS MB', dev.peak_rss_mb.worker, cluster.peak_rss_mb.worker);
+  pair('Temporal server peak RSS MB', dev.peak_rss_mb.temporal, cluster.peak_rss_mb.temporal);
+  return table.toString();
 }
 
 /** The usage statement's plans (auto_explain), for --explain or a missed ledger target. */

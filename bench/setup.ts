@@ -54,14 +54,15 @@ export async function startApi(stack: Stack, name: string, env: Record<string, s
 const WORKFLOW_QUEUE = 1;
 const ACTIVITY_QUEUE = 2;
 
-/** Resolves once a worker polls both the workflow and the activity side of `taskQueue`. */
-export async function waitForPollers(client: Client, taskQueue: string, timeoutMs = 60_000): Promise<void> {
+/** Resolves once `workers` workers (distinct identities) poll both the workflow and the activity side of `taskQueue`. */
+export async function waitForPollers(client: Client, taskQueue: string, timeoutMs = 60_000, workers = 1): Promise<void> {
   await waitFor(
-    `pollers on ${taskQueue}`,
+    `${workers === 1 ? 'a poller' : `${workers} pollers`} on ${taskQueue}`,
     async () => {
       for (const taskQueueType of [WORKFLOW_QUEUE, ACTIVITY_QUEUE]) {
         const res = await client.workflowService.describeTaskQueue({ namespace: client.options.namespace, taskQueue: { name: taskQueue }, taskQueueType });
-        if (!res.pollers?.length) throw new Error(`no poller (type ${taskQueueType})`);
+        const polling = new Set((res.pollers ?? []).map((p) => p.identity));
+        if (polling.size < workers) throw new Error(`${polling.size} of ${workers} pollers (type ${taskQueueType})`);
       }
     },
     timeoutMs,

@@ -3,7 +3,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { freePort, startPostgresServer, startRedisServer, startTemporalDevServer, type RunningService, quietBundlerLogger } from '../src/dev/services';
+import { Supervisor } from '../src/dev/supervisor';
 import { ensureTemporalCli } from '../src/dev/temporal-cli';
+import { postgresEndpoint, startTemporalCluster, type TemporalBinaries, type TemporalCluster } from '../src/dev/temporal-server';
 import { migrate } from '../src/stores/postgres/migrate';
 import { countChildrenOf, peakRssMb } from './proc';
 
@@ -26,6 +28,8 @@ export interface BenchChild {
 export class Stack {
   private readonly stoppers: Array<() => Promise<void>> = [];
   private readonly live = new Set<ChildProcess>();
+  /** Processes started by others on the run's behalf (the supervised Temporal server): killed on exit. */
+  private readonly lastResort: Array<() => void> = [];
 
   constructor(
     readonly dir: string,
@@ -66,6 +70,29 @@ export class Stack {
     const temporal = await startTemporalDevServer({ cli, port, dbFile: path.join(this.dir, 'temporal.db'), logFile: path.join(this.dir, 'temporal.log') });
     this.track(temporal);
     return temporal;
+  }
+
+  /**
+   * The Temporal server as production runs it (src/dev/temporal-server.ts: the `server` binary,
+   * persistence and visibility on PostgreSQL, schemas by Temporal's schema tool, the sample config's
+   * 4 history shards and connection pools) on this run's PostgreSQL, its frontend on a free port,
+   * no UI. Supervised as in the cluster stack: a crash is restarted with backoff, and logged here.
+   */
+  async startTemporalCluster(databaseUrl: string, binaries: TemporalBinaries): Promise<TemporalCluster> {
+    const port = await freePort();
+    const cluster = await startTemporalCluster({
+      postgres: postgresEndpoint(databaseUrl),
+      port,
+      dataDir: path.join(this.dir, 'temporal-cluster'),
+      logDir: this.dir,
+      supervisor: new Supervisor({ log: this.log }),
+      binaries,
+      log: this.log,
+    });
+    let stopped: Promise<void> | undefined;
+    this.stoppers.push(() => (stopped ??= cluster.stop()));
+    this.lastResort.push(() => cluster.server.current?.process?.kill('SIGKILL'));
+    return { ...cluster, stop: (signal) => (stopped ??= cluster.stop(signal)) };
   }
 
   private track(service: RunningService): void {
@@ -125,6 +152,7 @@ export class Stack {
   /** Last resort on process exit: SIGKILL whatever is still running. */
   killAllNow(): void {
     for (const child of this.live) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    for (const kill of this.lastResort) kill();
   }
 }
 
