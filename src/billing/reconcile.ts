@@ -128,13 +128,20 @@ export async function reconcile(client: Client, ledger: Ledger, options: Reconci
 async function recordedCharges(client: Client, executions: WorkflowExecutionInfo[]): Promise<Recorded[]> {
   const recorded: Recorded[] = [];
   await forEachLimited(executions, HISTORY_CONCURRENCY, async (execution) => {
-    const memo = (execution.memo ?? {}) as Partial<EventMemo>;
+    const listed = (execution.memo ?? {}) as Partial<EventMemo>;
+    if (listed.messageId && listed.settled !== undefined) {
+      recorded.push({ execution, messageId: listed.messageId, charge: listed.charge ?? undefined, settled: listed.settled });
+      return;
+    }
+    // Visibility may lag the workflow by a moment: the workflow's own description is current.
+    const description = await client.workflow.getHandle(execution.workflowId, execution.runId).describe();
+    const memo = (description.memo ?? {}) as Partial<EventMemo>;
     if (memo.messageId && memo.settled !== undefined) {
       recorded.push({ execution, messageId: memo.messageId, charge: memo.charge ?? undefined, settled: memo.settled });
       return;
     }
     // Running and not settled yet (its memo says so once it is): pending, nothing to read.
-    if (memo.messageId && execution.status.name === 'RUNNING') {
+    if (memo.messageId && description.status.name === 'RUNNING') {
       recorded.push({ execution, messageId: memo.messageId, settled: false });
       return;
     }
