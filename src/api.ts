@@ -21,6 +21,7 @@ import { IdempotencyCache } from './stores/redis/idempotency-cache';
 import { AccountRateLimiter } from './stores/redis/rate-limiter';
 import { UsageStore } from './stores/usage';
 import { temporalDataConverter } from './temporal/codec';
+import { EventRuns } from './temporal/event-runs';
 
 /** The clients the API talks through. */
 export interface ApiClients {
@@ -32,9 +33,11 @@ export interface ApiClients {
 /** The HTTP app wired to its stores and to Temporal; shared by the entry point and the tests. */
 export function buildApi(config: Config, { db, redis, connection }: ApiClients, logger: Logger) {
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(config) });
+  const runs = new EventRuns(client);
+  const employees = new EmployeeStore(db);
   const ingest = new EventIngest(
-    client,
-    connection,
+    runs,
+    employees,
     new IdempotencyCache(redis),
     new Ledger(db),
     {
@@ -47,13 +50,12 @@ export function buildApi(config: Config, { db, redis, connection }: ApiClients, 
   );
   return createApp({
     keys: new ApiKeyStore(db),
-    employees: new EmployeeStore(db),
     ingest,
     rateLimiter: new AccountRateLimiter(redis, config.RATE_LIMIT_PER_MINUTE),
     logger,
     bodyTimeoutMs: config.BODY_TIMEOUT_MS,
     logPayloads: config.LOG_PAYLOADS,
-    statusReader: new EventStatusReader(client, connection, new MessageStore(db), config.TEMPORAL_UI_URL, config.TEMPORAL_NAMESPACE),
+    statusReader: new EventStatusReader(runs, new MessageStore(db), config.TEMPORAL_UI_URL, config.TEMPORAL_NAMESPACE),
     usage: new UsageStore(db),
     metrics: createApiMetrics(),
     codec: codecEndpoint(config),

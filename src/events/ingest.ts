@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import { processWebhookEvent } from '../../workflows';
-import { ACCOUNT_ID, EMPLOYEE_ID, EVENT_STATUS, EVENT_TYPE, type WebhookEventInput } from '../../workflows/contract';
+import { formatWebhookMessage } from '../domain/events';
+import type { WebhookEventInput } from '../../workflows/contract';
 import type { Logger } from '../observability/logger';
 import { truncate } from '../shared/text';
+import type { EmployeeStore } from '../stores/employees';
 import type { Ledger } from '../stores/ledger';
 import type { IdempotencyCache, OriginalEvent } from '../stores/redis/idempotency-cache';
+import type { EventRuns } from '../temporal/event-runs';
 import { DomainError, dependencyUnavailable, upstream } from './errors';
-import { formatWebhookMessage } from './format-message';
 import { eventWorkflowId } from './workflow-id';
 
 export interface IngestRequest {
@@ -17,8 +17,6 @@ export interface IngestRequest {
   event?: string;
   idempotencyKey?: string;
   requestId: string;
-  /** What the Idempotency-Key cache holds for this key, looked up beside the rate limit (see `lookupWindow`). */
-  cached?: OriginalEvent;
 }
 
 export interface IngestResult {
@@ -33,10 +31,13 @@ export interface IngestOptions {
   /** How long an Idempotency-Key stays a duplicate after its first acceptance. */
   idempotencyWindowMs: number;
   /** gRPC deadline for the start call, so an unreachable Temporal answers a 502 in bounded time. */
-  startTimeoutMs?: number;
+  startTimeoutMs: number;
   /** Credits held from acceptance until the event settles; an account that cannot cover it gets 402. */
   reserveCreditsPerEvent: number;
 }
+
+/** What ingest asked the Idempotency-Key cache before the request was validated (see `peek`). */
+export type WindowPeek = Promise<OriginalEvent | undefined> | undefined;
 
 const SUMMARY_LENGTH = 200;
 
@@ -50,8 +51,8 @@ const SUMMARY_LENGTH = 200;
  */
 export class EventIngest {
   constructor(
-    private readonly client: Client,
-    private readonly connection: Connection,
+    private readonly runs: EventRuns,
+    private readonly employees: EmployeeStore,
     private readonly windows: IdempotencyCache,
     private readonly ledger: Ledger,
     private readonly options: IngestOptions,
@@ -59,16 +60,23 @@ export class EventIngest {
   ) {}
 
   /**
-   * The cached window of a key, for the route to ask alongside the rate limit (one Redis round
-   * trip for both). Never fails: a cache that does not answer only means asking Temporal.
+   * Starts reading the key's cached window now, so the caller can send it in the same Redis round
+   * trip as its rate limit; `accept` uses it only once the request is valid. Never fails: a cache
+   * that does not answer only means asking the database and Temporal.
    */
-  async lookupWindow(accountId: string, idempotencyKey: string | undefined): Promise<OriginalEvent | undefined> {
+  peek(accountId: string, idempotencyKey: string | undefined): WindowPeek {
     if (idempotencyKey === undefined) return undefined;
     return this.windows.lookup(accountId, idempotencyKey).catch(() => undefined);
   }
 
-  async accept(req: IngestRequest): Promise<IngestResult> {
-    if (req.cached) return this.duplicate(req.cached, eventWorkflowId(req.accountId, '', req.idempotencyKey));
+  async accept(req: IngestRequest, peeked?: WindowPeek): Promise<IngestResult> {
+    const employee = await upstream('database', () => this.employees.getEmployeeCached(req.employeeId));
+    // Another account's employee gets the same answer as a missing one: ids are not an oracle.
+    if (!employee || employee.accountId !== req.accountId) {
+      throw new DomainError('EMPLOYEE_NOT_FOUND', `No employee ${req.employeeId} in this account. Check employee_id.`, { field: 'employee_id' });
+    }
+    const cached = req.idempotencyKey === undefined ? undefined : await (peeked ?? this.peek(req.accountId, req.idempotencyKey));
+    if (cached) return this.duplicate(cached, eventWorkflowId(req.accountId, '', req.idempotencyKey));
 
     const messageId = randomUUID();
     const workflowId = eventWorkflowId(req.accountId, messageId, req.idempotencyKey);
@@ -89,20 +97,24 @@ export class EventIngest {
       await this.remember(req, duplicate.original, duplicate.dedupUntil);
       return this.duplicate(duplicate.original, workflowId);
     }
+    let started: 'started' | 'running';
     try {
-      await this.start(workflowId, input);
+      started = await this.runs.start(workflowId, input, {
+        taskQueue: this.options.taskQueue,
+        timeoutMs: this.options.startTimeoutMs,
+        summary: truncate(formatWebhookMessage(input.payload, input.event), SUMMARY_LENGTH),
+      });
     } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) {
-        // Only a running workflow for this key refuses the start: that is the original event.
-        await this.release(input, 'duplicate');
-        const { original, dedupUntil } = await this.describeOriginal(workflowId);
-        await this.remember(req, original, dedupUntil);
-        return this.duplicate(original, workflowId);
-      }
-      if (!(await this.startedAnyway(workflowId, messageId))) {
-        await this.release(input, 'start-failed');
-        throw dependencyUnavailable('temporal', err);
-      }
+      if (await this.startedAnyway(workflowId, messageId)) return { status: 'accepted', messageId, employeeId: req.employeeId, workflowId };
+      await this.release(input, 'start-failed');
+      throw dependencyUnavailable('temporal', err);
+    }
+    if (started === 'running') {
+      // Only a running workflow for this key refuses the start: that is the original event.
+      await this.release(input, 'duplicate');
+      const { original, dedupUntil } = await this.originalOf(workflowId);
+      await this.remember(req, original, dedupUntil);
+      return this.duplicate(original, workflowId);
     }
     return { status: 'accepted', messageId, employeeId: req.employeeId, workflowId };
   }
@@ -127,7 +139,7 @@ export class EventIngest {
     );
     if (held.ok) return undefined;
     if (input.idempotencyKey) {
-      const running = await this.describeOriginal(workflowId, true).catch(() => undefined);
+      const running = await this.originalOf(workflowId, true).catch(() => undefined);
       if (running) return running;
     }
     const available = held.balance - held.reserved;
@@ -151,62 +163,24 @@ export class EventIngest {
     }
   }
 
-  /** Not wrapped in `upstream`: the caller must still see WorkflowExecutionAlreadyStartedError as such. */
-  private start(workflowId: string, input: WebhookEventInput) {
-    const deadline = Date.now() + (this.options.startTimeoutMs ?? 5_000);
-    return this.connection.withDeadline(deadline, () =>
-      this.client.workflow.start(processWebhookEvent, {
-        taskQueue: this.options.taskQueue,
-        workflowId,
-        args: [input],
-        // A closed run may be followed by a new one (the window is over); a running one never.
-        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-        workflowIdConflictPolicy: 'FAIL',
-        staticSummary: truncate(formatWebhookMessage(input.payload, input.event), SUMMARY_LENGTH),
-        memo: {
-          messageId: input.messageId,
-          employeeId: input.employeeId,
-          requestId: input.requestId,
-          idempotencyKey: input.idempotencyKey ?? null,
-          receivedAt: new Date(input.receivedAt).toISOString(),
-          dedupUntil: input.dedupUntil ?? null,
-        },
-        typedSearchAttributes: [
-          { key: ACCOUNT_ID, value: input.accountId },
-          { key: EMPLOYEE_ID, value: input.employeeId },
-          { key: EVENT_TYPE, value: input.event ?? '' },
-          { key: EVENT_STATUS, value: 'accepted' },
-        ],
-      }),
-    );
-  }
-
   /**
    * A start whose answer was lost (deadline, dropped connection) may still have created the
    * workflow: a 502 then would make a caller without a key send the event twice. True when our own
    * start did happen; false when it did not, or when Temporal cannot tell us.
    */
   private async startedAnyway(workflowId: string, messageId: string): Promise<boolean> {
-    try {
-      const description = await this.connection.withDeadline(Date.now() + 2_000, () => this.client.workflow.getHandle(workflowId).describe());
-      return (description.memo as Partial<OriginalEvent> | undefined)?.messageId === messageId;
-    } catch {
-      return false;
-    }
+    return (await this.runs.find(workflowId, messageId, 2_000).catch(() => undefined)) !== undefined;
   }
 
   /**
-   * The running workflow for this key carries the original message id and its window's end in its memo.
-   * `runningOnly`: undefined unless that workflow is still running (a closed one is no duplicate).
+   * The latest run for this key carries the original message id and its window's end in its memo.
+   * `runningOnly`: undefined unless that run is still running (a closed one is no duplicate).
    */
-  private async describeOriginal(workflowId: string): Promise<{ original: OriginalEvent; dedupUntil: number }>;
-  private async describeOriginal(workflowId: string, runningOnly: true): Promise<{ original: OriginalEvent; dedupUntil: number } | undefined>;
-  private async describeOriginal(workflowId: string, runningOnly = false): Promise<{ original: OriginalEvent; dedupUntil: number } | undefined> {
-    const description = await upstream('temporal', () => this.client.workflow.getHandle(workflowId).describe());
-    if (runningOnly && description.status.name !== 'RUNNING') return undefined;
-    const memo = (description.memo ?? {}) as Partial<OriginalEvent> & { receivedAt?: string; dedupUntil?: number | null };
-    const dedupUntil = memo.dedupUntil ?? Date.parse(memo.receivedAt ?? '') + this.options.idempotencyWindowMs;
-    return { original: { messageId: String(memo.messageId), employeeId: String(memo.employeeId) }, dedupUntil };
+  private async originalOf(workflowId: string, runningOnly = false): Promise<{ original: OriginalEvent; dedupUntil: number }> {
+    const run = await upstream('temporal', () => this.runs.latest(workflowId));
+    if (!run || (runningOnly && !run.running)) throw dependencyUnavailable('temporal', new Error(`no running workflow ${workflowId}`));
+    const dedupUntil = run.memo.dedupUntil ?? Date.parse(run.memo.receivedAt) + this.options.idempotencyWindowMs;
+    return { original: { messageId: run.memo.messageId, employeeId: run.memo.employeeId }, dedupUntil };
   }
 
   /**

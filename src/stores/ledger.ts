@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import type { Posting, PostingKind, PriceUsed } from '../billing/types';
+import type { Posting, PostingKind, PriceUsed } from '../domain/billing';
 import { isUuid } from './accounts';
 import { statement } from './postgres/statement';
 

@@ -1,12 +1,6 @@
 import type Router from '@koa/router';
-import type { AppDeps } from '../app';
+import type { AppDeps } from '../deps';
 import type { AppState } from '../state';
-
-/** A dependency the readiness probe checks, by a name safe to show: never the error's own text. */
-export interface ReadinessCheck {
-  name: 'database' | 'redis' | 'temporal';
-  check: () => Promise<void>;
-}
 
 /**
  * /healthz: the process answers. /readyz: every dependency answers, else 503 naming the ones that
