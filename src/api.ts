@@ -12,6 +12,7 @@ import { createLogger, type Logger } from './observability/logger';
 import { createApiMetrics } from './observability/metrics';
 import { ApiKeyStore } from './stores/api-keys';
 import { EmployeeStore } from './stores/employees';
+import { EventIntake } from './stores/intake';
 import { Ledger } from './stores/ledger';
 import { MessageStore } from './stores/messages';
 import { assertSchemaCurrent } from './stores/postgres/migrate';
@@ -22,6 +23,8 @@ import { AccountRateLimiter } from './stores/redis/rate-limiter';
 import { UsageStore } from './stores/usage';
 import { temporalDataConverter } from './temporal/codec';
 import { EventRuns } from './temporal/event-runs';
+
+const WINDOW_PRUNE_EVERY_MS = 60_000;
 
 /** The clients the API talks through. */
 export interface ApiClients {
@@ -39,6 +42,7 @@ export function buildApi(config: Config, { db, redis, connection }: ApiClients, 
     runs,
     employees,
     new IdempotencyCache(redis),
+    new EventIntake(db),
     new Ledger(db),
     {
       taskQueue: config.TEMPORAL_TASK_QUEUE,
@@ -80,12 +84,18 @@ export async function startApi(config: Config): Promise<{ server: Server; close:
   // Lazy: the API starts even while Temporal is down, answers 502 meanwhile, and heals when it is back.
   const connection = Connection.lazy({ address: temporalAddress(config) });
   const app = buildApi(config, { db, redis, connection }, logger);
+  // Expired Idempotency-Key windows answer nothing; deleting them is housekeeping, in small batches.
+  const intake = new EventIntake(db);
+  const pruning = setInterval(() => {
+    intake.pruneExpired().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'could not prune expired idempotency windows'));
+  }, WINDOW_PRUNE_EVERY_MS).unref();
   const server = createServer(app, { timeoutMs: config.BODY_TIMEOUT_MS, logger }).listen(config.PORT, config.HOST);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
   const address = server.address();
   logger.info({ port: typeof address === 'object' && address ? address.port : config.PORT }, 'api listening');
 
   const close = async () => {
+    clearInterval(pruning);
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await connection.close().catch(() => undefined);
     redis.disconnect();

@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { formatWebhookMessage } from '../domain/events';
 import type { WebhookEventInput } from '../../workflows/contract';
 import type { Logger } from '../observability/logger';
+import { sha256Hex } from '../shared/hash';
 import { truncate } from '../shared/text';
 import type { EmployeeStore } from '../stores/employees';
+import type { EventIntake, WindowOriginal } from '../stores/intake';
 import type { Ledger } from '../stores/ledger';
 import type { IdempotencyCache, OriginalEvent } from '../stores/redis/idempotency-cache';
 import type { EventRuns } from '../temporal/event-runs';
@@ -28,7 +31,7 @@ export interface IngestResult {
 
 export interface IngestOptions {
   taskQueue: string;
-  /** How long an Idempotency-Key stays a duplicate after its first acceptance. */
+  /** How long an Idempotency-Key stays a duplicate after its first acceptance (the seed's endpoint: 5 minutes). */
   idempotencyWindowMs: number;
   /** gRPC deadline for the start call, so an unreachable Temporal answers a 502 in bounded time. */
   startTimeoutMs: number;
@@ -39,21 +42,28 @@ export interface IngestOptions {
 /** What ingest asked the Idempotency-Key cache before the request was validated (see `peek`). */
 export type WindowPeek = Promise<OriginalEvent | undefined> | undefined;
 
+/** The window scope of POST /api/webhook/; signed sources get their own. */
+const API_SCOPE = 'api';
 const SUMMARY_LENGTH = 200;
+/** How often a repeat asks again while its original's start is in flight. */
+const IN_FLIGHT_POLL_MS = 50;
+/** Beyond the start timeout: the original's release (on a failed start) has this long to land. */
+const IN_FLIGHT_GRACE_MS = 2_000;
 
 /**
- * Accepts an event: the Idempotency-Key cache answers repeats cheaply, and Temporal's workflow-id
- * uniqueness is the guard that holds when the cache has forgotten. The event workflow stays open
- * until the window ends, so a start within the window always meets a running workflow. Credits are
- * reserved before the start, in the same database statement that checks them (which also records
- * the message): concurrent requests cannot all pass the check and then all spend. An accepted
- * event costs one database round trip and the Temporal start.
+ * Accepts an event. With an Idempotency-Key, its window in PostgreSQL says whether the key was seen:
+ * one statement (EventIntake.accept) claims the window, reserves the credits and records the
+ * message, so an accepted event costs one database round trip and the Temporal start; Redis caches
+ * the windows of repeats. The event workflow is not involved in the window: it closes when its work
+ * is done. A repeat whose original is still starting waits for its outcome; a repeat that carries
+ * another request under the same key is refused (422), never answered as a silent duplicate.
  */
 export class EventIngest {
   constructor(
     private readonly runs: EventRuns,
     private readonly employees: EmployeeStore,
     private readonly windows: IdempotencyCache,
+    private readonly intake: EventIntake,
     private readonly ledger: Ledger,
     private readonly options: IngestOptions,
     private readonly logger: Logger,
@@ -62,7 +72,7 @@ export class EventIngest {
   /**
    * Starts reading the key's cached window now, so the caller can send it in the same Redis round
    * trip as its rate limit; `accept` uses it only once the request is valid. Never fails: a cache
-   * that does not answer only means asking the database and Temporal.
+   * that does not answer only means asking the database.
    */
   peek(accountId: string, idempotencyKey: string | undefined): WindowPeek {
     if (idempotencyKey === undefined) return undefined;
@@ -75,28 +85,81 @@ export class EventIngest {
     if (!employee || employee.accountId !== req.accountId) {
       throw new DomainError('EMPLOYEE_NOT_FOUND', `No employee ${req.employeeId} in this account. Check employee_id.`, { field: 'employee_id' });
     }
-    const cached = req.idempotencyKey === undefined ? undefined : await (peeked ?? this.peek(req.accountId, req.idempotencyKey));
-    if (cached) return this.duplicate(cached, eventWorkflowId(req.accountId, '', req.idempotencyKey));
-
-    const messageId = randomUUID();
-    const workflowId = eventWorkflowId(req.accountId, messageId, req.idempotencyKey);
-    const receivedAt = Date.now();
-    const input: WebhookEventInput = {
-      messageId,
-      accountId: req.accountId,
-      employeeId: req.employeeId,
-      event: req.event,
-      payload: req.payload,
-      idempotencyKey: req.idempotencyKey,
-      requestId: req.requestId,
-      receivedAt,
-      dedupUntil: req.idempotencyKey ? receivedAt + this.options.idempotencyWindowMs : undefined,
-    };
-    const duplicate = await this.reserve(input, workflowId);
-    if (duplicate) {
-      await this.remember(req, duplicate.original, duplicate.dedupUntil);
-      return this.duplicate(duplicate.original, workflowId);
+    const payloadSha256 = sha256Hex(req.payload);
+    const workflowIdOf = (messageId: string) => eventWorkflowId(req.accountId, messageId, req.idempotencyKey);
+    if (req.idempotencyKey !== undefined) {
+      const cached = await (peeked ?? this.peek(req.accountId, req.idempotencyKey));
+      if (cached) return this.duplicate(req, payloadSha256, cached, workflowIdOf(cached.messageId));
     }
+
+    let takeOver: string | undefined;
+    for (;;) {
+      const messageId = randomUUID();
+      const workflowId = workflowIdOf(messageId);
+      const receivedAt = Date.now();
+      const claim = await upstream('database', () =>
+        this.intake.accept({
+          accountId: req.accountId,
+          messageId,
+          employeeId: req.employeeId,
+          event: req.event,
+          workflowId,
+          credits: this.options.reserveCreditsPerEvent,
+          at: new Date(receivedAt),
+          window:
+            req.idempotencyKey === undefined
+              ? undefined
+              : { scope: API_SCOPE, keySha256: sha256Hex(req.idempotencyKey), payloadSha256, windowMs: this.options.idempotencyWindowMs, takeOver },
+        }),
+      );
+      if (claim.outcome === 'insufficient') throw this.insufficient(claim.balance - claim.reserved);
+      if (claim.outcome === 'reserved') {
+        const input: WebhookEventInput = {
+          messageId,
+          accountId: req.accountId,
+          employeeId: req.employeeId,
+          event: req.event,
+          payload: req.payload,
+          idempotencyKey: req.idempotencyKey,
+          requestId: req.requestId,
+          receivedAt,
+        };
+        return this.start(req, input, workflowId);
+      }
+      const original = claim.original;
+      refuseReuse(req, payloadSha256, original);
+      const state = await this.originalState(workflowIdOf(original.messageId), original);
+      if (state === 'accepted') {
+        const cached: OriginalEvent = {
+          messageId: original.messageId,
+          employeeId: original.employeeId,
+          event: original.event,
+          payloadSha256: original.payloadSha256,
+        };
+        await this.cache(req, cached, original.expiresAt.getTime());
+        return { status: 'duplicate', messageId: original.messageId, employeeId: original.employeeId, workflowId: workflowIdOf(original.messageId) };
+      }
+      // Never started (its API died between the reservation and the start): this request is the event.
+      if (state === 'never-started') takeOver = original.messageId;
+      else await sleep(IN_FLIGHT_POLL_MS);
+    }
+  }
+
+  /**
+   * Whether the window's original event was accepted: Temporal has its run. While its start may
+   * still be in flight (younger than the start timeout), 'starting': ask again shortly (a failed
+   * start releases the window, and the next claim wins it). Older and unknown to Temporal, it never
+   * started. (A window outliving the namespace's retention would read as never started: windows
+   * are minutes, retention days.)
+   */
+  private async originalState(workflowId: string, original: WindowOriginal): Promise<'accepted' | 'starting' | 'never-started'> {
+    const run = await upstream('temporal', () => this.runs.find(workflowId, original.messageId));
+    if (run) return 'accepted';
+    const age = Date.now() - original.createdAt.getTime();
+    return age < this.options.startTimeoutMs + IN_FLIGHT_GRACE_MS ? 'starting' : 'never-started';
+  }
+
+  private async start(req: IngestRequest, input: WebhookEventInput, workflowId: string): Promise<IngestResult> {
     let started: 'started' | 'running';
     try {
       started = await this.runs.start(workflowId, input, {
@@ -105,45 +168,27 @@ export class EventIngest {
         summary: truncate(formatWebhookMessage(input.payload, input.event), SUMMARY_LENGTH),
       });
     } catch (err) {
-      if (await this.startedAnyway(workflowId, messageId)) return { status: 'accepted', messageId, employeeId: req.employeeId, workflowId };
+      // A start whose answer was lost (deadline, dropped connection) may still have created the
+      // workflow: a 502 then would make a caller without a key send the event twice.
+      if (await this.runs.find(workflowId, input.messageId, 2_000).catch(() => undefined)) return this.accepted(input, workflowId);
       await this.release(input, 'start-failed');
       throw dependencyUnavailable('temporal', err);
     }
-    if (started === 'running') {
-      // Only a running workflow for this key refuses the start: that is the original event.
-      await this.release(input, 'duplicate');
-      const { original, dedupUntil } = await this.originalOf(workflowId);
-      await this.remember(req, original, dedupUntil);
-      return this.duplicate(original, workflowId);
-    }
-    return { status: 'accepted', messageId, employeeId: req.employeeId, workflowId };
+    if (started === 'started') return this.accepted(input, workflowId);
+    // The key's window had ended, but the event it stood for is still running: a repeat of it.
+    await this.release(input, 'duplicate');
+    const running = await upstream('temporal', () => this.runs.latest(workflowId));
+    if (!running) throw dependencyUnavailable('temporal', new Error(`workflow ${workflowId} refused a start but is not running`));
+    return { status: 'duplicate', messageId: running.memo.messageId, employeeId: running.memo.employeeId, workflowId };
   }
 
-  /**
-   * Holds the event's estimated cost, or answers 402 when the account cannot cover it. A repeat of
-   * a keyed event whose window Redis has forgotten is still a duplicate, not a 402: the running
-   * workflow for the key says so (returned here, nothing reserved).
-   */
-  private async reserve(input: WebhookEventInput, workflowId: string): Promise<{ original: OriginalEvent; dedupUntil: number } | undefined> {
+  private accepted(input: WebhookEventInput, workflowId: string): IngestResult {
+    return { status: 'accepted', messageId: input.messageId, employeeId: input.employeeId, workflowId };
+  }
+
+  private insufficient(available: number): DomainError {
     const credits = this.options.reserveCreditsPerEvent;
-    const held = await upstream('database', () =>
-      this.ledger.reserve({
-        accountId: input.accountId,
-        messageId: input.messageId,
-        employeeId: input.employeeId,
-        event: input.event,
-        workflowId,
-        credits,
-        at: new Date(input.receivedAt),
-      }),
-    );
-    if (held.ok) return undefined;
-    if (input.idempotencyKey) {
-      const running = await this.originalOf(workflowId, true).catch(() => undefined);
-      if (running) return running;
-    }
-    const available = held.balance - held.reserved;
-    throw new DomainError(
+    return new DomainError(
       'INSUFFICIENT_CREDITS',
       `Not enough credits: this account has ${Math.max(available, 0)} available and each event holds ${credits} until it is charged. ` +
         'Top up the account (CLI: sistava credits add --account ID --amount N), then retry.',
@@ -151,9 +196,9 @@ export class EventIngest {
   }
 
   /**
-   * The event was not accepted after all: give its credits back and forget its message record. If
-   * the database fails here the reservation stays open until reconcile releases it (it finds no
-   * workflow for it).
+   * The event was not accepted after all: give its credits back, forget its message record and the
+   * window it claimed. If the database fails here the reservation stays open until reconcile releases
+   * it (it finds no workflow for it), and a repeat takes the window over once the start timeout passed.
    */
   private async release(input: WebhookEventInput, reason: string): Promise<void> {
     try {
@@ -163,40 +208,38 @@ export class EventIngest {
     }
   }
 
-  /**
-   * A start whose answer was lost (deadline, dropped connection) may still have created the
-   * workflow: a 502 then would make a caller without a key send the event twice. True when our own
-   * start did happen; false when it did not, or when Temporal cannot tell us.
-   */
-  private async startedAnyway(workflowId: string, messageId: string): Promise<boolean> {
-    return (await this.runs.find(workflowId, messageId, 2_000).catch(() => undefined)) !== undefined;
+  /** A repeat answered from the cache: the same checks as one answered by the database. */
+  private duplicate(req: IngestRequest, payloadSha256: string, original: OriginalEvent, workflowId: string): IngestResult {
+    refuseReuse(req, payloadSha256, original);
+    return { status: 'duplicate', messageId: original.messageId, employeeId: original.employeeId, workflowId };
   }
 
   /**
-   * The latest run for this key carries the original message id and its window's end in its memo.
-   * `runningOnly`: undefined unless that run is still running (a closed one is no duplicate).
+   * Caching the window is an optimisation: if Redis fails here, the database still guards. It is
+   * cached on the first repeat, not at acceptance: an accepted event then costs no Redis write.
    */
-  private async originalOf(workflowId: string, runningOnly = false): Promise<{ original: OriginalEvent; dedupUntil: number }> {
-    const run = await upstream('temporal', () => this.runs.latest(workflowId));
-    if (!run || (runningOnly && !run.running)) throw dependencyUnavailable('temporal', new Error(`no running workflow ${workflowId}`));
-    const dedupUntil = run.memo.dedupUntil ?? Date.parse(run.memo.receivedAt) + this.options.idempotencyWindowMs;
-    return { original: { messageId: run.memo.messageId, employeeId: run.memo.employeeId }, dedupUntil };
-  }
-
-  /**
-   * Caching the window is an optimisation: if Redis fails here, the running workflow still guards.
-   * It is cached on the first repeat, not at acceptance: an accepted event then costs no Redis write.
-   */
-  private async remember(req: IngestRequest, original: OriginalEvent, until: number): Promise<void> {
+  private async cache(req: IngestRequest, original: OriginalEvent, until: number): Promise<void> {
     if (req.idempotencyKey === undefined) return;
     try {
       await this.windows.remember(req.accountId, req.idempotencyKey, original, until);
     } catch (err) {
-      this.logger.warn({ err: (err as Error).message }, 'could not cache idempotency window; Temporal still guards it');
+      this.logger.warn({ err: (err as Error).message }, 'could not cache idempotency window; the database still guards it');
     }
   }
+}
 
-  private duplicate(original: OriginalEvent, workflowId: string): IngestResult {
-    return { status: 'duplicate', messageId: original.messageId, employeeId: original.employeeId, workflowId };
-  }
+/** A key's repeat must carry the request it was first sent with; which field differs is named, never the values. */
+function refuseReuse(req: IngestRequest, payloadSha256: string, original: Pick<OriginalEvent, 'employeeId' | 'event' | 'payloadSha256'>): void {
+  const differs = [
+    original.employeeId !== req.employeeId ? 'employee_id' : undefined,
+    (original.event ?? null) !== (req.event ?? null) ? 'event' : undefined,
+    original.payloadSha256 !== payloadSha256 ? 'payload' : undefined,
+  ].filter((field): field is string => field !== undefined);
+  if (differs.length === 0) return;
+  throw new DomainError(
+    'IDEMPOTENCY_KEY_REUSED',
+    `This Idempotency-Key was used within its window for another request (its ${differs.join(', ')} differ${differs.length === 1 ? 's' : ''}). ` +
+      'Send a new key for a new event, or repeat the original request exactly.',
+    { field: differs[0] },
+  );
 }
