@@ -1,7 +1,10 @@
 import { ApplicationFailure } from '@temporalio/common';
-import type { AgentLimits, ChatMessage } from '../src/domain/agent';
-import { EMPLOYEE_NOT_FOUND, MODEL_NOT_CONFIGURED, type EmployeeOutcome, type Usage } from '../src/domain/events';
+import type { AgentLimits } from '../src/domain/agent';
+import { CREDIT_CAP, EMPLOYEE_NOT_FOUND, MODEL_NOT_CONFIGURED, type EmployeeOutcome, type Usage } from '../src/domain/events';
+import { estimateTokens, fitPrompt, messageTokens } from '../src/domain/prompt';
 import { priceEvent, priceFor, type PriceList } from '../src/billing/pricing';
+import type { PriceUsed } from '../src/domain/billing';
+import type { ConversationStore } from '../src/stores/conversations';
 import type { EmployeeMemory } from '../src/stores/employee-memory';
 import type { EmployeeStore } from '../src/stores/employees';
 import type { EndpointStore } from '../src/stores/endpoints';
@@ -13,6 +16,7 @@ import { parseArguments, toolResult, toolSpecs } from './tools';
 export interface AgentDeps {
   employees: EmployeeStore;
   memory: EmployeeMemory;
+  conversations: ConversationStore;
   endpoints: EndpointStore;
   /** Absent when no model endpoint is configured: events are then delivered to the inbox only. */
   model?: ModelServer;
@@ -25,53 +29,75 @@ export interface AgentDeps {
 export function agentActivities(deps: AgentDeps) {
   /**
    * Everything the loop needs for one event, read once: the employee's limits, the tools it may use
-   * (only those the operator turned on), and the prompt — instructions, kept notes, recent memory,
-   * then the event. Without a model server, `model` is undefined and the event goes to the inbox.
+   * (only those the operator turned on), and the prompt — fitted into the employee's budget
+   * (src/domain/prompt.ts) and kept in PostgreSQL for the model turns to read. Without a model
+   * server, `model` is undefined and the event goes to the inbox.
    */
   async function prepareAgent(input: PrepareAgentInput): Promise<AgentSetup> {
     const employee = await deps.employees.getEmployee(input.employeeId);
     if (!employee) throw ApplicationFailure.nonRetryable(`Employee ${input.employeeId} no longer exists`, EMPLOYEE_NOT_FOUND);
     const limits: AgentLimits = { ...deps.defaultLimits, ...employee.limits };
-    if (!deps.model) return { limits, tools: [], messages: [] };
-    const [endpoints, notes, turns] = await Promise.all([
+    if (!deps.model) return { limits, tools: [], promptTokens: 0 };
+    const [endpoints, notes, memory] = await Promise.all([
       employee.tools.includes('send_webhook') ? deps.endpoints.list(employee.id) : [],
-      deps.memory.notes(employee.id),
+      employee.keepNotes ? deps.memory.notes(employee.id) : [],
       deps.memory.recentTurns(employee.id),
     ]);
-    const system = notes.length ? `${employee.instructions}\n\nNotes you kept:\n${notes.map((n) => `- ${n}`).join('\n')}` : employee.instructions;
-    const messages: ChatMessage[] = [{ role: 'system', content: system }, ...turns, { role: 'user', content: input.message }];
+    const prompt = fitPrompt({
+      instructions: employee.instructions,
+      notes,
+      memory,
+      message: input.message,
+      messageId: input.messageId,
+      budgetTokens: limits.maxPromptTokens,
+    });
+    await deps.conversations.start(input.messageId, prompt.messages);
+    const enabled = employee.keepNotes ? employee.tools : employee.tools.filter((t) => t !== 'remember');
     return {
       model: employee.model ?? deps.defaultModel,
       limits,
       tools: toolSpecs(
-        employee.tools,
+        enabled,
         endpoints.map((e) => e.name),
       ),
-      messages,
+      promptTokens: prompt.tokens,
     };
   }
 
   /**
-   * One model turn: the conversation so far in, the assistant's message out (an answer, tool calls,
-   * or both), with its usage and the event's credits so far priced as the charge will price them.
-   * Failures are classified like every model call (model-server.ts); a failed attempt costs nothing.
+   * One model turn: the conversation so far (read from PostgreSQL, with the previous turn's tool
+   * results added) in, the assistant's message out (an answer, tool calls, or both), with its usage
+   * and the event's credits so far priced as the charge will price them. Before the call, the
+   * prompt is priced on its own: a turn whose prompt alone would take the event past its credit cap
+   * is not sent, so the cap is passed at most by one turn's completion and runtime. Failures are
+   * classified like every model call (model-server.ts); a failed attempt costs nothing.
    */
   async function modelTurn(input: ModelTurnInput): Promise<ModelTurnResult> {
     const model = deps.model;
     if (!model) throw ApplicationFailure.nonRetryable('No model server is configured', MODEL_NOT_CONFIGURED);
+    if (input.turn > 1) await deps.conversations.toolResults(input.messageId, input.turn - 1, input.toolResults);
+    const messages = await deps.conversations.before(input.messageId, input.turn);
+    const price = priceFor(deps.prices, input.model);
+    const promptTokens = messageTokens(messages) + estimateTokens(JSON.stringify(input.tools));
+    const before = priceEvent({ ...input.spent, promptTokens: input.spent.promptTokens + promptTokens }, price);
+    if (before.tokenCredits + before.runtimeCredits > input.maxCredits) {
+      throw ApplicationFailure.nonRetryable(
+        `The event has cost ${creditsOf(input.spent, price)} credits; its next turn's prompt (about ${promptTokens} tokens) would take it past its cap of ${input.maxCredits}.`,
+        CREDIT_CAP,
+      );
+    }
     const started = Date.now();
-    const result = await withHeartbeat(
-      (signal) => model.turn({ model: input.model, messages: input.messages, tools: input.tools, maxTokens: input.maxTokens }, signal),
-      { turn: input.turn },
-    );
+    const result = await withHeartbeat((signal) => model.turn({ model: input.model, messages, tools: input.tools, maxTokens: input.maxTokens }, signal), {
+      turn: input.turn,
+    });
+    await deps.conversations.answer(input.messageId, input.turn, result.message);
     const usage: Usage = { promptTokens: result.promptTokens, completionTokens: result.completionTokens, runtimeMs: Date.now() - started, model: result.model };
     const total = {
       promptTokens: input.spent.promptTokens + usage.promptTokens,
       completionTokens: input.spent.completionTokens + usage.completionTokens,
       runtimeMs: input.spent.runtimeMs + usage.runtimeMs,
     };
-    const cost = priceEvent(total, priceFor(deps.prices, result.model));
-    return { message: result.message, usage, creditsAfter: cost.tokenCredits + cost.runtimeCredits };
+    return { message: result.message, usage, creditsAfter: creditsOf(total, priceFor(deps.prices, result.model)) };
   }
 
   /**
@@ -101,7 +127,8 @@ export function agentActivities(deps: AgentDeps) {
 
   async function notEnabled(employeeId: string, tool: 'remember' | 'reply', started: number): Promise<ToolCallResult | undefined> {
     const employee = await deps.employees.getEmployee(employeeId);
-    return employee?.tools.includes(tool) ? undefined : toolResult(false, `The tool ${tool} is not enabled for you.`, started);
+    const enabled = employee?.tools.includes(tool) && (tool !== 'remember' || employee.keepNotes);
+    return enabled ? undefined : toolResult(false, `The tool ${tool} is not enabled for you.`, started);
   }
 
   /** The event's end for the employee: the final answer (or, without a model, the event) in its inbox and memory, once. */
@@ -110,4 +137,10 @@ export function agentActivities(deps: AgentDeps) {
   }
 
   return { prepareAgent, modelTurn, rememberNote, replyToOwner, recordOutcome };
+}
+
+/** Whole credits for what an event consumed, as its charge will price them. */
+function creditsOf(usage: Pick<Usage, 'promptTokens' | 'completionTokens' | 'runtimeMs'>, price: PriceUsed): number {
+  const cost = priceEvent(usage, price);
+  return cost.tokenCredits + cost.runtimeCredits;
 }

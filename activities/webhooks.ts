@@ -5,10 +5,12 @@ import { ApplicationFailure } from '@temporalio/common';
 import { Webhook } from 'standardwebhooks';
 import type { EmployeeStore } from '../src/stores/employees';
 import { guardedLookup, isPrivateAddress, PrivateAddressError } from '../src/net/guarded-lookup';
-import type { EndpointStore } from '../src/stores/endpoints';
+import type { Endpoint, EndpointStore } from '../src/stores/endpoints';
+import { sha256Hex } from '../src/shared/hash';
+import Ajv, { type ValidateFunction } from 'ajv';
 import { truncate } from '../src/shared/text';
 import { WEBHOOK_DELIVERY_FAILED } from '../src/domain/events';
-import type { ToolCallInput, ToolCallResult } from '../workflows/contract';
+import type { DeliveryRecord, ToolCallInput, ToolCallResult } from '../workflows/contract';
 import { withHeartbeat } from './heartbeat';
 import { parseArguments, toolResult } from './tools';
 import { parseRetryAfter } from './model-server';
@@ -18,6 +20,26 @@ export interface WebhookDeps {
   endpoints: EndpointStore;
   /** Per attempt; a timeout is retried. */
   timeoutMs: number;
+  /** Deliveries a minute to an endpoint that sets none (ENDPOINT_PER_MINUTE). */
+  defaultPerMinute: number;
+}
+
+const ajv = new Ajv({ allErrors: false, strict: false });
+/** Compiled schemas by their text: an endpoint's schema is compiled once per worker. */
+const compiled = new Map<string, ValidateFunction>();
+
+/** Why `body` does not match the endpoint's JSON Schema, or undefined when it does (or there is none). */
+function bodySchemaError(endpoint: Endpoint, body: unknown): string | undefined {
+  if (!endpoint.bodySchema) return undefined;
+  const key = JSON.stringify(endpoint.bodySchema);
+  let validate = compiled.get(key);
+  if (!validate) {
+    validate = ajv.compile(endpoint.bodySchema);
+    compiled.set(key, validate);
+  }
+  if (validate(body)) return undefined;
+  const issue = validate.errors?.[0];
+  return issue ? `${issue.instancePath || 'the body'} ${issue.message ?? 'is invalid'}` : 'it is invalid';
 }
 
 /** The start of an endpoint's answer that goes back to the model. */
@@ -95,6 +117,18 @@ export function webhookActivities(deps: WebhookDeps) {
       return toolResult(false, `No endpoint named ${parsed.args.endpoint}. Your endpoints: ${names.join(', ') || 'none'}.`, started);
     }
     const body = JSON.stringify(parsed.args.body);
+    const schemaError = bodySchemaError(endpoint, parsed.args.body);
+    if (schemaError)
+      return toolResult(false, `Refused: the body does not match ${endpoint.name}'s schema: ${schemaError}. Fix the body and send it again.`, started);
+    if (!(await deps.endpoints.claimDelivery(endpoint.id, deps.defaultPerMinute))) {
+      const limit = endpoint.perMinute ?? deps.defaultPerMinute;
+      return toolResult(
+        false,
+        `Refused: ${endpoint.name} takes at most ${limit} deliveries a minute, and this minute's are used. Send it later or not at all.`,
+        started,
+      );
+    }
+    const delivery: DeliveryRecord = { endpoint: endpoint.name, bytes: Buffer.byteLength(body), sha256: sha256Hex(body) };
     const id = `msg_${input.deliveryId}`;
     const at = new Date();
     const signature = new Webhook(endpoint.secret).sign(id, at, body);
@@ -126,7 +160,10 @@ export function webhookActivities(deps: WebhookDeps) {
         nextRetryDelay: parseRetryAfter(new Headers(Object.entries(answer.headers).filter((e): e is [string, string] => typeof e[1] === 'string'))),
       });
     }
-    return toolResult(answer.status < 300, { endpoint: endpoint.name, status: answer.status, answer: excerpt }, started);
+    return {
+      ...toolResult(answer.status < 300, { endpoint: endpoint.name, status: answer.status, answer: excerpt }, started),
+      delivery: { ...delivery, status: answer.status },
+    };
   }
 
   return { sendWebhook };

@@ -12,6 +12,7 @@ import { createLogger, type Logger } from './observability/logger';
 import { createApiMetrics } from './observability/metrics';
 import { ApiKeyStore } from './stores/api-keys';
 import { EmployeeStore } from './stores/employees';
+import { ConversationStore } from './stores/conversations';
 import { EventIntake } from './stores/intake';
 import { Ledger } from './stores/ledger';
 import { MessageStore } from './stores/messages';
@@ -25,6 +26,7 @@ import { temporalDataConverter } from './temporal/codec';
 import { EventRuns } from './temporal/event-runs';
 
 const WINDOW_PRUNE_EVERY_MS = 60_000;
+const CONVERSATION_RETENTION_MS = 7 * 24 * 3600 * 1000;
 
 /** The clients the API talks through. */
 export interface ApiClients {
@@ -85,9 +87,13 @@ export async function startApi(config: Config): Promise<{ server: Server; close:
   const connection = Connection.lazy({ address: temporalAddress(config) });
   const app = buildApi(config, { db, redis, connection }, logger);
   // Expired Idempotency-Key windows answer nothing; deleting them is housekeeping, in small batches.
+  // Conversations of events older than a week likewise: the history and the inbox keep what was said.
   const intake = new EventIntake(db);
+  const conversations = new ConversationStore(db);
   const pruning = setInterval(() => {
-    intake.pruneExpired().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'could not prune expired idempotency windows'));
+    const warn = (what: string) => (err: unknown) => logger.warn({ err: (err as Error).message }, `could not prune ${what}`);
+    intake.pruneExpired().catch(warn('expired idempotency windows'));
+    conversations.prune(CONVERSATION_RETENTION_MS).catch(warn('old event conversations'));
   }, WINDOW_PRUNE_EVERY_MS).unref();
   const server = createServer(app, { timeoutMs: config.BODY_TIMEOUT_MS, logger }).listen(config.PORT, config.HOST);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));

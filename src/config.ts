@@ -94,6 +94,16 @@ export const Config = z.object({
   AGENT_DEADLINE_MS: z.coerce.number().int().positive().default(3_600_000),
   /** Credits one event may spend, unless the employee says otherwise. */
   AGENT_MAX_CREDITS: z.coerce.number().int().positive().default(100),
+  /** Tokens one prompt may hold (instructions, notes, memory, the event), unless the employee says otherwise: a 64 KB event fits. */
+  AGENT_MAX_PROMPT_TOKENS: z.coerce.number().int().min(1_000).default(32_000),
+  /** Tool calls one model turn may make, unless the employee says otherwise; the rest are refused back to the model. */
+  AGENT_MAX_TOOL_CALLS_PER_TURN: z.coerce.number().int().min(0).default(10),
+  /** Tool calls one event may make, unless the employee says otherwise. */
+  AGENT_MAX_TOOL_CALLS: z.coerce.number().int().min(0).default(20),
+  /** Bytes send_webhook may send in one event (bodies summed), unless the employee says otherwise. */
+  AGENT_MAX_WEBHOOK_BYTES: z.coerce.number().int().min(0).default(262_144),
+  /** Deliveries per minute to one outbound endpoint, unless the endpoint says otherwise (endpoint add --per-minute). */
+  ENDPOINT_PER_MINUTE: z.coerce.number().int().min(0).default(60),
   /** Per attempt of a send_webhook delivery; a timeout is retried with backoff. */
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().max(60_000).default(10_000),
   /** Turns of conversation memory sent to the model with each event. */

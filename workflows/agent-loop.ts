@@ -9,7 +9,7 @@ import {
   proxyLocalActivities,
   uuid4,
 } from '@temporalio/workflow';
-import type { ChatMessage, ToolCall } from '../src/domain/agent';
+import { utf8Length, type ChatMessage, type ToolCall } from '../src/domain/agent';
 import {
   CREDIT_CAP,
   EMPLOYEE_NOT_FOUND,
@@ -129,9 +129,11 @@ function deadlinePassed(ms: number): ApplicationFailure {
 }
 
 async function loop(input: WebhookEventInput, setup: AgentSetup, spent: Usage, progress: LoopProgress): Promise<string> {
-  const messages: ChatMessage[] = [...setup.messages];
   const modelName = setup.model!;
-  for (let turn = 1; turn <= setup.limits.maxSteps; turn++) {
+  const limits = setup.limits;
+  const used: ToolBudget = { calls: 0, webhookBytes: 0 };
+  let toolResults: ChatMessage[] = [];
+  for (let turn = 1; turn <= limits.maxSteps; turn++) {
     const started = Date.now();
     const result = await model.modelTurn
       .executeWithOptions({ ...MODEL_TURN, summary: `turn ${turn} · ${modelName}` }, [
@@ -140,9 +142,10 @@ async function loop(input: WebhookEventInput, setup: AgentSetup, spent: Usage, p
           messageId: input.messageId,
           turn,
           model: modelName,
-          maxTokens: setup.limits.maxTokens,
-          messages,
+          maxTokens: limits.maxTokens,
+          maxCredits: limits.maxCredits,
           tools: setup.tools,
+          toolResults,
           spent: { ...spent },
         },
       ])
@@ -157,45 +160,86 @@ async function loop(input: WebhookEventInput, setup: AgentSetup, spent: Usage, p
     progress.note(
       `turn ${turn}: ${result.usage.promptTokens} + ${result.usage.completionTokens} tokens${calls.length ? `, ${calls.map((c) => c.function.name).join(', ')}` : ', answered'}`,
     );
-    if (result.creditsAfter > setup.limits.maxCredits) {
+    if (result.creditsAfter > limits.maxCredits) {
       throw ApplicationFailure.create({
         type: CREDIT_CAP,
-        message: `The event has cost ${result.creditsAfter} credits, over its cap of ${setup.limits.maxCredits}.`,
+        message: `The event has cost ${result.creditsAfter} credits, over its cap of ${limits.maxCredits}.`,
         nonRetryable: true,
       });
     }
-    messages.push(result.message);
     if (calls.length === 0) return result.message.content ?? '';
-    const results = await Promise.all(calls.map((call) => callTool(input, call, progress)));
-    for (const [i, call] of calls.entries()) {
-      messages.push({ role: 'tool', tool_call_id: call.id, content: results[i].content });
-      spent.runtimeMs += results[i].runtimeMs;
+    const results = await Promise.all(calls.map((call, i) => callTool(input, call, admit(call, i, limits, used), progress)));
+    toolResults = calls.map((call, i) => ({ role: 'tool', tool_call_id: call.id, content: results[i].content }));
+    for (const r of results) {
+      spent.runtimeMs += r.runtimeMs;
       spent.toolCalls = (spent.toolCalls ?? 0) + 1;
     }
   }
   throw ApplicationFailure.create({
     type: STEP_LIMIT,
-    message: `The employee took ${setup.limits.maxSteps} model turns without a final answer (the event's step limit).`,
+    message: `The employee took ${limits.maxSteps} model turns without a final answer (the event's step limit).`,
     nonRetryable: true,
   });
+}
+
+/** What the event's tool calls have used so far, against its caps. */
+interface ToolBudget {
+  calls: number;
+  webhookBytes: number;
+}
+
+/**
+ * Whether a call may run, decided in the workflow (deterministically, in the order the model asked):
+ * past the per-turn or per-event call cap, or a send_webhook body past the event's byte budget, the
+ * call is refused back to the model with the reason, and the event goes on.
+ */
+function admit(call: ToolCall, index: number, limits: AgentSetup['limits'], used: ToolBudget): string | undefined {
+  if (index >= limits.maxToolCallsPerTurn) return `Refused: one turn may make at most ${limits.maxToolCallsPerTurn} tool calls; ask again next turn.`;
+  if (used.calls >= limits.maxToolCalls) return `Refused: this event may make at most ${limits.maxToolCalls} tool calls, and has made them.`;
+  if (call.function.name === 'send_webhook') {
+    const bytes = bodyBytes(call);
+    if (used.webhookBytes + bytes > limits.maxWebhookBytes) {
+      return `Refused: this event may send at most ${limits.maxWebhookBytes} bytes by send_webhook; ${used.webhookBytes} are sent and this body has ${bytes}.`;
+    }
+    used.webhookBytes += bytes;
+  }
+  used.calls += 1;
+  return undefined;
+}
+
+/** The size of the body `send_webhook` would send (0 when its arguments do not parse: the activity says why). */
+function bodyBytes(call: ToolCall): number {
+  try {
+    const body = (JSON.parse(call.function.arguments) as { body?: unknown }).body;
+    return body === undefined ? 0 : utf8Length(JSON.stringify(body));
+  } catch {
+    return 0;
+  }
 }
 
 /**
  * One tool call as its own activity, each tool with its retry policy. A call that still fails after
  * its retries goes back to the model as a failed tool result, like any tool error; so does a call of
- * a tool that does not exist (no activity for it).
+ * a tool that does not exist, or one refused by a cap (no activity for those).
  */
-async function callTool(input: WebhookEventInput, call: ToolCall, progress: LoopProgress): Promise<ToolCallResult> {
+async function callTool(input: WebhookEventInput, call: ToolCall, refused: string | undefined, progress: LoopProgress): Promise<ToolCallResult> {
   const args: ToolCallInput = { employeeId: input.employeeId, messageId: input.messageId, call, deliveryId: uuid4() };
   const started = Date.now();
   let result: ToolCallResult;
   try {
-    result = await toolActivity(call, args);
+    result = refused ? { ok: false, content: refused, runtimeMs: 0 } : await toolActivity(call, args);
   } catch (err) {
     if (isCancellation(err) || !(err instanceof ActivityFailure)) throw err;
     result = { ok: false, content: `The tool failed after its retries: ${err.cause?.message ?? err.message}`, runtimeMs: Date.now() - started };
   }
-  progress.steps.push({ kind: 'tool', name: call.function.name, status: result.ok ? 'completed' : 'failed', duration_ms: result.runtimeMs });
+  const { delivery } = result;
+  progress.steps.push({
+    kind: 'tool',
+    name: call.function.name,
+    status: result.ok ? 'completed' : 'failed',
+    duration_ms: result.runtimeMs,
+    ...(delivery ? { endpoint: delivery.endpoint, bytes: delivery.bytes, sha256: delivery.sha256 } : {}),
+  });
   return result;
 }
 

@@ -95,13 +95,16 @@ export interface EventFailureDetails {
   steps: EventStep[];
 }
 
-/** Everything the loop needs, read once at the start of the event. `model` undefined: no model server, inbox delivery. */
+/**
+ * Everything the loop needs, read once at the start of the event. `model` undefined: no model
+ * server, inbox delivery. The prompt itself stays in PostgreSQL (event_turns): only its size is here.
+ */
 export interface AgentSetup {
   model?: string;
   limits: AgentLimits;
   tools: ToolSpec[];
-  /** System prompt (instructions and notes), memory, then the event. */
-  messages: ChatMessage[];
+  /** The fitted prompt's estimated tokens (instructions, notes, memory, the event). */
+  promptTokens: number;
 }
 
 export interface PrepareAgentInput {
@@ -110,14 +113,22 @@ export interface PrepareAgentInput {
   message: string;
 }
 
+/**
+ * A reference to the conversation, not the conversation: the activity reads what was said before
+ * `turn` from PostgreSQL, adds `toolResults` (the answers to the previous turn's calls), and writes
+ * the model's answer back. The workflow's history grows with the turns, not with the prompt.
+ */
 export interface ModelTurnInput {
   employeeId: string;
   messageId: string;
   turn: number;
   model: string;
   maxTokens: number;
-  messages: ChatMessage[];
+  /** The event's credit cap: a turn whose prompt alone would pass it is not sent. */
+  maxCredits: number;
   tools: ToolSpec[];
+  /** The `role: "tool"` results of the previous turn's calls, in the order it asked for them. */
+  toolResults: ChatMessage[];
   /** What the event consumed before this turn: the turn prices the total as the charge will. */
   spent: Usage;
 }
@@ -138,11 +149,21 @@ export interface ToolCallInput {
   deliveryId: string;
 }
 
+/** What a delivery sent, for the event's steps: never the body itself. */
+export interface DeliveryRecord {
+  endpoint: string;
+  bytes: number;
+  sha256: string;
+  status?: number;
+}
+
 export interface ToolCallResult {
   /** What goes back to the model as the `role: "tool"` message. */
   content: string;
   ok: boolean;
   runtimeMs: number;
+  /** send_webhook: what was delivered. */
+  delivery?: DeliveryRecord;
 }
 
 export interface RecordOutcomeInput {

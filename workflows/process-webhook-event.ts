@@ -1,5 +1,6 @@
 import {
   CancellationScope,
+  patched,
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
@@ -9,12 +10,15 @@ import {
   type ApplicationFailure,
 } from '@temporalio/workflow';
 import type { ChargeResult, SettleOutcome } from '../src/domain/billing';
-import { formatWebhookMessage, type EventStatus, type Usage } from '../src/domain/events';
+import { EMPLOYEE_NOT_FOUND, formatWebhookMessage, type EventStatus, type Usage } from '../src/domain/events';
 import { runAgent, DATABASE_STEP } from './agent-loop';
 import { EVENT_STATUS, statusQuery, type EventActivities, type SettledMemo, type WebhookEventInput, type WebhookEventResult } from './contract';
 import { toEventFailure } from './failures';
 
 const database = proxyLocalActivities<EventActivities>(DATABASE_STEP);
+
+/** Since this patch a failed event is recorded in the employee's memory too (v3 fixtures); v1 and v2 histories did not. */
+export const MEMORY_ON_FAILURE_PATCH = 'memory-on-failure';
 
 /** The Temporal UI's "current details" shows the formatted message up to this length. */
 const DETAIL_LINE = 120;
@@ -52,6 +56,18 @@ export async function processWebhookEvent(input: WebhookEventInput): Promise<Web
     failure = toEventFailure(end.failure, { steps });
     result.error = { type: failure.type ?? undefined, message: failure.message };
     result.failedAt = new Date().toISOString();
+    // The event enters the employee's memory whatever its outcome, so memory moves on (a run of
+    // failing events cannot pin old turns in place). Not for an employee that no longer exists.
+    if (failure.type !== EMPLOYEE_NOT_FOUND && patched(MEMORY_ON_FAILURE_PATCH)) {
+      await database.recordOutcome.executeWithOptions({ ...DATABASE_STEP, summary: 'record the failed event' }, [
+        {
+          employeeId: input.employeeId,
+          messageId: input.messageId,
+          message,
+          outcome: { runtime: end.spent.model ? 'openai' : 'inbox', usage: end.spent, failed: failure.type ?? undefined },
+        },
+      ]);
+    }
     // The model turns that completed are charged; the rest of the reservation is released.
     result.charge = await settle(input, end.spent, 'failed');
     note(`failed: ${failure.type ?? 'error'}: ${failure.message}`);

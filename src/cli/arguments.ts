@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import Ajv from 'ajv';
 import { msToNumber } from '@temporalio/common';
 import { InvalidArgumentError } from 'commander';
 import { TOOL_NAMES, type ToolName } from '../domain/agent';
@@ -70,4 +72,21 @@ export function webhookUrl(value: string): string {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidArgumentError(`Expected an http or https URL, got "${value}".`);
   return url.toString();
+}
+
+/** A JSON Schema file for `endpoint add --schema`: read, parsed and compiled now, so a bad one is refused here, not at delivery. */
+export function jsonSchemaFile(file: string): Record<string, unknown> {
+  let schema: unknown;
+  try {
+    schema = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new InvalidArgumentError(`cannot read a JSON document from ${file}: ${(err as Error).message}`);
+  }
+  if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) throw new InvalidArgumentError(`${file} must hold a JSON Schema object`);
+  try {
+    new Ajv({ strict: false }).compile(schema);
+  } catch (err) {
+    throw new InvalidArgumentError(`${file} is not a valid JSON Schema: ${(err as Error).message}`);
+  }
+  return schema as Record<string, unknown>;
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { NotFoundError } from '../stores/accounts';
-import type { Employee } from '../stores/employees';
-import { duration, inboxLimit, nonEmpty, positiveInt, toolList } from './arguments';
+import { InvalidLimitError, type Employee } from '../stores/employees';
+import { duration, inboxLimit, nonEmpty, nonNegativeInt, positiveInt, toolList } from './arguments';
 import { CliError, fields, table, truncate, type CommandResult } from './output';
 import { action, withJson, type CliContext } from './run';
 
@@ -61,15 +61,51 @@ export function registerEmployeeCommands(program: Command): void {
     .option('--max-tokens <n>', 'max_tokens of each model call', positiveInt)
     .option('--deadline <duration>', 'the whole event, from acceptance: 90s, 30m, 1h', duration)
     .option('--max-credits <n>', 'credits one event may spend', positiveInt)
+    .option('--max-prompt-tokens <n>', 'tokens one prompt may hold: instructions, notes, memory and the event are fitted into it', positiveInt)
+    .option('--max-tool-calls-per-turn <n>', 'tool calls one model turn may make (the rest are refused back to the model)', nonNegativeInt)
+    .option('--max-tool-calls <n>', 'tool calls one event may make', nonNegativeInt)
+    .option('--max-webhook-bytes <n>', 'bytes send_webhook may send in one event', nonNegativeInt)
+    .option('--notes <on|off>', 'off: the employee keeps no notes (remember is not offered, none are shown)', onOff)
     .action(
-      action<{ maxSteps?: number; maxTokens?: number; deadline?: number; maxCredits?: number }>(async (ctx, [id], opts) => {
-        const limits = { maxSteps: opts.maxSteps, maxTokens: opts.maxTokens, deadlineMs: opts.deadline, maxCredits: opts.maxCredits };
+      action<{
+        maxSteps?: number;
+        maxTokens?: number;
+        deadline?: number;
+        maxCredits?: number;
+        maxPromptTokens?: number;
+        maxToolCallsPerTurn?: number;
+        maxToolCalls?: number;
+        maxWebhookBytes?: number;
+        notes?: boolean;
+      }>(async (ctx, [id], opts) => {
+        const limits = {
+          maxSteps: opts.maxSteps,
+          maxTokens: opts.maxTokens,
+          deadlineMs: opts.deadline,
+          maxCredits: opts.maxCredits,
+          maxPromptTokens: opts.maxPromptTokens,
+          maxToolCallsPerTurn: opts.maxToolCallsPerTurn,
+          maxToolCalls: opts.maxToolCalls,
+          maxWebhookBytes: opts.maxWebhookBytes,
+          keepNotes: opts.notes,
+        };
         if (Object.values(limits).every((v) => v === undefined)) {
-          throw new CliError('INVALID_ARGUMENT', 'Give at least one of --max-steps, --max-tokens, --deadline, --max-credits.', 2);
+          throw new CliError(
+            'INVALID_ARGUMENT',
+            'Give at least one of --max-steps, --max-tokens, --deadline, --max-credits, --max-prompt-tokens, --max-tool-calls-per-turn, --max-tool-calls, --max-webhook-bytes, --notes.',
+            2,
+          );
         }
-        return employeeResult(await ctx.employees.updateLimits(id, limits), ctx.config);
+        try {
+          return employeeResult(await ctx.employees.updateLimits(id, limits), ctx.config);
+        } catch (err) {
+          if (err instanceof InvalidLimitError) throw new CliError('INVALID_ARGUMENT', err.message, 2);
+          throw err;
+        }
       }),
     );
+
+  registerMemoryCommands(employee);
 
   withJson(employee.command('inbox').argument('<employee-id>'))
     .description('what the employee received and replied, newest first')
@@ -96,6 +132,72 @@ export function registerEmployeeCommands(program: Command): void {
     );
 }
 
+/** `on` or `off`. */
+function onOff(value: string): boolean {
+  if (value === 'on' || value === 'off') return value === 'on';
+  throw new CliError('INVALID_ARGUMENT', `Expected on or off, got ${JSON.stringify(value)}.`, 2);
+}
+
+/** `employee notes list|clear` and `employee memory list|clear`: what the employee keeps, for its owner to read and clear. */
+function registerMemoryCommands(employee: Command): void {
+  const notes = employee.command('notes').description('the notes the employee kept with remember, shown (as data) in its later prompts');
+  withJson(notes.command('list').argument('<employee-id>'))
+    .description('the notes, oldest first, each with the message whose event the employee was reading')
+    .action(
+      action(async (ctx, [id]) => {
+        if (!(await ctx.employees.getEmployee(id))) throw new NotFoundError('employee', id);
+        const kept = await ctx.memory.notes(id, 1_000);
+        return {
+          json: { employee_id: id, notes: kept.map((n) => ({ at: n.at, message_id: n.messageId, note: n.note })) },
+          text: kept.length
+            ? table(
+                ['at', 'message', 'note'],
+                kept.map((n) => [n.at, n.messageId, truncate(n.note, INBOX_TEXT_WIDTH)]),
+              )
+            : 'No notes.',
+        };
+      }),
+    );
+  withJson(notes.command('clear').argument('<employee-id>'))
+    .description('forget every note')
+    .action(
+      action(async (ctx, [id]) => {
+        if (!(await ctx.employees.getEmployee(id))) throw new NotFoundError('employee', id);
+        const cleared = await ctx.memory.clearNotes(id);
+        return { json: { employee_id: id, cleared }, text: `Cleared ${cleared} notes.` };
+      }),
+    );
+
+  const memory = employee.command('memory').description('the earlier events and answers the employee is shown with each new event');
+  withJson(memory.command('list').argument('<employee-id>'))
+    .description('the memory turns, oldest first')
+    .option('--limit <n>', 'turns to show (1-1000)', inboxLimit, 20)
+    .action(
+      action<{ limit: number }>(async (ctx, [id], opts) => {
+        if (!(await ctx.employees.getEmployee(id))) throw new NotFoundError('employee', id);
+        const turns = await ctx.memory.memory(id, opts.limit);
+        return {
+          json: { employee_id: id, turns: turns.map((t) => ({ at: t.at, message_id: t.messageId, role: t.role, content: t.content })) },
+          text: turns.length
+            ? table(
+                ['at', 'message', 'role', 'content'],
+                turns.map((t) => [t.at, t.messageId, t.role, truncate(t.content, INBOX_TEXT_WIDTH)]),
+              )
+            : 'No memory.',
+        };
+      }),
+    );
+  withJson(memory.command('clear').argument('<employee-id>'))
+    .description('forget the conversation memory (the inbox stays)')
+    .action(
+      action(async (ctx, [id]) => {
+        if (!(await ctx.employees.getEmployee(id))) throw new NotFoundError('employee', id);
+        const cleared = await ctx.memory.clearMemory(id);
+        return { json: { employee_id: id, cleared }, text: `Cleared ${cleared} memory turns.` };
+      }),
+    );
+}
+
 /** The employee with its effective limits: its own where set, else the service's. */
 function employeeResult(e: Employee, config: CliContext['config']): CommandResult {
   const limits = {
@@ -103,10 +205,14 @@ function employeeResult(e: Employee, config: CliContext['config']): CommandResul
     max_tokens: e.limits.maxTokens ?? config.AGENT_MAX_TOKENS,
     deadline_ms: e.limits.deadlineMs ?? config.AGENT_DEADLINE_MS,
     max_credits: e.limits.maxCredits ?? config.AGENT_MAX_CREDITS,
+    max_prompt_tokens: e.limits.maxPromptTokens ?? config.AGENT_MAX_PROMPT_TOKENS,
+    max_tool_calls_per_turn: e.limits.maxToolCallsPerTurn ?? config.AGENT_MAX_TOOL_CALLS_PER_TURN,
+    max_tool_calls: e.limits.maxToolCalls ?? config.AGENT_MAX_TOOL_CALLS,
+    max_webhook_bytes: e.limits.maxWebhookBytes ?? config.AGENT_MAX_WEBHOOK_BYTES,
   };
   const own = (value: number | undefined) => (value === undefined ? ' (default)' : '');
   return {
-    json: { employee_id: e.id, account_id: e.accountId, name: e.name, model: e.model ?? null, tools: e.tools, limits },
+    json: { employee_id: e.id, account_id: e.accountId, name: e.name, model: e.model ?? null, tools: e.tools, keep_notes: e.keepNotes, limits },
     text: fields([
       ['employee', e.id],
       ['name', e.name],
@@ -116,6 +222,13 @@ function employeeResult(e: Employee, config: CliContext['config']): CommandResul
       ['max tokens', `${limits.max_tokens}${own(e.limits.maxTokens)}`],
       ['deadline', `${limits.deadline_ms / 1000} s${own(e.limits.deadlineMs)}`],
       ['max credits', `${limits.max_credits}${own(e.limits.maxCredits)}`],
+      ['max prompt tokens', `${limits.max_prompt_tokens}${own(e.limits.maxPromptTokens)}`],
+      [
+        'tool calls',
+        `${limits.max_tool_calls_per_turn} a turn${own(e.limits.maxToolCallsPerTurn)}, ${limits.max_tool_calls} an event${own(e.limits.maxToolCalls)}`,
+      ],
+      ['webhook bytes', `${limits.max_webhook_bytes} an event${own(e.limits.maxWebhookBytes)}`],
+      ['notes', e.keepNotes ? 'kept' : 'off'],
     ]),
   };
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { nonEmpty, webhookUrl } from './arguments';
+import { jsonSchemaFile, nonEmpty, nonNegativeInt, webhookUrl } from './arguments';
 import { fields, table } from './output';
 import { action, withJson } from './run';
 
@@ -13,25 +13,33 @@ export function registerEndpointCommands(program: Command): void {
     .requiredOption('--name <name>', 'the name the employee uses for it', nonEmpty)
     .requiredOption('--url <url>', 'http(s) URL deliveries are POSTed to', webhookUrl)
     .option('--allow-private', 'allow private, loopback and link-local addresses (refused by default)')
+    .option('--per-minute <n>', 'deliveries a minute at most (default ENDPOINT_PER_MINUTE)', nonNegativeInt)
+    .option('--schema <file.json>', 'a JSON Schema every body sent here must match; others are refused back to the model', jsonSchemaFile)
     .action(
-      action<{ employee: string; name: string; url: string; allowPrivate?: boolean }>(async (ctx, _args, opts) => {
-        const { endpoint: created, secret } = await ctx.endpoints.add({
-          employeeId: opts.employee,
-          name: opts.name,
-          url: opts.url,
-          allowPrivate: opts.allowPrivate,
-        });
-        return {
-          json: { endpoint_id: created.id, name: created.name, url: created.url, secret },
-          text: `${fields([
-            ['endpoint', created.id],
-            ['name', created.name],
-            ['url', created.url],
-            ['private addresses', created.allowPrivate ? 'allowed' : 'refused'],
-            ['signing secret', secret],
-          ])}\n\nCopy the signing secret now: it will not be shown again. Receivers verify deliveries with it (Standard Webhooks).`,
-        };
-      }),
+      action<{ employee: string; name: string; url: string; allowPrivate?: boolean; perMinute?: number; schema?: Record<string, unknown> }>(
+        async (ctx, _args, opts) => {
+          const { endpoint: created, secret } = await ctx.endpoints.add({
+            employeeId: opts.employee,
+            name: opts.name,
+            url: opts.url,
+            allowPrivate: opts.allowPrivate,
+            perMinute: opts.perMinute,
+            bodySchema: opts.schema,
+          });
+          return {
+            json: { endpoint_id: created.id, name: created.name, url: created.url, secret },
+            text: `${fields([
+              ['endpoint', created.id],
+              ['name', created.name],
+              ['url', created.url],
+              ['private addresses', created.allowPrivate ? 'allowed' : 'refused'],
+              ['per minute', String(created.perMinute ?? `${ctx.config.ENDPOINT_PER_MINUTE} (default)`)],
+              ['schema', created.bodySchema ? 'yes' : 'none'],
+              ['signing secret', secret],
+            ])}\n\nCopy the signing secret now: it will not be shown again. Receivers verify deliveries with it (Standard Webhooks).`,
+          };
+        },
+      ),
     );
 
   withJson(endpoint.command('list'))

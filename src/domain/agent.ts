@@ -17,6 +17,14 @@ export interface AgentLimits {
   deadlineMs: number;
   /** Credits one event may spend (its tokens and runtime priced as its charge will be). */
   maxCredits: number;
+  /** Tokens one prompt may hold: instructions, notes, memory and the event are fitted into it. */
+  maxPromptTokens: number;
+  /** Tool calls one model turn may make; calls past it are refused back to the model. */
+  maxToolCallsPerTurn: number;
+  /** Tool calls one event may make. */
+  maxToolCalls: number;
+  /** Bytes `send_webhook` may send in one event, bodies summed. */
+  maxWebhookBytes: number;
 }
 
 /** A Chat Completions tool call, as the model proposes it. */
@@ -38,4 +46,14 @@ export type AssistantMessage = Extract<ChatMessage, { role: 'assistant' }>;
 export interface ToolSpec {
   type: 'function';
   function: { name: ToolName; description: string; parameters: Record<string, unknown> };
+}
+
+/** The UTF-8 length of a string, in plain JavaScript (workflow code has no Buffer). */
+export function utf8Length(text: string): number {
+  let bytes = 0;
+  for (const char of text) {
+    const code = char.codePointAt(0)!;
+    bytes += code < 0x80 ? 1 : code < 0x800 ? 2 : code < 0x10000 ? 3 : 4;
+  }
+  return bytes;
 }

@@ -11,6 +11,10 @@ export interface EventStep {
   name: string;
   status: 'completed' | 'failed';
   duration_ms: number;
+  /** A send_webhook delivery: where, how many bytes, and the sha256 of the body sent (never the body). */
+  endpoint?: string;
+  bytes?: number;
+  sha256?: string;
 }
 
 /** What an event consumed: what its charge prices. */
@@ -33,6 +37,8 @@ export interface EmployeeOutcome {
   attempts?: number;
   reply?: string;
   usage: Usage;
+  /** The failure type, when the event failed: its text still enters memory, so memory moves on whatever the outcome. */
+  failed?: string;
 }
 
 /** Failure types: stable strings that survive minification and cross process boundaries. */

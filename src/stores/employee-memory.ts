@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { EmployeeOutcome } from '../domain/events';
+import type { KeptNote } from '../domain/prompt';
 import { isUuid } from './accounts';
 import { statement } from './postgres/statement';
 
@@ -73,9 +74,24 @@ const insertNote = statement<{ employeeId: string; messageId: string; callId: st
    ON CONFLICT (message_id, call_id) DO NOTHING`,
 );
 
-const selectNotes = statement<{ employeeId: string; limit: number }, { note: string }>(
+const selectNotes = statement<{ employeeId: string; limit: number }, { note: string; message_id: string; at: Date }>(
   'memory_notes',
-  `SELECT note FROM employee_notes WHERE employee_id = :employeeId ORDER BY seq DESC LIMIT :limit`,
+  `SELECT note, message_id, at FROM employee_notes WHERE employee_id = :employeeId ORDER BY seq DESC LIMIT :limit`,
+);
+
+const selectMemory = statement<{ employeeId: string; limit: number }, { role: Turn['role']; content: string; message_id: string; at: Date }>(
+  'memory_list',
+  `SELECT role, content, message_id, at FROM employee_memory WHERE employee_id = :employeeId ORDER BY seq DESC LIMIT :limit`,
+);
+
+const deleteNotes = statement<{ employeeId: string }, { cleared: number }>(
+  'memory_clear_notes',
+  `WITH gone AS (DELETE FROM employee_notes WHERE employee_id = :employeeId RETURNING 1) SELECT count(*)::int AS cleared FROM gone`,
+);
+
+const deleteMemory = statement<{ employeeId: string }, { cleared: number }>(
+  'memory_clear_turns',
+  `WITH gone AS (DELETE FROM employee_memory WHERE employee_id = :employeeId RETURNING 1) SELECT count(*)::int AS cleared FROM gone`,
 );
 
 /** A message `reply` leaves in the inbox for the account owner, once per tool call. */
@@ -132,9 +148,28 @@ export class EmployeeMemory {
     await insertNote.run(this.db, { employeeId, messageId, callId, note: storable(note) });
   }
 
-  /** The newest notes, oldest first, for the system prompt. */
-  async notes(employeeId: string): Promise<string[]> {
-    return (await selectNotes.run(this.db, { employeeId, limit: NOTES_IN_PROMPT })).map((r) => r.note).reverse();
+  /** The newest notes, oldest first, each with the message whose event the employee was reading when it took it. */
+  async notes(employeeId: string, limit = NOTES_IN_PROMPT): Promise<Array<KeptNote & { at: string }>> {
+    if (!isUuid(employeeId)) return [];
+    const rows = await selectNotes.run(this.db, { employeeId, limit });
+    return rows.reverse().map((r) => ({ note: r.note, messageId: r.message_id, at: r.at.toISOString() }));
+  }
+
+  /** The newest memory turns, oldest first, for the owner to read (`sistava employee memory list`). */
+  async memory(employeeId: string, limit = 50): Promise<Array<Turn & { messageId: string; at: string }>> {
+    if (!isUuid(employeeId)) return [];
+    const rows = await selectMemory.run(this.db, { employeeId, limit });
+    return rows.reverse().map((r) => ({ role: r.role, content: r.content, messageId: r.message_id, at: r.at.toISOString() }));
+  }
+
+  /** Forgets every note; returns how many there were. */
+  async clearNotes(employeeId: string): Promise<number> {
+    return isUuid(employeeId) ? (await deleteNotes.run(this.db, { employeeId }))[0].cleared : 0;
+  }
+
+  /** Forgets the conversation memory (the inbox stays: it is the owner's record); returns how many turns there were. */
+  async clearMemory(employeeId: string): Promise<number> {
+    return isUuid(employeeId) ? (await deleteMemory.run(this.db, { employeeId }))[0].cleared : 0;
   }
 
   /** Leaves a message for the account owner; a retried call with the same id adds nothing. */

@@ -1,17 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type pg from 'pg';
-import { TOOL_NAMES, type ToolName } from '../domain/agent';
+import { estimateTokens, systemMessage } from '../domain/prompt';
+import { TOOL_NAMES, type AgentLimits, type ToolName } from '../domain/agent';
 import { isUuid, NotFoundError } from './accounts';
 import { statement } from './postgres/statement';
 
 /** An employee's own limits; absent ones take the service's defaults (AGENT_* in the config). */
-export interface EmployeeLimits {
-  maxSteps?: number;
-  maxTokens?: number;
-  deadlineMs?: number;
-  maxCredits?: number;
-}
+export type EmployeeLimits = Partial<AgentLimits>;
 
 export interface Employee {
   id: string;
@@ -22,6 +18,8 @@ export interface Employee {
   /** The tools the operator turned on: the only ones the model is told of. */
   tools: ToolName[];
   limits: EmployeeLimits;
+  /** False: the `remember` tool is not offered and no notes are shown (`employee update --notes off`). */
+  keepNotes: boolean;
   createdAt: string;
 }
 
@@ -36,6 +34,11 @@ interface EmployeeRow {
   max_tokens: number | null;
   deadline_ms: number | null;
   max_credits: number | null;
+  max_prompt_tokens: number | null;
+  max_tool_calls_per_turn: number | null;
+  max_tool_calls: number | null;
+  max_webhook_bytes: number | null;
+  keep_notes: boolean;
   created_at: Date;
 }
 
@@ -45,6 +48,10 @@ function toEmployee(row: EmployeeRow): Employee {
   if (row.max_tokens !== null) limits.maxTokens = row.max_tokens;
   if (row.deadline_ms !== null) limits.deadlineMs = row.deadline_ms;
   if (row.max_credits !== null) limits.maxCredits = row.max_credits;
+  if (row.max_prompt_tokens !== null) limits.maxPromptTokens = row.max_prompt_tokens;
+  if (row.max_tool_calls_per_turn !== null) limits.maxToolCallsPerTurn = row.max_tool_calls_per_turn;
+  if (row.max_tool_calls !== null) limits.maxToolCalls = row.max_tool_calls;
+  if (row.max_webhook_bytes !== null) limits.maxWebhookBytes = row.max_webhook_bytes;
   return {
     id: row.id,
     accountId: row.account_id,
@@ -53,6 +60,7 @@ function toEmployee(row: EmployeeRow): Employee {
     model: row.model ?? undefined,
     tools: row.tools.filter((t): t is ToolName => (TOOL_NAMES as readonly string[]).includes(t)),
     limits,
+    keepNotes: row.keep_notes,
     createdAt: row.created_at.toISOString(),
   };
 }
@@ -82,18 +90,34 @@ const setTools = statement<{ id: string; enable: string[]; disable: string[] }, 
 );
 
 /** Only the limits given change: NULL keeps the stored value. */
-const updateLimits = statement<{ id: string; maxSteps?: number; maxTokens?: number; deadlineMs?: number; maxCredits?: number }, EmployeeRow>(
+const updateLimits = statement<EmployeeLimits & { id: string; keepNotes?: boolean }, EmployeeRow>(
   'employees_update_limits',
   `UPDATE employees SET
      max_steps = coalesce(:maxSteps, max_steps),
      max_tokens = coalesce(:maxTokens, max_tokens),
      deadline_ms = coalesce(:deadlineMs, deadline_ms),
-     max_credits = coalesce(:maxCredits, max_credits)
+     max_credits = coalesce(:maxCredits, max_credits),
+     max_prompt_tokens = coalesce(:maxPromptTokens, max_prompt_tokens),
+     max_tool_calls_per_turn = coalesce(:maxToolCallsPerTurn, max_tool_calls_per_turn),
+     max_tool_calls = coalesce(:maxToolCalls, max_tool_calls),
+     max_webhook_bytes = coalesce(:maxWebhookBytes, max_webhook_bytes),
+     keep_notes = coalesce(:keepNotes, keep_notes)
    WHERE id = :id
    RETURNING *`,
 );
 
 const deleteEmployee = statement<{ id: string }, { id: string }>('employees_delete', `DELETE FROM employees WHERE id = :id RETURNING id`);
+
+/** A prompt budget must leave an event at least this much room beside the instructions. */
+const MIN_EVENT_TOKENS = 256;
+
+/** A limit that cannot work for this employee; the message says what would. */
+export class InvalidLimitError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidLimitError';
+  }
+}
 
 /**
  * How long an API process trusts what it read about an employee: a new employee is found at once
@@ -152,7 +176,22 @@ export class EmployeeStore {
     return toEmployee(row);
   }
 
-  async updateLimits(id: string, limits: EmployeeLimits): Promise<Employee> {
+  /**
+   * Changes the limits given (and whether the employee keeps notes). A prompt budget that could not
+   * hold the employee's own instructions and our framing, with room for an event, is refused.
+   */
+  async updateLimits(id: string, limits: EmployeeLimits & { keepNotes?: boolean }): Promise<Employee> {
+    if (limits.maxPromptTokens !== undefined) {
+      const employee = await this.getEmployee(id);
+      if (!employee) throw new NotFoundError('employee', id);
+      const needed = estimateTokens(systemMessage(employee.instructions)) + MIN_EVENT_TOKENS;
+      if (limits.maxPromptTokens < needed) {
+        throw new InvalidLimitError(
+          `--max-prompt-tokens ${limits.maxPromptTokens} is too small: this employee's instructions and the framing take about ` +
+            `${needed - MIN_EVENT_TOKENS} tokens, and an event needs room too. Use at least ${needed}, or shorten the instructions.`,
+        );
+      }
+    }
     const [row] = isUuid(id) ? await updateLimits.run(this.db, { id, ...limits }) : [];
     if (!row) throw new NotFoundError('employee', id);
     return toEmployee(row);

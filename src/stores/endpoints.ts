@@ -10,6 +10,10 @@ export interface Endpoint {
   name: string;
   url: string;
   allowPrivate: boolean;
+  /** Deliveries a minute; undefined: the service's default (ENDPOINT_PER_MINUTE). */
+  perMinute?: number;
+  /** A JSON Schema every body sent here must match; undefined: any JSON object. */
+  bodySchema?: Record<string, unknown>;
   createdAt: string;
 }
 
@@ -25,6 +29,8 @@ interface EndpointRow {
   url: string;
   signing_secret: string;
   allow_private: boolean;
+  per_minute: number | null;
+  body_schema: Record<string, unknown> | null;
   created_at: Date;
 }
 
@@ -34,6 +40,8 @@ const toEndpoint = (row: EndpointRow): Endpoint => ({
   name: row.name,
   url: row.url,
   allowPrivate: row.allow_private,
+  ...(row.per_minute !== null ? { perMinute: row.per_minute } : {}),
+  ...(row.body_schema !== null ? { bodySchema: row.body_schema } : {}),
   createdAt: row.created_at.toISOString(),
 });
 
@@ -42,10 +50,13 @@ export function generateSigningSecret(): string {
   return `whsec_${randomBytes(32).toString('base64')}`;
 }
 
-const insertEndpoint = statement<{ id: string; employeeId: string; name: string; url: string; secret: string; allowPrivate: boolean }, EndpointRow>(
+const insertEndpoint = statement<
+  { id: string; employeeId: string; name: string; url: string; secret: string; allowPrivate: boolean; perMinute?: number; bodySchema?: string },
+  EndpointRow
+>(
   'endpoints_insert',
-  `INSERT INTO endpoints (id, employee_id, name, url, signing_secret, allow_private)
-   SELECT :id, id, :name, :url, :secret, :allowPrivate FROM employees WHERE id = :employeeId
+  `INSERT INTO endpoints (id, employee_id, name, url, signing_secret, allow_private, per_minute, body_schema)
+   SELECT :id, id, :name, :url, :secret, :allowPrivate, :perMinute, :bodySchema::jsonb FROM employees WHERE id = :employeeId
    ON CONFLICT (employee_id, name) DO NOTHING
    RETURNING *`,
 );
@@ -60,6 +71,21 @@ const selectByName = statement<{ employeeId: string; name: string }, EndpointRow
   `SELECT * FROM endpoints WHERE employee_id = :employeeId AND name = :name`,
 );
 
+/**
+ * Counts one delivery in the endpoint's current minute, or refuses when the minute is full. A fixed
+ * window kept in the endpoint's row: concurrent deliveries serialise on the row, and the WHERE is
+ * checked again on the row each one finds, so the count never passes the limit.
+ */
+const claimDelivery = statement<{ id: string; defaultPerMinute: number }, { deliveries: number }>(
+  'endpoints_claim_delivery',
+  `UPDATE endpoints SET
+     window_started_at = CASE WHEN window_started_at IS NULL OR window_started_at <= now() - interval '1 minute' THEN now() ELSE window_started_at END,
+     window_deliveries = CASE WHEN window_started_at IS NULL OR window_started_at <= now() - interval '1 minute' THEN 1 ELSE window_deliveries + 1 END
+   WHERE id = :id
+     AND (window_started_at IS NULL OR window_started_at <= now() - interval '1 minute' OR window_deliveries < coalesce(per_minute, :defaultPerMinute))
+   RETURNING window_deliveries AS deliveries`,
+);
+
 const deleteEndpoint = statement<{ id: string }, EndpointRow>('endpoints_delete', `DELETE FROM endpoints WHERE id = :id RETURNING *`);
 
 export class EndpointExistsError extends Error {}
@@ -69,7 +95,14 @@ export class EndpointStore {
   constructor(private readonly db: pg.Pool) {}
 
   /** Returns the secret this once: it is never listed again. */
-  async add(input: { employeeId: string; name: string; url: string; allowPrivate?: boolean }): Promise<{ endpoint: Endpoint; secret: string }> {
+  async add(input: {
+    employeeId: string;
+    name: string;
+    url: string;
+    allowPrivate?: boolean;
+    perMinute?: number;
+    bodySchema?: Record<string, unknown>;
+  }): Promise<{ endpoint: Endpoint; secret: string }> {
     if (!isUuid(input.employeeId)) throw new NotFoundError('employee', input.employeeId);
     const secret = generateSigningSecret();
     const [row] = await insertEndpoint.run(this.db, {
@@ -79,6 +112,8 @@ export class EndpointStore {
       url: input.url,
       secret,
       allowPrivate: input.allowPrivate ?? false,
+      perMinute: input.perMinute,
+      bodySchema: input.bodySchema === undefined ? undefined : JSON.stringify(input.bodySchema),
     });
     if (!row) {
       const [existing] = await selectByName.run(this.db, { employeeId: input.employeeId, name: input.name });
@@ -97,6 +132,11 @@ export class EndpointStore {
   async forDelivery(employeeId: string, name: string): Promise<SigningEndpoint | undefined> {
     const [row] = await selectByName.run(this.db, { employeeId, name });
     return row && { ...toEndpoint(row), secret: row.signing_secret };
+  }
+
+  /** True when a delivery may go now (and it is counted); false when the endpoint's minute is full. */
+  async claimDelivery(id: string, defaultPerMinute: number): Promise<boolean> {
+    return (await claimDelivery.run(this.db, { id, defaultPerMinute })).length === 1;
   }
 
   async remove(id: string): Promise<Endpoint> {

@@ -6,6 +6,7 @@ import { createModelServer } from '../../activities/model-server';
 import { priceList, type Config } from '../config';
 import type { Logger } from '../observability/logger';
 import { AccountStore } from '../stores/accounts';
+import { ConversationStore } from '../stores/conversations';
 import { EmployeeMemory } from '../stores/employee-memory';
 import { EmployeeStore } from '../stores/employees';
 import { EndpointStore } from '../stores/endpoints';
@@ -32,6 +33,11 @@ export type WorkerConfig = Pick<
   | 'AGENT_MAX_TOKENS'
   | 'AGENT_DEADLINE_MS'
   | 'AGENT_MAX_CREDITS'
+  | 'AGENT_MAX_PROMPT_TOKENS'
+  | 'AGENT_MAX_TOOL_CALLS_PER_TURN'
+  | 'AGENT_MAX_TOOL_CALLS'
+  | 'AGENT_MAX_WEBHOOK_BYTES'
+  | 'ENDPOINT_PER_MINUTE'
   | 'WEBHOOK_TIMEOUT_MS'
   | 'WORKFLOW_BUNDLE_PATH'
   | 'PAYLOAD_KEYS'
@@ -60,9 +66,14 @@ export async function createWorker(
       maxTokens: config.AGENT_MAX_TOKENS,
       deadlineMs: config.AGENT_DEADLINE_MS,
       maxCredits: config.AGENT_MAX_CREDITS,
+      maxPromptTokens: config.AGENT_MAX_PROMPT_TOKENS,
+      maxToolCallsPerTurn: config.AGENT_MAX_TOOL_CALLS_PER_TURN,
+      maxToolCalls: config.AGENT_MAX_TOOL_CALLS,
+      maxWebhookBytes: config.AGENT_MAX_WEBHOOK_BYTES,
     },
-    webhooks: { employees, endpoints, timeoutMs: config.WEBHOOK_TIMEOUT_MS },
+    webhooks: { employees, endpoints, timeoutMs: config.WEBHOOK_TIMEOUT_MS, defaultPerMinute: config.ENDPOINT_PER_MINUTE },
     memory: new EmployeeMemory(db, config.MEMORY_TURNS),
+    conversations: new ConversationStore(db),
     ledger,
     prices: priceList(config),
     defaultModel: config.OPENAI_MODEL,

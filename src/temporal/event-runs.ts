@@ -47,7 +47,17 @@ const MemoCodec = z.object({
 });
 
 const FailureDetailsCodec = z.object({
-  steps: z.array(z.object({ kind: z.enum(['model', 'tool']), name: z.string(), status: z.enum(['completed', 'failed']), duration_ms: z.number() })),
+  steps: z.array(
+    z.object({
+      kind: z.enum(['model', 'tool']),
+      name: z.string(),
+      status: z.enum(['completed', 'failed']),
+      duration_ms: z.number(),
+      endpoint: z.string().optional(),
+      bytes: z.number().optional(),
+      sha256: z.string().optional(),
+    }),
+  ),
 });
 
 /** The memo of a run, or undefined when it is not an event's memo (another workflow, or a foreign one). */

@@ -68,6 +68,8 @@ export interface FakeModelServer {
    * a behaviour it returns is used, undefined falls through to the queue and the default.
    */
   setResponder(responder: Responder | undefined): void;
+  /** On: every answer bills the prompt it actually received, characters / 4 (whatever the behaviour says). */
+  billPromptByLength(on: boolean): void;
   /** Resolves once `count` requests have arrived in total. */
   waitForRequests(count: number, timeoutMs?: number): Promise<RecordedRequest[]>;
   /** Forgets queued behaviours and recorded requests. */
@@ -95,6 +97,7 @@ export async function startFakeModelServer(): Promise<FakeModelServer> {
   const queue: Behaviour[] = [];
   let fallback: Behaviour = { kind: 'ok' };
   let responder: Responder | undefined;
+  let billByLength = false;
   const requests: RecordedRequest[] = [];
   const arrived = arrivals(requests, 'fake model server', 'requests');
   const sockets = new Set<Socket>();
@@ -120,12 +123,13 @@ export async function startFakeModelServer(): Promise<FakeModelServer> {
     arrived.wake();
 
     const behaviour = responder?.(recorded, requests.length - 1) ?? queue.shift() ?? fallback;
-    const answer = () => sendJson(res, 200, completion(body.model, behaviour.kind === 'ok' ? behaviour : {}, ++sequence));
+    const billed = billByLength ? { promptTokens: promptLength(body) } : {};
+    const answer = () => sendJson(res, 200, completion(body.model, { ...(behaviour.kind === 'ok' ? behaviour : {}), ...billed }, ++sequence));
     switch (behaviour.kind) {
       case 'ok':
         return answer();
       case 'tools':
-        return sendJson(res, 200, toolCompletion(body.model, behaviour, ++sequence));
+        return sendJson(res, 200, toolCompletion(body.model, { ...behaviour, ...billed }, ++sequence));
       case 'status': {
         const headers: Record<string, string> = {};
         if (behaviour.retryAfter !== undefined) headers['retry-after'] = behaviour.retryAfter;
@@ -166,11 +170,15 @@ export async function startFakeModelServer(): Promise<FakeModelServer> {
     setResponder: (r) => {
       responder = r;
     },
+    billPromptByLength: (on) => {
+      billByLength = on;
+    },
     waitForRequests: (count, timeoutMs = 30_000) => arrived.waitFor(count, timeoutMs),
     reset() {
       queue.length = 0;
       requests.length = 0;
       responder = undefined;
+      billByLength = false;
     },
     async close() {
       for (const timer of timers) clearTimeout(timer);
@@ -178,6 +186,15 @@ export async function startFakeModelServer(): Promise<FakeModelServer> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** The characters of a request's messages (contents and tool calls), over 4: what a model would bill, roughly. */
+export function promptLength(body: ChatCompletionRequest): number {
+  const chars = body.messages.reduce(
+    (n, m) => n + (m.content ?? '').length + (m.tool_calls ?? []).reduce((k, c) => k + c.function.name.length + c.function.arguments.length, 0),
+    0,
+  );
+  return Math.ceil(chars / 4);
 }
 
 function completion(model: string, ok: { reply?: string; promptTokens?: number; completionTokens?: number }, n: number) {

@@ -104,28 +104,42 @@ describe('limits: every event ends', () => {
     expect(charge).toMatchObject({ tokensIn: 80, tokensOut: 32 });
   });
 
-  it.each([
-    { cap: 1, turns: 1 },
-    { cap: 50, turns: 2 },
-  ])('CREDIT_CAP: --max-credits $cap ends the event after the turn that crosses it ($turns turns)', async ({ cap, turns }) => {
+  it('CREDIT_CAP before a turn: a prompt that alone would take the event past its cap is never sent, and nothing is charged', async () => {
     const e = await employee();
-    await h.employees.updateLimits(e.employeeId, { maxCredits: cap });
-    fake.setResponder((req) => ({ kind: 'tools', calls: [{ name: 'remember', arguments: { note: `note from turn ${turnOf(req)}` } }] }));
+    await h.employees.updateLimits(e.employeeId, { maxCredits: 1 });
     const messageId = await post(e);
 
     const failure = await failureOf(e, messageId);
     expect(failure.type).toBe('CREDIT_CAP');
-    expect(failure.message).toBe(`The event has cost ${turns * TURN_CREDITS} credits, over its cap of ${cap}.`);
+    expect(failure.message).toMatch(/^The event has cost 0 credits; its next turn's prompt \(about \d+ tokens\) would take it past its cap of 1\.$/);
+    expect(fake.requests).toEqual([]);
+    await expectSettledFailed(e, messageId, undefined);
+  });
+
+  it('CREDIT_CAP after a turn: the turn that crosses it ends the event; its tool calls are not run', async () => {
+    const e = await employee();
+    // Each tool turn costs 520 credits (its reported tokens); each prompt is a few hundred tokens by
+    // estimate: turn 2 may start (520 + its prompt is under 1,000) and crosses the cap when done.
+    await h.employees.updateLimits(e.employeeId, { maxCredits: 1_000 });
+    fake.setResponder((req) => ({
+      kind: 'tools',
+      calls: [{ name: 'remember', arguments: { note: `note from turn ${turnOf(req)}` } }],
+      promptTokens: 20,
+      completionTokens: 500,
+    }));
+    const messageId = await post(e);
+
+    const failure = await failureOf(e, messageId);
+    expect(failure.type).toBe('CREDIT_CAP');
+    expect(failure.message).toBe('The event has cost 1040 credits, over its cap of 1000.');
     const s = await status(e, messageId);
     expect(s.error).toEqual({ type: 'CREDIT_CAP', message: failure.message });
-    // No turn after the one that crossed the cap, and its tool call was not run.
-    expect(fake.requests.map(turnOf)).toEqual(Array.from({ length: turns }, (_, i) => i + 1));
-    const ran = Array.from({ length: turns - 1 }, (_, i) => [`model:turn ${i + 1}:completed`, 'tool:remember:completed']).flat();
-    expect(stepsOf(s.steps)).toEqual([...ran, `model:turn ${turns}:completed`]);
-    expect(await h.memory.notes(e.employeeId)).toEqual(Array.from({ length: turns - 1 }, (_, i) => `note from turn ${i + 1}`));
+    expect(fake.requests.map(turnOf)).toEqual([1, 2]);
+    expect(stepsOf(s.steps)).toEqual(['model:turn 1:completed', 'tool:remember:completed', 'model:turn 2:completed']);
+    expect((await h.memory.notes(e.employeeId)).map((n) => n.note)).toEqual(['note from turn 1']);
     // The completed turns are charged, the one that crossed the cap included: their usage is known.
-    await expectSettledFailed(e, messageId, { modelTurns: turns, toolCalls: turns - 1, credits: turns * TURN_CREDITS });
-    expect(s.credits).toBe(turns * TURN_CREDITS);
+    await expectSettledFailed(e, messageId, { modelTurns: 2, toolCalls: 1, credits: 1040 });
+    expect(s.credits).toBe(1040);
   });
 
   it('EVENT_DEADLINE: a model that hangs past the deadline is cancelled; the completed turn is charged, the hung attempt is not', async () => {

@@ -134,7 +134,16 @@ describe('sistava employee tools / update / show', () => {
     expect(before.json).toMatchObject({
       employee_id: employeeId,
       tools: [],
-      limits: { max_steps: 10, max_tokens: 1024, deadline_ms: 3_600_000, max_credits: 100 },
+      limits: {
+        max_steps: 10,
+        max_tokens: 1024,
+        deadline_ms: 3_600_000,
+        max_credits: 100,
+        max_prompt_tokens: 32_000,
+        max_tool_calls_per_turn: 10,
+        max_tool_calls: 20,
+        max_webhook_bytes: 262_144,
+      },
     });
 
     const updated = await runCli([
@@ -153,13 +162,31 @@ describe('sistava employee tools / update / show', () => {
     ]);
     expect(updated.code).toBe(0);
     const shown = await runCli(['employee', 'show', employeeId, '--json']);
-    expect(shown.json.limits).toEqual({ max_steps: 3, max_tokens: 200, deadline_ms: 3_600_000, max_credits: 50 });
+    expect(shown.json.limits).toEqual({
+      max_steps: 3,
+      max_tokens: 200,
+      deadline_ms: 3_600_000,
+      max_credits: 50,
+      max_prompt_tokens: 32_000,
+      max_tool_calls_per_turn: 10,
+      max_tool_calls: 20,
+      max_webhook_bytes: 262_144,
+    });
     expect(updated.json.limits).toEqual(shown.json.limits);
     expect((await employees.getEmployee(employeeId))?.limits).toEqual({ maxSteps: 3, maxTokens: 200, deadlineMs: 3_600_000, maxCredits: 50 });
 
     // Only what is given changes.
     const partial = await runCli(['employee', 'update', employeeId, '--deadline', '90s', '--json']);
-    expect(partial.json.limits).toEqual({ max_steps: 3, max_tokens: 200, deadline_ms: 90_000, max_credits: 50 });
+    expect(partial.json.limits).toEqual({
+      max_steps: 3,
+      max_tokens: 200,
+      deadline_ms: 90_000,
+      max_credits: 50,
+      max_prompt_tokens: 32_000,
+      max_tool_calls_per_turn: 10,
+      max_tool_calls: 20,
+      max_webhook_bytes: 262_144,
+    });
 
     for (const bad of [
       ['--max-steps', '0'],
@@ -175,4 +202,35 @@ describe('sistava employee tools / update / show', () => {
     expect(none.json.error.code).toBe('INVALID_ARGUMENT');
     expect((await employees.getEmployee(employeeId))?.limits).toEqual({ maxSteps: 3, maxTokens: 200, deadlineMs: 90_000, maxCredits: 50 });
   }, 90_000);
+
+  it('sets the prompt budget, tool caps and notes switch; refuses a budget smaller than the instructions, saying what would do', async () => {
+    const employeeId = await newEmployee();
+    const set = await runCli([
+      'employee',
+      'update',
+      employeeId,
+      '--max-prompt-tokens',
+      '4000',
+      '--max-tool-calls-per-turn',
+      '2',
+      '--max-tool-calls',
+      '5',
+      '--max-webhook-bytes',
+      '1000',
+      '--notes',
+      'off',
+      '--json',
+    ]);
+    expect(set.code).toBe(0);
+    expect(set.json).toMatchObject({
+      keep_notes: false,
+      limits: { max_prompt_tokens: 4000, max_tool_calls_per_turn: 2, max_tool_calls: 5, max_webhook_bytes: 1000 },
+    });
+
+    const tooSmall = await runCli(['employee', 'update', employeeId, '--max-prompt-tokens', '10', '--json']);
+    expect(tooSmall.code).toBe(2);
+    expect(tooSmall.json.error.code).toBe('INVALID_ARGUMENT');
+    expect(tooSmall.json.error.message).toMatch(/--max-prompt-tokens 10 is too small: .* Use at least \d+/);
+    expect((await employees.getEmployee(employeeId))?.limits.maxPromptTokens).toBe(4000);
+  }, 60_000);
 });

@@ -5,6 +5,8 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import type { temporal } from '@temporalio/proto';
 import { agentActivities } from '../../activities/agent';
 import { createModelServer } from '../../activities/model-server';
+import { quoteEvent, quoteMemory, systemMessage } from '../../src/domain/prompt';
+import { ConversationStore } from '../../src/stores/conversations';
 import { EndpointStore } from '../../src/stores/endpoints';
 import { EMPLOYEE_NOT_FOUND, MODEL_RATE_LIMITED, MODEL_REJECTED, MODEL_UNAVAILABLE, ZERO_USAGE } from '../../src/domain/events';
 import { startFakeModelServer, type Behaviour, type FakeModelServer } from '../helpers/fake-model-server';
@@ -62,10 +64,13 @@ describe('driving an employee through an OpenAI-compatible model server', () => 
     expect(result.status).toBe('completed');
     expect(fake.requests).toHaveLength(1);
     expect(fake.requests[0].body.model).toBe('test-model');
+    // The exact formatted text, quoted as data between markers named by the message id; only the
+    // operator's instructions and our framing in the system role.
     expect(fake.requests[0].body.messages).toEqual([
-      { role: 'system', content: 'You handle shop events.' },
-      { role: 'user', content: '[Webhook: order.completed] Customer John placed order #1234 for $99.' },
+      { role: 'system', content: systemMessage('You handle shop events.') },
+      { role: 'user', content: quoteEvent('[Webhook: order.completed] Customer John placed order #1234 for $99.', messageId) },
     ]);
+    expect(fake.requests[0].body.messages[1].content).toContain(`\n[Webhook: order.completed] Customer John placed order #1234 for $99.\n`);
 
     // 2,100 tokens are three started thousands; the runtime is at least one started second.
     expect(result.charge).toMatchObject({ posted: true, tokenCredits: 3 });
@@ -85,13 +90,14 @@ describe('driving an employee through an OpenAI-compatible model server', () => 
     const acct = await h.seedAccount();
     fake.enqueue({ kind: 'ok', reply: 'First reply.' }, { kind: 'ok', reply: 'Second reply.' });
     await (await send(h, acct, { event: 'order.completed', payload: 'Order #1.' })).handle.result();
-    await (await send(h, acct, { payload: 'Deploy finished.' })).handle.result();
+    const second = await send(h, acct, { payload: 'Deploy finished.' });
+    await second.handle.result();
 
     expect(fake.requests[1].body.messages).toEqual([
-      { role: 'system', content: 'You handle shop events.' },
-      { role: 'user', content: '[Webhook: order.completed] Order #1.' },
+      { role: 'system', content: systemMessage('You handle shop events.') },
+      quoteMemory({ role: 'user', content: '[Webhook: order.completed] Order #1.' }),
       { role: 'assistant', content: 'First reply.' },
-      { role: 'user', content: '[Webhook] Deploy finished.' },
+      { role: 'user', content: quoteEvent('[Webhook] Deploy finished.', second.messageId) },
     ]);
     expect(await h.memory.recentTurns(acct.employeeId)).toEqual([
       { role: 'user', content: '[Webhook: order.completed] Order #1.' },
@@ -161,7 +167,9 @@ describe('driving an employee through an OpenAI-compatible model server', () => 
     // The workflow charges only for work the employee finished: a rejected event costs nothing.
     expect(await h.ledger.balance(acct.accountId)).toBe(50);
     expect(await h.ledger.chargeFor(acct.accountId, messageId)).toBeUndefined();
-    expect(await h.memory.inbox(acct.employeeId)).toEqual([]);
+    // The failed event still enters the inbox and memory (memory moves on whatever the outcome), without a reply.
+    expect((await h.memory.inbox(acct.employeeId)).map((e) => [e.direction, e.text])).toEqual([['received', '[Webhook] bad']]);
+    expect(await h.memory.recentTurns(acct.employeeId)).toEqual([{ role: 'user', content: '[Webhook] bad' }]);
     const description = await handle.describe();
     expect(description.searchAttributes.EventStatus).toEqual(['failed']);
   });
@@ -190,24 +198,38 @@ describe('driving an employee through an OpenAI-compatible model server', () => 
 describe('a model turn cancelled while it waits on the model', () => {
   it('reports the cancellation Temporal asked for and records nothing', async () => {
     const acct = await h.seedAccount();
+    const conversations = new ConversationStore(h.db);
     const { modelTurn } = agentActivities({
       employees: h.employees,
       memory: h.memory,
       endpoints: new EndpointStore(h.db),
+      conversations,
       model: createModelServer({ baseURL: fake.baseURL, timeoutMs: 30_000 }),
       defaultModel: 'test-model',
       prices: { models: {}, defaultPromptPer1k: 1, defaultCompletionPer1k: 1, runtimePerSecond: 1 },
-      defaultLimits: { maxSteps: 10, maxTokens: 100, deadlineMs: 60_000, maxCredits: 100 },
+      defaultLimits: {
+        maxSteps: 10,
+        maxTokens: 100,
+        deadlineMs: 60_000,
+        maxCredits: 100,
+        maxPromptTokens: 32_000,
+        maxToolCallsPerTurn: 10,
+        maxToolCalls: 20,
+        maxWebhookBytes: 262_144,
+      },
     });
     fake.enqueue({ kind: 'hang' });
+    const messageId = randomUUID();
+    await conversations.start(messageId, [{ role: 'user', content: 'never answered' }]);
     const env = new MockActivityEnvironment();
     const running = env.run(modelTurn, {
       employeeId: acct.employeeId,
-      messageId: randomUUID(),
+      messageId,
       turn: 1,
       model: 'test-model',
       maxTokens: 100,
-      messages: [{ role: 'user' as const, content: 'never answered' }],
+      maxCredits: 100,
+      toolResults: [],
       tools: [],
       spent: { ...ZERO_USAGE },
     });

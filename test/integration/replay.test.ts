@@ -6,6 +6,7 @@ import { DeterminismViolationError } from '@temporalio/workflow';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import type { EventMemo, WebhookEventInput, WebhookEventResult } from '../../workflows/contract';
+import { MEMORY_ON_FAILURE_PATCH } from '../../workflows/process-webhook-event';
 import { createHarnessWithFakeModel, type Harness } from '../helpers/harness';
 import { historyFromJson } from '../helpers/history-json';
 
@@ -32,10 +33,16 @@ const decode = <T>(payload: temporal.api.common.v1.IPayload | null | undefined):
  * ended (the input's dedupUntil). v2: the window lives in PostgreSQL; the API sends no dedupUntil
  * and every event closes when its work is done. The workflow code is the same: what differs is
  * decided by the input, which the history holds, so v1 histories replay without a patch marker.
+ * v3: a failed event is recorded in the employee's memory (patched), and model turns read the
+ * conversation from PostgreSQL by reference.
  */
+const none = (): string[] => [];
+/** v3: a failed event enters the employee's memory too (MEMORY_ON_FAILURE_PATCH), except when the employee is gone. */
+const failedWithEmployee = (f: string) => (/(rejected|step-limit)\.json$/.test(f) ? [MEMORY_ON_FAILURE_PATCH] : []);
 const GENERATIONS = [
-  { prefix: 'v1-', keyedTimer: true, patches: [] as string[] },
-  { prefix: 'v2-', keyedTimer: false, patches: [] as string[] },
+  { prefix: 'v1-', keyedTimer: true, patches: none },
+  { prefix: 'v2-', keyedTimer: false, patches: none },
+  { prefix: 'v3-', keyedTimer: false, patches: failedWithEmployee },
 ] as const;
 type Generation = (typeof GENERATIONS)[number];
 const generationOf = (file: string): Generation => [...GENERATIONS].reverse().find((g) => file.startsWith(g.prefix))!;
@@ -93,7 +100,7 @@ describe('replaying event workflow histories against the current workflow code',
         const fields = e.workflowPropertiesModifiedEventAttributes?.upsertedMemo?.fields;
         return fields ? [Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, decode(v)]))] : [];
       });
-      expect({ f, patches }).toEqual({ f, patches: generationOf(f).patches });
+      expect({ f, patches }).toEqual({ f, patches: generationOf(f).patches(f) });
       const input = decode<WebhookEventInput>(events[0].workflowExecutionStartedEventAttributes!.input!.payloads![0]);
       const completed = events.find((e) => e.workflowExecutionCompletedEventAttributes)?.workflowExecutionCompletedEventAttributes;
       const succeeded = f.endsWith('success.json') || f.endsWith('retried-after-500.json') || f.endsWith('tool-calls.json');
