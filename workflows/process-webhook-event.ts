@@ -57,8 +57,9 @@ export async function processWebhookEvent(input: WebhookEventInput): Promise<Web
     result.error = { type: failure.type ?? undefined, message: failure.message };
     result.failedAt = new Date().toISOString();
     // The event enters the employee's memory whatever its outcome, so memory moves on (a run of
-    // failing events cannot pin old turns in place). Not for an employee that no longer exists.
-    if (failure.type !== EMPLOYEE_NOT_FOUND && patched(MEMORY_ON_FAILURE_PATCH)) {
+    // failing events cannot pin old turns in place). Not for an employee that no longer exists, nor
+    // for a cancelled event: its scope is cancelled, and only the settlement below may still run.
+    if (!end.cancellation && failure.type !== EMPLOYEE_NOT_FOUND && patched(MEMORY_ON_FAILURE_PATCH)) {
       await database.recordOutcome.executeWithOptions({ ...DATABASE_STEP, summary: 'record the failed event' }, [
         {
           employeeId: input.employeeId,

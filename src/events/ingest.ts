@@ -42,11 +42,15 @@ export interface IngestOptions {
 /** What ingest asked the Idempotency-Key cache before the request was validated (see `peek`). */
 export type WindowPeek = Promise<OriginalEvent | undefined> | undefined;
 
+/** What became of a window's original event, as a repeat learns it (see EventIngest.originalOutcome). */
+type OriginalOutcome = 'accepted' | 'released' | 'never-started';
+
 /** The window scope of POST /api/webhook/; signed sources get their own. */
 const API_SCOPE = 'api';
 const SUMMARY_LENGTH = 200;
-/** How often a repeat asks again while its original's start is in flight. */
-const IN_FLIGHT_POLL_MS = 50;
+/** How often a repeat asks again while its original's start is in flight: from this, doubling. */
+const IN_FLIGHT_POLL_MS = 25;
+const IN_FLIGHT_MAX_POLL_MS = 250;
 /** Beyond the start timeout: the original's release (on a failed start) has this long to land. */
 const IN_FLIGHT_GRACE_MS = 2_000;
 
@@ -59,6 +63,9 @@ const IN_FLIGHT_GRACE_MS = 2_000;
  * another request under the same key is refused (422), never answered as a silent duplicate.
  */
 export class EventIngest {
+  /** Repeats of one key waiting on its original's start, shared within this process. */
+  private readonly waits = new Map<string, Promise<OriginalOutcome>>();
+
   constructor(
     private readonly runs: EventRuns,
     private readonly employees: EmployeeStore,
@@ -128,7 +135,8 @@ export class EventIngest {
       }
       const original = claim.original;
       refuseReuse(req, payloadSha256, original);
-      const state = await this.originalState(workflowIdOf(original.messageId), original);
+      const keySha256 = sha256Hex(req.idempotencyKey!);
+      const state = await this.originalOutcome(req.accountId, keySha256, workflowIdOf(original.messageId), original);
       if (state === 'accepted') {
         const cached: OriginalEvent = {
           messageId: original.messageId,
@@ -140,23 +148,43 @@ export class EventIngest {
         return { status: 'duplicate', messageId: original.messageId, employeeId: original.employeeId, workflowId: workflowIdOf(original.messageId) };
       }
       // Never started (its API died between the reservation and the start): this request is the event.
-      if (state === 'never-started') takeOver = original.messageId;
-      else await sleep(IN_FLIGHT_POLL_MS);
+      takeOver = state === 'never-started' ? original.messageId : undefined;
     }
   }
 
   /**
-   * Whether the window's original event was accepted: Temporal has its run. While its start may
-   * still be in flight (younger than the start timeout), 'starting': ask again shortly (a failed
-   * start releases the window, and the next claim wins it). Older and unknown to Temporal, it never
-   * started. (A window outliving the namespace's retention would read as never started: windows
-   * are minutes, retention days.)
+   * What became of the window's original event. 'accepted': Temporal has its run. While its start
+   * may still be in flight (younger than the start timeout plus a grace), it is asked again with
+   * backoff; 'released': its start failed and the window was given back (claim again, and this
+   * request is the event); 'never-started': older than that and unknown to Temporal (its API
+   * died), so this request takes the window over. Concurrent repeats of one key in this process
+   * share one wait. (A window outliving the namespace's retention would read as never started:
+   * windows are minutes, retention days.)
    */
-  private async originalState(workflowId: string, original: WindowOriginal): Promise<'accepted' | 'starting' | 'never-started'> {
-    const run = await upstream('temporal', () => this.runs.find(workflowId, original.messageId));
-    if (run) return 'accepted';
-    const age = Date.now() - original.createdAt.getTime();
-    return age < this.options.startTimeoutMs + IN_FLIGHT_GRACE_MS ? 'starting' : 'never-started';
+  private originalOutcome(accountId: string, keySha256: string, workflowId: string, original: WindowOriginal): Promise<OriginalOutcome> {
+    const key = `${accountId}/${keySha256}/${original.messageId}`;
+    let wait = this.waits.get(key);
+    if (!wait) {
+      wait = this.waitForOriginal(accountId, keySha256, workflowId, original).finally(() => this.waits.delete(key));
+      this.waits.set(key, wait);
+    }
+    return wait;
+  }
+
+  private async waitForOriginal(accountId: string, keySha256: string, workflowId: string, original: WindowOriginal): Promise<OriginalOutcome> {
+    const giveUpAt = original.createdAt.getTime() + this.options.startTimeoutMs + IN_FLIGHT_GRACE_MS;
+    for (let pause = IN_FLIGHT_POLL_MS; ; pause = Math.min(pause * 2, IN_FLIGHT_MAX_POLL_MS)) {
+      // A Temporal that does not answer in time is asked again, until the wait is over.
+      const run = await this.runs.find(workflowId, original.messageId).catch(() => 'unknown' as const);
+      if (run !== undefined && run !== 'unknown') return 'accepted';
+      if (Date.now() >= giveUpAt) {
+        if (run === 'unknown') throw dependencyUnavailable('temporal', new Error(`could not learn whether ${workflowId} started`));
+        return 'never-started';
+      }
+      await sleep(pause);
+      const current = await upstream('database', () => this.intake.windowMessage(accountId, API_SCOPE, keySha256));
+      if (current !== original.messageId) return 'released';
+    }
   }
 
   private async start(req: IngestRequest, input: WebhookEventInput, workflowId: string): Promise<IngestResult> {

@@ -76,6 +76,12 @@ const acceptEvent = statement<
      make_interval(secs => :windowMs::double precision / 1000), :takeOver::uuid)`,
 );
 
+/** Which message a key's window names now (none: released, or never claimed). */
+const windowMessage = statement<{ accountId: string; scope: string; keySha256: string }, { message_id: string }>(
+  'intake_window_message',
+  `SELECT message_id FROM idempotency_windows WHERE account_id = :accountId AND scope = :scope AND key_sha256 = :keySha256`,
+);
+
 /** Expired windows, a batch at a time: the rows say "duplicate" only while open, so this is housekeeping. */
 const pruneWindows = statement<{ limit: number }, { pruned: number }>(
   'intake_prune_windows',
@@ -120,6 +126,11 @@ export class EventIntake {
       };
     }
     return { outcome: row.outcome, balance: Number(row.balance), reserved: Number(row.reserved) };
+  }
+
+  /** The message a key's window names now, or undefined when there is no window row. */
+  async windowMessage(accountId: string, scope: string, keySha256: string): Promise<string | undefined> {
+    return (await windowMessage.run(this.db, { accountId, scope, keySha256 }))[0]?.message_id;
   }
 
   /** Deletes up to `limit` expired windows; the API calls it in the background. */

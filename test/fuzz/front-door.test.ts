@@ -33,6 +33,7 @@ const DOCUMENTED: Record<number, readonly string[]> = {
   408: ['REQUEST_TIMEOUT'],
   413: ['PAYLOAD_TOO_LARGE'],
   415: ['UNSUPPORTED_MEDIA_TYPE'],
+  422: ['IDEMPOTENCY_KEY_REUSED'],
   429: ['RATE_LIMITED'],
   431: ['HEADERS_TOO_LARGE'],
 };

@@ -70,9 +70,17 @@ describe('402 at ingest', () => {
     expect(kinds(await h.ledger.postings(acct.accountId))).toEqual(['topup']);
   });
 
-  it('answers 404 before 402: an unknown employee is the first thing to fix', async () => {
+  it('answers 404 before 402: an unknown employee is the first thing to fix, and nothing is reserved, recorded or claimed', async () => {
     const acct = await h.seedAccount({ credits: 0 });
-    expectError(await send(acct, undefined, randomUUID()), 404, 'EMPLOYEE_NOT_FOUND', 'employee_id');
+    expectError(await send(acct, `k-${randomUUID()}`, randomUUID()), 404, 'EMPLOYEE_NOT_FOUND', 'employee_id');
+    expect(await h.ledger.postings(acct.accountId)).toEqual([]);
+    const counts = await h.db.query<{ messages: number; windows: number; reservations: number }>(
+      `SELECT (SELECT count(*)::int FROM messages WHERE account_id = $1) AS messages,
+              (SELECT count(*)::int FROM idempotency_windows WHERE account_id = $1) AS windows,
+              (SELECT count(*)::int FROM open_reservations WHERE account_id = $1) AS reservations`,
+      [acct.accountId],
+    );
+    expect(counts.rows[0]).toEqual({ messages: 0, windows: 0, reservations: 0 });
   });
 
   it('answers a repeat of an accepted key with 200 duplicate even once the credits are gone', async () => {

@@ -242,12 +242,17 @@ describe('413: the 64 KB body limit', () => {
       expect(res.body.error.code).toBe('MALFORMED_JSON');
     });
 
-    it('accepts UTF-8 beyond ASCII, including U+FFFD itself', async () => {
+    it('accepts UTF-8 beyond ASCII, including U+FFFD itself, and the employee receives it byte for byte', async () => {
+      const payload = 'Café ☕ \uFFFD 👍 日本語 ﷽';
       const res = await h.http
         .post('/api/webhook/')
         .set(acct.auth)
-        .send({ ...valid(), payload: 'Café ☕ \uFFFD 👍' });
+        .send({ ...valid(), payload });
       expect(res.status).toBe(202);
+      await h.workflowHandle(acct.accountId, res.body.message_id).result();
+      const received = (await h.memory.inbox(acct.employeeId)).find((e) => e.messageId === res.body.message_id && e.direction === 'received');
+      const expected = `[Webhook: order.completed] ${payload}`;
+      expect(Buffer.from(received!.text, 'utf8').equals(Buffer.from(expected, 'utf8'))).toBe(true);
     });
 
     it('accepts a chunked body under the limit', async () => {
