@@ -8,7 +8,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { freePort } from '../src/dev/services';
-import { ensureTemporalBinaries, TEMPORAL_SERVER_VERSION } from '../src/dev/temporal-server';
+import { ensureTemporalBinaries, TEMPORAL_SERVER_VERSION } from '../src/dev/temporal-cluster/binaries';
 import { createPool } from '../src/stores/postgres/pool';
 import { connectRedis } from '../src/stores/redis/client';
 import { ledgerPhase, type LedgerReport } from './ledger';

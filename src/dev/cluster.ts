@@ -2,10 +2,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { loadConfigOrExit, temporalAddress } from '../config';
-import { quietBundlerLogger, waitFor, type RunningService } from './services';
+import { quietBundlerLogger } from '../temporal/quiet-bundler-logger';
+import { waitFor, type RunningService } from './services';
 import { banner, ensurePostgres, ensureRedis, portFree, prepareDatabase, stopOnSignals } from './stack';
 import { spawnNodeService, Supervisor } from './supervisor';
-import { ensureTemporalBinaries, postgresEndpoint, startTemporalCluster, waitForPollers } from './temporal-server';
+import { ensureTemporalBinaries } from './temporal-cluster/binaries';
+import { waitForPollers } from './temporal-cluster/pollers';
+import { postgresEndpoint } from './temporal-cluster/postgres-endpoint';
+import { startTemporalCluster } from './temporal-cluster/start-cluster';
 
 /**
  * `npm run stack:cluster`: the production shape on one machine. A Temporal server (the real

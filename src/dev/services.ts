@@ -206,13 +206,3 @@ export async function startPostgresServer(opts: PostgresServerOptions): Promise<
     if (typeof out === 'number') fs.closeSync(out);
   }
 }
-
-/** For bundleWorkflowCode: webpack's progress stays quiet, its errors still show. */
-export const quietBundlerLogger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: (message: string) => process.stderr.write(`${message}\n`),
-};
