@@ -8,13 +8,15 @@ import type { ApiKeyStore } from '../stores/api-keys';
 import type { EmployeeStore } from '../stores/employees';
 import type { AccountRateLimiter } from '../stores/redis/rate-limiter';
 import type { UsageStore } from '../stores/usage';
+import { authFailureLimit, type AuthFailureOptions } from './middleware/auth-failures';
 import { errorResponses } from './middleware/error-responses';
+import { inFlightCap } from './middleware/in-flight';
 import { requestContext } from './middleware/request-context';
 import { requireHost } from './middleware/require-host';
 import { unmatched } from './middleware/unmatched';
 import { billingRoutes } from './routes/billing';
 import { codecRoutes, type CodecEndpoint } from './routes/codec';
-import { healthRoutes, type ReadinessCheck } from './routes/health';
+import { healthRoutes, type Lifecycle, type ReadinessCheck } from './routes/health';
 import { statusRoutes } from './routes/status';
 import { webhookRoutes } from './routes/webhook';
 import type { AppState } from './state';
@@ -41,6 +43,14 @@ export interface AppDeps {
   codec?: CodecEndpoint;
   /** Serves GET /metrics and counts requests when present. */
   metrics?: ApiMetrics;
+  /** Requests in flight at most (MAX_IN_FLIGHT_REQUESTS); past it 503 OVERLOADED. Default: no cap. */
+  maxInFlight?: number;
+  /** Failed authentications allowed per client IP (AUTH_FAILURES_PER_MINUTE, TRUST_PROXY). Default: no limit. */
+  authFailures?: AuthFailureOptions;
+  /** Each readiness check's deadline (READINESS_TIMEOUT_MS); default 1 s. */
+  readinessTimeoutMs?: number;
+  /** Set `draining` on shutdown: /readyz then answers 503. */
+  lifecycle?: Lifecycle;
 }
 
 /** Builds the HTTP app; it never listens, so tests drive `app.callback()` directly. */
@@ -48,6 +58,8 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const app = new Koa<AppState>();
   app.use(requestContext(deps.logger, deps.metrics));
   app.use(errorResponses());
+  if (deps.maxInFlight) app.use(inFlightCap(deps.maxInFlight));
+  if (deps.authFailures) app.use(authFailureLimit(deps.authFailures));
   app.use(requireHost());
   app.use(unmatched());
 

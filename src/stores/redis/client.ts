@@ -7,6 +7,11 @@ export interface RedisOptions {
    */
   failFast?: boolean;
   name?: string;
+  /**
+   * A command unanswered this long fails (ioredis `commandTimeout`): a Redis that stalls, rather than
+   * dies, would otherwise hold every request that asks it. For request paths; unset: no limit.
+   */
+  commandTimeoutMs?: number;
 }
 
 /**
@@ -41,6 +46,7 @@ function newClient(url: string, options: RedisOptions, lazyConnect: boolean): Re
     enableAutoPipelining: true,
     maxRetriesPerRequest: options.failFast ? 1 : 3,
     connectTimeout: 5_000,
+    commandTimeout: options.commandTimeoutMs,
     // Reconnect forever with a capped backoff: Redis restarts must heal without a process restart.
     retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2_000),
   });
