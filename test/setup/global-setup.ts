@@ -1,8 +1,7 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { freePort, startPostgresServer, startRedisServer, startTemporalDevServer } from '../../src/dev/services';
+import { freePort, makeRunDir, startPostgresServer, startRedisServer, startTemporalDevServer } from '../../src/dev/services';
 import { quietBundlerLogger } from '../../src/temporal/quiet-bundler-logger';
 import { findTemporalCli } from '../../src/dev/temporal-cli';
 import { migrate } from '../../src/stores/postgres/migrate';
@@ -14,7 +13,7 @@ import { testStack } from './test-stack';
  * addresses from the env.
  */
 export default async function globalSetup(): Promise<void> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sistava-test-'));
+  const dir = makeRunDir('sistava-test-');
   const [redisPort, temporalPort, postgresPort] = [await freePort(), await freePort(), await freePort()];
   const [redis, temporal, postgres, bundle] = await Promise.all([
     startRedisServer({ port: redisPort, dir: path.join(dir, 'redis'), appendfsync: 'always', logFile: path.join(dir, 'redis.log') }),
