@@ -141,7 +141,7 @@ export const Config = z.object({
   /** The API's statements are cancelled by the server past this; the client gives up 500 ms later. */
   API_STATEMENT_TIMEOUT_MS: z.coerce.number().int().positive().default(1_000),
   /** How long an API request waits for a free pooled connection before it gets a 502. */
-  API_POOL_WAIT_MS: z.coerce.number().int().positive().default(500),
+  API_POOL_WAIT_MS: z.coerce.number().int().positive().default(2_000),
   /** Each /readyz check that has not answered by then counts as down. */
   READINESS_TIMEOUT_MS: z.coerce.number().int().positive().default(1_000),
   /** Requests one API process handles at once; past it: 503 OVERLOADED with Retry-After: 1. */

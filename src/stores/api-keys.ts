@@ -116,6 +116,8 @@ export class ApiKeyStore {
    * churns this one, never the cache of real keys, whose callers would then each cost a query.
    */
   private readonly unknown = new LRUCache<string, true>({ max: 1_000, ttl: KEY_CACHE_TTL_MS });
+  /** Lookups under way, by hash. */
+  private readonly lookups = new Map<string, Promise<ResolvedKey | undefined>>();
   /** Key id → when this process last wrote its last_used_at. */
   private readonly touched = new LRUCache<string, number>({ max: 10_000, ttl: LAST_USED_GRANULARITY_MS });
 
@@ -164,6 +166,17 @@ export class ApiKeyStore {
     const cached = this.cache.get(hash);
     if (cached) return cached;
     if (this.unknown.has(hash)) return undefined;
+    // Concurrent requests with the same uncached key share one lookup: a burst on a cold cache costs
+    // one query, not one per request queueing for the pool.
+    let lookup = this.lookups.get(hash);
+    if (!lookup) {
+      lookup = this.lookUp(hash).finally(() => this.lookups.delete(hash));
+      this.lookups.set(hash, lookup);
+    }
+    return lookup;
+  }
+
+  private async lookUp(hash: string): Promise<ResolvedKey | undefined> {
     const [row] = await resolveKey.run(this.db, { hash });
     if (!row) {
       this.unknown.set(hash, true);
