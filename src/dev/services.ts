@@ -151,6 +151,8 @@ export interface RedisServerOptions {
   /** `always` fsyncs each write: what fault drills need to prove nothing is lost on a crash. */
   appendfsync?: 'always' | 'everysec';
   logFile?: string;
+  /** Allows DEBUG (e.g. `DEBUG SLEEP 4`, a stalled Redis) from loopback clients: for drills only. */
+  debugCommand?: boolean;
 }
 
 /** `redis-server` on loopback with AOF persistence in `dir`. */
@@ -171,6 +173,7 @@ export async function startRedisServer(opts: RedisServerOptions): Promise<Runnin
     '',
   ];
   if (opts.logFile) args.push('--logfile', path.resolve(opts.logFile));
+  if (opts.debugCommand) args.push('--enable-debug-command', 'local');
   const child = spawn('redis-server', args, { stdio: 'ignore' });
   const url = `redis://127.0.0.1:${opts.port}`;
   await Promise.race([failedToRun(child, 'redis-server'), waitFor(`Redis at ${url}`, () => pingRedis(url), 20_000)]);

@@ -20,11 +20,11 @@ function tempDir(prefix: string): string {
   return makeRunDir(prefix);
 }
 
-/** redis-server with AOF fsynced on every write, so a SIGKILL loses nothing it acknowledged. */
-export async function privateRedis(): Promise<RestartableService> {
+/** redis-server with AOF fsynced on every write, so a SIGKILL loses nothing it acknowledged; `debugCommand`: DEBUG SLEEP allowed. */
+export async function privateRedis(opts: { debugCommand?: boolean } = {}): Promise<RestartableService> {
   const dir = tempDir('sistava-drill-redis-');
   const port = await freePort();
-  const start = () => startRedisServer({ port, dir, appendfsync: 'always', logFile: path.join(dir, 'redis.log') });
+  const start = () => startRedisServer({ port, dir, appendfsync: 'always', logFile: path.join(dir, 'redis.log'), debugCommand: opts.debugCommand });
   return restartable(await start(), start, dir);
 }
 
