@@ -9,8 +9,9 @@ import { privateRedis } from '../helpers/private-stack';
 /**
  * Slow, not down: Redis stalls for 4 s (DEBUG SLEEP, the whole server frozen), then the account's
  * balance row is locked for 5 s, both in the middle of a burst against an API process with its
- * default settings. The API's Redis commands give up after REDIS_COMMAND_TIMEOUT_MS (1 s) and its
- * statements after API_STATEMENT_TIMEOUT_MS (1 s), so every request is answered within 3 s (the
+ * default settings. The API's Redis commands give up after REDIS_COMMAND_TIMEOUT_MS (1 s after they
+ * are written, so up to 2 s behind an auto-pipelined batch) and its statements after
+ * API_STATEMENT_TIMEOUT_MS (1 s), so every request is answered within 3 s (the
  * issue's bound): 202, or 502 for the client to retry; /readyz names the stalled Redis within its
  * deadline. Nothing accepted is lost and nothing is charged twice.
  *
@@ -51,6 +52,7 @@ describe('drill: Redis stalled, then the balance row locked, during a burst', ()
 
       // Redis frozen for 4 s: DEBUG SLEEP blocks the whole server, every client's commands wait.
       const staller = new Redis(redis.address, { maxRetriesPerRequest: 0 });
+      await staller.ping(); // connected first: the stall starts when the phase does
       phase = 'redis stalled';
       const stall = staller.call('DEBUG', 'SLEEP', '4');
       await new Promise((resolve) => setTimeout(resolve, 300)); // into the stall, not at its edge

@@ -9,7 +9,10 @@ export interface RedisOptions {
   name?: string;
   /**
    * A command unanswered this long fails (ioredis `commandTimeout`): a Redis that stalls, rather than
-   * dies, would otherwise hold every request that asks it. For request paths; unset: no limit.
+   * dies, would otherwise hold every request that asks it. For request paths; unset: no limit. The
+   * timer starts when the command is written: with auto-pipelining, a command issued while the
+   * previous batch is still out waits for that batch first, so a caller may wait up to twice this
+   * (measured: 1 s gives answers after 1.0-2.0 s while Redis sleeps).
    */
   commandTimeoutMs?: number;
 }
