@@ -1,9 +1,12 @@
 import http from 'node:http';
+import net from 'node:net';
+import { Client } from 'pg';
 import { Connection } from '@temporalio/client';
 import request from 'supertest';
 import { buildApi } from '../../src/api';
 import { createServer } from '../../src/http/server';
 import { createLogger } from '../../src/observability/logger';
+import { captureLogs } from '../helpers/captured-logs';
 import { expectError } from '../helpers/error-body';
 import { createHarness, eventually, testConfig, type Harness } from '../helpers/harness';
 import { listen } from '../helpers/raw-http';
@@ -70,5 +73,51 @@ describe('the in-flight cap', () => {
 
   it('is 1,000 requests per process unless configured', () => {
     expect(testConfig().MAX_IN_FLIGHT_REQUESTS).toBe(1_000);
+  });
+});
+
+describe('a client that hangs up while its request waits', () => {
+  it('costs no reservation and no workflow start: the request ends as 499 with nothing recorded', async () => {
+    const acct = await h.seedAccount();
+    const logs = captureLogs();
+    const config = testConfig({ LOG_LEVEL: 'info' });
+    const logger = createLogger(config, 'api', logs.stream);
+    // A fresh app: its key cache is cold, so the request waits on the key lookup below.
+    const httpServer = createServer(buildApi(config, { db: h.db, redis: h.redis, connection }, logger), { timeoutMs: 10_000, logger });
+    const server = await listen(httpServer);
+    const locker = new Client({ connectionString: process.env.TEST_DATABASE_URL });
+    await locker.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE');
+      const body = JSON.stringify({ employee_id: acct.employeeId, event: 'gone', payload: 'nobody waits for this' });
+      const socket = net.connect(server.port, '127.0.0.1');
+      socket.on('error', () => undefined);
+      socket.write(
+        `POST /api/webhook/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${acct.key}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+      // The whole request arrived and waits on the locked key lookup; then the client gives up.
+      await eventually('the key lookup waiting on the lock', async () => {
+        const { rows } = await locker.query(
+          `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%api_keys%' AND pid <> pg_backend_pid()`,
+        );
+        return rows.length > 0 ? true : undefined;
+      });
+      socket.destroy();
+      await eventually('the server to see the hang-up', async () => {
+        const open = await new Promise<number>((resolve, reject) => httpServer.getConnections((err, count) => (err ? reject(err) : resolve(count))));
+        return open === 0 ? true : undefined;
+      });
+      await locker.query('COMMIT');
+      const line = await eventually('the access log line', async () => logs.lines.find((l) => l.msg === 'request' && l.path === '/api/webhook/'));
+      expect(line.status).toBe(499);
+    } finally {
+      await locker.query('ROLLBACK').catch(() => undefined);
+      await locker.end();
+      await server.close();
+    }
+    const recorded = await h.db.query('SELECT id FROM messages WHERE account_id = $1', [acct.accountId]);
+    expect(recorded.rows).toEqual([]);
+    expect((await h.ledger.postings(acct.accountId)).filter((p) => p.kind === 'reserve')).toEqual([]);
   });
 });

@@ -1,7 +1,7 @@
 import type { Middleware } from 'koa';
 import { upstream } from '../../events/errors';
 import { isWellFormedApiKey, type ApiKeyStore } from '../../stores/api-keys';
-import { apiError } from '../errors';
+import { apiError, clientClosedRequest } from '../errors';
 import type { AuthenticatedState } from '../state';
 
 const BEARER = /^Bearer[ ]+(\S+)\s*$/i;
@@ -25,6 +25,11 @@ export function authenticate(keys: ApiKeyStore): Middleware<AuthenticatedState> 
     if (!isWellFormedApiKey(match[1])) throw unauthorized('INVALID_API_KEY', 'Invalid or revoked API key. Create a new key and try again.');
     const found = await upstream('database', () => keys.resolveKey(match[1]));
     if (!found) throw unauthorized('INVALID_API_KEY', 'Invalid or revoked API key. Create a new key and try again.');
+    // The lookup is where a request waits on a slow database: a client that hung up meanwhile costs
+    // nothing more (no rate-limit round trip, no reservation, no start). Past this point a hang-up
+    // fails the body read (400), and once the handler runs it runs to its end, so a reservation is
+    // never left without its start or its release.
+    if (ctx.req.socket.destroyed) throw clientClosedRequest();
     const { account, keyId } = found;
     ctx.state.account = account;
     ctx.state.keyId = keyId;

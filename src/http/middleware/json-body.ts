@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { Middleware } from 'koa';
 import { koaBody } from 'koa-body';
-import { apiError, clientClosedRequest, fromBodyParser } from '../errors';
+import { apiError, fromBodyParser } from '../errors';
 import { MAX_BODY_BYTES } from '../webhook-request';
 
 const JSON_TYPES = ['application/json', '+json'];
@@ -75,10 +75,6 @@ export function jsonBody<S>(timeoutMs: number): Middleware<S> {
     if (!isUtf8(Buffer.concat(bytes))) {
       throw apiError(400, 'MALFORMED_JSON', 'Request body is not valid UTF-8. Send UTF-8 encoded JSON.');
     }
-    // The last step before the handler reserves credits and starts a workflow: a client that hung up
-    // while we waited (on the key, the rate limit or its own body) costs neither. Once the handler
-    // runs it runs to its end, so a reservation is never left without its start or its release.
-    if (ctx.req.socket.destroyed) throw clientClosedRequest();
     await next();
   };
 }
