@@ -6,6 +6,9 @@ import js from '@eslint/js';
 import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
+/** A Node built-in by its whole name (a path segment like src/domain/ is not the `domain` module). */
+const NODE_BUILTIN = `^(node:.*|${builtinModules.map((m) => m.replace(/[/.]/g, '\\$&')).join('|')})$`;
+
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'coverage/', '.data/', 'bench/results/', 'src/cli/bin.cjs', '*.config.js', '*.config.mjs'] },
   js.configs.recommended,
@@ -35,25 +38,45 @@ export default tseslint.config(
   },
   {
     // Workflow code runs in Temporal's deterministic sandbox: no Node built-ins, no outside
-    // packages but the Temporal workflow SDK, and from the rest of the repo only types.
+    // packages but the Temporal SDK, and from the rest of the repo only the kernel (src/domain/);
+    // activities are typed by the contract's interfaces, never imported.
     files: ['workflows/**/*.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': [
         'error',
         {
           patterns: [
-            { group: ['node:*', ...builtinModules], message: 'Workflow code is deterministic: no Node built-ins.' },
+            { regex: NODE_BUILTIN, message: 'Workflow code is deterministic: no Node built-ins.' },
             {
               regex: '^(?!@temporalio/(workflow|common)$|\\./|\\.\\./)',
               message: 'Workflow code imports only @temporalio/workflow, @temporalio/common and files of this repo.',
             },
             {
-              regex: '^\\.\\./',
-              allowTypeImports: true,
-              message: 'Workflow code may import only types from outside workflows/.',
+              regex: '^\\.\\./(?!src/domain/)',
+              message: 'Workflow code imports from outside workflows/ only the kernel (src/domain/); activities are typed by workflows/contract.ts.',
             },
           ],
         },
+      ],
+    },
+  },
+  {
+    // The kernel is pure: types, constants and pure functions that workflow code may import.
+    files: ['src/domain/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '^(?!\\./)', message: 'The kernel (src/domain/) imports nothing outside itself.' }] },
+      ],
+    },
+  },
+  {
+    // Stores and billing stand on the kernel, not on the workflow folder.
+    files: ['src/stores/**/*.ts', 'src/billing/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '(^|/)workflows(/|$)', message: 'Stores and billing import the kernel (src/domain/), never workflows/.' }] },
       ],
     },
   },

@@ -1,18 +1,7 @@
 import { priceEvent, priceFor, type PriceList } from '../src/billing/pricing';
+import type { ChargeResult } from '../src/domain/billing';
 import { chargePosting, type Ledger, type SettleResult } from '../src/stores/ledger';
-import type { ChargeResult, SettleOutcome, Usage } from '../workflows/contract';
-
-export interface ChargeCreditsInput {
-  accountId: string;
-  messageId: string;
-  employeeId: string;
-  event?: string;
-  usage: Usage;
-}
-
-export interface SettleCreditsInput extends ChargeCreditsInput {
-  outcome: SettleOutcome;
-}
+import type { SettleCreditsInput } from '../workflows/contract';
 
 export interface CreditDeps {
   ledger: Ledger;
@@ -23,24 +12,15 @@ export function creditActivities(deps: CreditDeps) {
   /**
    * Settles the event in one database statement keyed by its message id: posts what it cost at today's
    * price (recorded on the posting) and releases what the API reserved at ingest. Retries and
-   * re-runs find the first posting and post nothing. A failed event reports no usage — the model
-   * rejected it or the employee is gone — so it is not charged; its reservation is released.
+   * re-runs find the first posting and post nothing. A failed event is charged for the model turns
+   * that completed (their usage is known), nothing else; its reservation is released.
    */
   async function settleCredits(input: SettleCreditsInput): Promise<ChargeResult> {
-    // A failed event is charged for the model turns that completed (their usage is known), nothing else.
     const charge = input.outcome === 'completed' || (input.usage.modelTurns ?? 0) > 0 ? price(input) : undefined;
     return toResult(input.messageId, await deps.ledger.settle(input.accountId, input.messageId, charge, input.outcome === 'completed' ? 'settled' : 'failed'));
   }
 
-  /**
-   * The charge step of workflow histories recorded before `settle-credits`: the same settlement, so
-   * a reservation the current API made is released even when such a history runs to its end.
-   */
-  async function chargeCredits(input: ChargeCreditsInput): Promise<ChargeResult> {
-    return toResult(input.messageId, await deps.ledger.settle(input.accountId, input.messageId, price(input), 'settled'));
-  }
-
-  function price(input: ChargeCreditsInput) {
+  function price(input: SettleCreditsInput) {
     const priceUsed = priceFor(deps.prices, input.usage.model);
     const cost = priceEvent(input.usage, priceUsed);
     return chargePosting({
@@ -60,7 +40,7 @@ export function creditActivities(deps: CreditDeps) {
     });
   }
 
-  return { settleCredits, chargeCredits };
+  return { settleCredits };
 }
 
 function toResult(messageId: string, settled: SettleResult): ChargeResult {

@@ -1,29 +1,11 @@
 import OpenAI from 'openai';
 import { ApplicationFailure } from '@temporalio/common';
-import {
-  MODEL_RATE_LIMITED,
-  MODEL_REJECTED,
-  MODEL_UNAVAILABLE,
-  type ChatMessage as LoopMessage,
-  type ModelTurnResult,
-  type ToolSpec,
-} from '../workflows/contract';
-
-export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant';
-  content: string;
-}
-
-export interface ChatResult {
-  reply: string;
-  promptTokens: number;
-  completionTokens: number;
-  model: string;
-}
+import type { AssistantMessage, ChatMessage, ToolSpec } from '../src/domain/agent';
+import { MODEL_RATE_LIMITED, MODEL_REJECTED, MODEL_UNAVAILABLE } from '../src/domain/events';
 
 /** One turn of the agent loop: the assistant's message (content and/or tool calls) and its usage. */
 export interface TurnResult {
-  message: ModelTurnResult['message'];
+  message: AssistantMessage;
   promptTokens: number;
   completionTokens: number;
   model: string;
@@ -31,7 +13,7 @@ export interface TurnResult {
 
 export type ModelServer = ReturnType<typeof createModelServer>;
 
-export type ChatTurn = (request: { model: string; messages: LoopMessage[]; tools: ToolSpec[]; maxTokens: number }, signal?: AbortSignal) => Promise<TurnResult>;
+export type ChatTurn = (request: { model: string; messages: ChatMessage[]; tools: ToolSpec[]; maxTokens: number }, signal?: AbortSignal) => Promise<TurnResult>;
 
 export interface ModelServerOptions {
   baseURL: string;
@@ -73,17 +55,6 @@ export function createModelServer(options: ModelServerOptions) {
     }
   }
 
-  /** One reply, no tools: the event step of histories recorded before the agent loop. */
-  async function complete(model: string, messages: ChatMessage[], signal?: AbortSignal): Promise<ChatResult> {
-    const res = await call(signal, (s) => client.chat.completions.create({ model, messages }, { signal: s }));
-    return {
-      reply: res.choices[0]?.message?.content ?? '',
-      promptTokens: res.usage?.prompt_tokens ?? 0,
-      completionTokens: res.usage?.completion_tokens ?? 0,
-      model: res.model || model,
-    };
-  }
-
   /** One turn of the agent loop over the tool-calling protocol (`tools` in, `tool_calls` out). */
   const turn: ChatTurn = async ({ model, messages, tools, maxTokens }, signal) => {
     const res = await call(signal, (s) =>
@@ -104,7 +75,7 @@ export function createModelServer(options: ModelServerOptions) {
     };
   };
 
-  return { complete, turn };
+  return { turn };
 }
 
 /** 4xx other than 408/429 is permanent; 429 retries after Retry-After; anything else retries with backoff. */

@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { DEFAULT_LOOKBACK_MS, reconcileAll, type ReconcileAllDeps } from '../src/billing/reconcile-all';
 import type { Logger } from '../src/observability/logger';
-import type { ReconcileSummary } from '../workflows/contract';
+import type { ReconcileSummary } from '../src/domain/billing';
 
 export interface ReconcileDeps extends ReconcileAllDeps {
   staleAfterMs: number;

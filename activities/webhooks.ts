@@ -1,15 +1,16 @@
 import http from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { Webhook } from 'standardwebhooks';
 import type { EmployeeStore } from '../src/stores/employees';
 import { guardedLookup, isPrivateAddress, PrivateAddressError } from '../src/net/guarded-lookup';
 import type { EndpointStore } from '../src/stores/endpoints';
 import { truncate } from '../src/shared/text';
-import { WEBHOOK_DELIVERY_FAILED, type ToolCallInput, type ToolCallResult } from '../workflows/contract';
-import { parseArguments, toolResult } from './agent';
+import { WEBHOOK_DELIVERY_FAILED } from '../src/domain/events';
+import type { ToolCallInput, ToolCallResult } from '../workflows/contract';
+import { withHeartbeat } from './heartbeat';
+import { parseArguments, toolResult } from './tools';
 import { parseRetryAfter } from './model-server';
 
 export interface WebhookDeps {
@@ -19,8 +20,6 @@ export interface WebhookDeps {
   timeoutMs: number;
 }
 
-/** Well inside the delivery's heartbeat timeout (workflows/agent-loop.ts). */
-const HEARTBEAT_EVERY_MS = 1_000;
 /** The start of an endpoint's answer that goes back to the model. */
 const EXCERPT_CHARS = 300;
 /** What is read of an answer at most. */
@@ -107,10 +106,8 @@ export function webhookActivities(deps: WebhookDeps) {
       'webhook-signature': signature,
     };
     let answer: Answer;
-    const context = Context.current();
-    const heartbeat = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
     try {
-      answer = await post(new URL(endpoint.url), body, headers, endpoint.allowPrivate, deps.timeoutMs);
+      answer = await withHeartbeat(() => post(new URL(endpoint.url), body, headers, endpoint.allowPrivate, deps.timeoutMs));
     } catch (err) {
       if (err instanceof PrivateAddressError) {
         return toolResult(
@@ -120,8 +117,6 @@ export function webhookActivities(deps: WebhookDeps) {
         );
       }
       throw ApplicationFailure.retryable(`Delivery to ${endpoint.name} failed: ${(err as Error).message}`, WEBHOOK_DELIVERY_FAILED);
-    } finally {
-      clearInterval(heartbeat);
     }
     const excerpt = truncate(answer.text, EXCERPT_CHARS);
     if (answer.status >= 500 || answer.status === 429 || answer.status === 408) {

@@ -6,7 +6,6 @@ import { mergeSessions, sampleSessions, type SessionSample } from './pg-waits';
 import { cpuMsPerOp, mergeCpu, rssMb, startCpuWindow, type CpuShare, type PidSpec } from './proc';
 import { rawStarts } from './raw-start';
 import { startRedisCount } from './redis-stats';
-import type { LevelPair } from './report';
 import { startApi, waitForPollers, type BenchAccount } from './setup';
 import type { BenchChild, Stack } from './stack';
 import { chunks, mergeSamples, summarize, type PhaseResult, type Sample } from './stats';
@@ -138,6 +137,16 @@ export async function startPhases(ctx: BenchContext): Promise<{ levels: LevelPai
 }
 
 export type EndToEnd = Measured & { statuses: Record<string, number>; redis_commands_per_op: Record<string, number> };
+
+export interface LevelPair {
+  concurrency: number;
+  raw_start: Measured;
+  /** Diagnostic: a raw start with the options the API sends (summary, memo, search attributes). */
+  raw_start_ingest_shaped: Measured;
+  ingest: Measured & { statuses: Record<string, number>; redis_commands_per_op: Record<string, number> };
+  /** The ingest API's peak RSS (VmHWM) once this level's rounds are done: which level made it grow. */
+  api_peak_rss_mb_after?: number;
+}
 
 export interface CompletionResults {
   ceiling: Measured;

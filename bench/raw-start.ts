@@ -1,5 +1,5 @@
 import type { Client, WorkflowStartOptions } from '@temporalio/client';
-import { formatWebhookMessage } from '../src/events/format-message';
+import { formatWebhookMessage } from '../src/domain/events';
 import { truncate } from '../src/shared/text';
 import { ACCOUNT_ID, EMPLOYEE_ID, EVENT_STATUS, EVENT_TYPE, type EventMemo } from '../workflows/contract';
 import { runPool, type Sample } from './stats';

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Table from 'cli-table3';
 import type { LedgerReport } from './ledger';
-import type { EndToEnd, Measured } from './phases';
+import type { EndToEnd, LevelPair, Measured } from './phases';
 import { round, type PhaseResult } from './stats';
 
 /** The issue's targets; `pass` in the report says which were met in this run. */
@@ -22,16 +22,6 @@ export const TARGETS = {
 /** The parts of a run: `--only` picks one. */
 export const PHASES = ['throughput', 'ledger'] as const;
 export type Phase = (typeof PHASES)[number];
-
-export interface LevelPair {
-  concurrency: number;
-  raw_start: Measured;
-  /** Diagnostic: a raw start with the options the API sends (summary, memo, search attributes). */
-  raw_start_ingest_shaped: Measured;
-  ingest: Measured & { statuses: Record<string, number>; redis_commands_per_op: Record<string, number> };
-  /** The ingest API's peak RSS (VmHWM) once this level's rounds are done: which level made it grow. */
-  api_peak_rss_mb_after?: number;
-}
 
 export interface Ratios {
   /** Worst level: the smallest ingest/raw-start throughput ratio. */

@@ -7,7 +7,7 @@ import { EventStatusReader } from './events/event-status';
 import { EventIngest } from './events/ingest';
 import { createApp } from './http/app';
 import { codecEndpoint } from './http/routes/codec';
-import type { Lifecycle } from './http/routes/health';
+import type { Lifecycle } from './http/deps';
 import { createServer } from './http/server';
 import { parseTrustedProxies } from './net/client-ip';
 import { exitWithSupervisor } from './shared/supervised-child';
@@ -15,6 +15,7 @@ import { createLogger, type Logger } from './observability/logger';
 import { createApiMetrics } from './observability/metrics';
 import { ApiKeyStore } from './stores/api-keys';
 import { EmployeeStore } from './stores/employees';
+import { EventIntake } from './stores/intake';
 import { Ledger } from './stores/ledger';
 import { MessageStore } from './stores/messages';
 import { assertSchemaCurrent } from './stores/postgres/migrate';
@@ -24,6 +25,9 @@ import { IdempotencyCache } from './stores/redis/idempotency-cache';
 import { AccountRateLimiter } from './stores/redis/rate-limiter';
 import { UsageStore } from './stores/usage';
 import { temporalDataConverter } from './temporal/codec';
+import { EventRuns } from './temporal/event-runs';
+
+const WINDOW_PRUNE_EVERY_MS = 60_000;
 
 /** The clients the API talks through. */
 export interface ApiClients {
@@ -35,10 +39,13 @@ export interface ApiClients {
 /** The HTTP app wired to its stores and to Temporal; shared by the entry point and the tests. */
 export function buildApi(config: Config, { db, redis, connection }: ApiClients, logger: Logger, lifecycle?: Lifecycle) {
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(config) });
+  const runs = new EventRuns(client);
+  const employees = new EmployeeStore(db);
   const ingest = new EventIngest(
-    client,
-    connection,
+    runs,
+    employees,
     new IdempotencyCache(redis),
+    new EventIntake(db),
     new Ledger(db),
     {
       taskQueue: config.TEMPORAL_TASK_QUEUE,
@@ -50,13 +57,12 @@ export function buildApi(config: Config, { db, redis, connection }: ApiClients, 
   );
   return createApp({
     keys: new ApiKeyStore(db),
-    employees: new EmployeeStore(db),
     ingest,
     rateLimiter: new AccountRateLimiter(redis, config.RATE_LIMIT_PER_MINUTE),
     logger,
     bodyTimeoutMs: config.BODY_TIMEOUT_MS,
     logPayloads: config.LOG_PAYLOADS,
-    statusReader: new EventStatusReader(client, connection, new MessageStore(db), config.TEMPORAL_UI_URL, config.TEMPORAL_NAMESPACE),
+    statusReader: new EventStatusReader(runs, new MessageStore(db), config.TEMPORAL_UI_URL, config.TEMPORAL_NAMESPACE),
     usage: new UsageStore(db),
     metrics: createApiMetrics(),
     codec: codecEndpoint(config),
@@ -93,6 +99,11 @@ export async function startApi(config: Config): Promise<{ server: Server; close:
   const connection = Connection.lazy({ address: temporalAddress(config) });
   const lifecycle: Lifecycle = { draining: false };
   const app = buildApi(config, { db, redis, connection }, logger, lifecycle);
+  // Expired Idempotency-Key windows answer nothing; deleting them is housekeeping, in small batches.
+  const intake = new EventIntake(db);
+  const pruning = setInterval(() => {
+    intake.pruneExpired().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'could not prune expired idempotency windows'));
+  }, WINDOW_PRUNE_EVERY_MS).unref();
   const server = createServer(app, { timeoutMs: config.BODY_TIMEOUT_MS, logger }).listen(config.PORT, config.HOST);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
   const address = server.address();
@@ -102,6 +113,7 @@ export async function startApi(config: Config): Promise<{ server: Server; close:
     // First not ready (load balancers stop sending) while still serving; then no new connections,
     // and the requests in flight get SHUTDOWN_DRAIN_MS; what is still open then is cut.
     lifecycle.draining = true;
+    clearInterval(pruning);
     await new Promise((resolve) => setTimeout(resolve, config.SHUTDOWN_DELAY_MS));
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { ModelPrices, type PriceList } from './billing/pricing';
 import { parseTrustedProxies } from './net/client-ip';
-import type { PayloadKeys } from './temporal/codec';
+import type { PayloadKeys } from './temporal/payload-keys';
 
 /** The folder with package.json, whether this runs from `src/` (tsx) or from `dist/src/` (built). */
 function projectRoot(): string {

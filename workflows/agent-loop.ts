@@ -9,33 +9,31 @@ import {
   proxyLocalActivities,
   uuid4,
 } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import type { ChatMessage, ToolCall } from '../src/domain/agent';
 import {
   CREDIT_CAP,
   EMPLOYEE_NOT_FOUND,
   EVENT_DEADLINE,
   MODEL_REJECTED,
   STEP_LIMIT,
-  type AgentSetup,
-  type ChatMessage,
+  ZERO_USAGE,
   type EmployeeOutcome,
   type EventStep,
-  type ToolCall,
-  type ToolCallResult,
   type Usage,
-  type WebhookEventInput,
-} from './contract';
+} from '../src/domain/events';
+import type { AgentSetup, EventActivities, ToolCallInput, ToolCallResult, WebhookEventInput } from './contract';
+import { toEventFailure } from './failures';
 
 /** Reading the employee and recording its outcome are short database steps: local activities. */
-const LOCAL: LocalActivityOptions = {
+export const DATABASE_STEP: LocalActivityOptions = {
   startToCloseTimeout: '10s',
   retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s', nonRetryableErrorTypes: [EMPLOYEE_NOT_FOUND] },
 };
 
 /**
  * A model turn may wait on the model for minutes; it heartbeats every second, so a dead worker is
- * noticed within the heartbeat timeout. Unlike the one-call step of old histories, its retries are
- * counted: together with the event's deadline they make sure a poisoned event ends.
+ * noticed within the heartbeat timeout. Its retries are counted: together with the event's deadline
+ * they make sure a poisoned event ends.
  */
 const MODEL_TURN: ActivityOptions = {
   startToCloseTimeout: '5m',
@@ -44,7 +42,7 @@ const MODEL_TURN: ActivityOptions = {
 };
 
 /** `remember` and `reply` write once per call id: safe to retry until the database answers. */
-const TOOL: ActivityOptions = {
+const MEMORY_TOOL: ActivityOptions = {
   startToCloseTimeout: '30s',
   retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 20 },
 };
@@ -52,23 +50,20 @@ const TOOL: ActivityOptions = {
 /**
  * A webhook delivery retries 5xx, 429 and timeouts with backoff for about three minutes (a receiver
  * down for a minute gets its delivery); the same webhook-id on every attempt lets it deduplicate.
+ * It heartbeats while it waits on the receiver: a worker killed mid-delivery is noticed in seconds.
  */
 const WEBHOOK: ActivityOptions = {
   startToCloseTimeout: '1m',
-  // The delivery heartbeats while it waits on the receiver: a worker killed mid-delivery is noticed
-  // in seconds, and the retry carries the same webhook-id.
   heartbeatTimeout: '10s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10 },
 };
 
-const local = proxyLocalActivities<Activities>(LOCAL);
-// One proxy per policy: executeWithOptions deep-merges its options into the proxy's, so tool calls
-// scheduled through the model turn's proxy would inherit its 10 s heartbeat timeout — and a
-// delivery, which does not heartbeat, would be failed and sent again after 10 s however long
-// WEBHOOK_TIMEOUT_MS allows.
-const activities = proxyActivities<Activities>(MODEL_TURN);
-const tools = proxyActivities<Activities>(TOOL);
-const webhooks = proxyActivities<Activities>(WEBHOOK);
+// One proxy per policy: executeWithOptions deep-merges its options into the proxy's, so a tool call
+// scheduled through the model turn's proxy would inherit its heartbeat timeout.
+const database = proxyLocalActivities<EventActivities>(DATABASE_STEP);
+const model = proxyActivities<EventActivities>(MODEL_TURN);
+const memoryTools = proxyActivities<EventActivities>(MEMORY_TOOL);
+const webhooks = proxyActivities<EventActivities>(WEBHOOK);
 
 /** What the loop reports as it goes: the status query and the Temporal UI's current details read it. */
 export interface LoopProgress {
@@ -77,9 +72,10 @@ export interface LoopProgress {
 }
 
 /** Where the loop ended: the employee's outcome, or a failure with what the event consumed until then. */
-export type LoopEnd = { ok: true; outcome: EmployeeOutcome } | { ok: false; failure: ApplicationFailure; spent: Usage };
-
-const ZERO: Usage = { promptTokens: 0, completionTokens: 0, runtimeMs: 0, modelTurns: 0, toolCalls: 0 };
+export type LoopEnd =
+  | { ok: true; outcome: EmployeeOutcome }
+  /** `cancellation`: the event itself was cancelled; the workflow ends cancelled once it has settled. */
+  | { ok: false; failure: ApplicationFailure; spent: Usage; cancellation?: unknown };
 
 /**
  * The employee acts on the event: a model turn proposes tool calls, each runs as its own activity
@@ -90,64 +86,60 @@ const ZERO: Usage = { promptTokens: 0, completionTokens: 0, runtimeMs: 0, modelT
  * finished turn is not asked again, a finished tool call not run again.
  */
 export async function runAgent(input: WebhookEventInput, message: string, progress: LoopProgress): Promise<LoopEnd> {
-  const setup = await local.prepareAgent.executeWithOptions({ ...LOCAL, summary: 'read employee, tools and memory' }, [
-    { employeeId: input.employeeId, messageId: input.messageId, message },
-  ]);
+  const spent: Usage = { ...ZERO_USAGE };
+  try {
+    return { ok: true, outcome: await act(input, message, progress, spent) };
+  } catch (err) {
+    return { ok: false, spent, failure: toEventFailure(err), cancellation: isCancellation(err) ? err : undefined };
+  }
+}
+
+async function act(input: WebhookEventInput, message: string, progress: LoopProgress, spent: Usage): Promise<EmployeeOutcome> {
+  const who = { employeeId: input.employeeId, messageId: input.messageId };
+  const setup = await database.prepareAgent.executeWithOptions({ ...DATABASE_STEP, summary: 'read employee, tools and memory' }, [{ ...who, message }]);
   if (!setup.model) {
-    const outcome = await local.recordOutcome.executeWithOptions({ ...LOCAL, summary: 'deliver to inbox' }, [
-      { employeeId: input.employeeId, messageId: input.messageId, message, outcome: { runtime: 'inbox', attempts: 1, usage: { ...ZERO } } },
+    const outcome = await database.recordOutcome.executeWithOptions({ ...DATABASE_STEP, summary: 'deliver to inbox' }, [
+      { ...who, message, outcome: { runtime: 'inbox', attempts: 1, usage: { ...ZERO_USAGE } } },
     ]);
     progress.note("delivered to the employee's inbox");
-    return { ok: true, outcome };
+    return outcome;
   }
-
-  const spent: Usage = { ...ZERO, model: setup.model };
+  spent.model = setup.model;
   const remainingMs = input.receivedAt + setup.limits.deadlineMs - Date.now();
+  let reply: string;
   try {
-    const reply = await CancellationScope.withTimeout(Math.max(remainingMs, 1), () => loop(input, setup, spent, progress));
-    const outcome = await local.recordOutcome.executeWithOptions({ ...LOCAL, summary: 'record the answer' }, [
-      { employeeId: input.employeeId, messageId: input.messageId, message, outcome: { runtime: 'openai', reply, attempts: 1, usage: spent } },
-    ]);
-    return { ok: true, outcome };
+    reply = await CancellationScope.withTimeout(Math.max(remainingMs, 1), () => loop(input, setup, spent, progress));
   } catch (err) {
-    if (isCancellation(err) && !CancellationScope.current().consideredCancelled) {
-      // Whole minutes as minutes; anything else in seconds (a 3 s deadline is not "0 min").
-      const ms = setup.limits.deadlineMs;
-      const limit = ms % 60_000 === 0 ? `${ms / 60_000} min` : `${Math.round(ms / 1000)} s`;
-      return {
-        ok: false,
-        spent,
-        failure: ApplicationFailure.create({
-          type: EVENT_DEADLINE,
-          message: `The event passed its deadline (${limit}) before the employee finished.`,
-          nonRetryable: true,
-        }),
-      };
-    }
-    if (err instanceof ApplicationFailure && !isCancellation(err)) return { ok: false, spent, failure: err };
-    const cause = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause : undefined;
-    if (cause)
-      return {
-        ok: false,
-        spent,
-        failure: ApplicationFailure.create({ type: cause.type ?? undefined, message: cause.message, nonRetryable: true, cause: err as Error }),
-      };
+    if (isCancellation(err) && !CancellationScope.current().consideredCancelled) throw deadlinePassed(setup.limits.deadlineMs);
     throw err;
   }
+  return database.recordOutcome.executeWithOptions({ ...DATABASE_STEP, summary: 'record the answer' }, [
+    { ...who, message, outcome: { runtime: 'openai', reply, attempts: 1, usage: spent } },
+  ]);
+}
+
+function deadlinePassed(ms: number): ApplicationFailure {
+  // Whole minutes as minutes; anything else in seconds (a 3 s deadline is not "0 min").
+  const limit = ms % 60_000 === 0 ? `${ms / 60_000} min` : `${Math.round(ms / 1000)} s`;
+  return ApplicationFailure.create({
+    type: EVENT_DEADLINE,
+    message: `The event passed its deadline (${limit}) before the employee finished.`,
+    nonRetryable: true,
+  });
 }
 
 async function loop(input: WebhookEventInput, setup: AgentSetup, spent: Usage, progress: LoopProgress): Promise<string> {
   const messages: ChatMessage[] = [...setup.messages];
-  const model = setup.model!;
+  const modelName = setup.model!;
   for (let turn = 1; turn <= setup.limits.maxSteps; turn++) {
     const started = Date.now();
-    const result = await activities.modelTurn
-      .executeWithOptions({ ...MODEL_TURN, summary: `turn ${turn} · ${model}` }, [
+    const result = await model.modelTurn
+      .executeWithOptions({ ...MODEL_TURN, summary: `turn ${turn} · ${modelName}` }, [
         {
           employeeId: input.employeeId,
           messageId: input.messageId,
           turn,
-          model,
+          model: modelName,
           maxTokens: setup.limits.maxTokens,
           messages,
           tools: setup.tools,
@@ -158,7 +150,7 @@ async function loop(input: WebhookEventInput, setup: AgentSetup, spent: Usage, p
         progress.steps.push({ kind: 'model', name: `turn ${turn}`, status: 'failed', duration_ms: Date.now() - started });
         throw err;
       });
-    add(spent, result.usage);
+    addUsage(spent, result.usage);
     spent.modelTurns = (spent.modelTurns ?? 0) + 1;
     progress.steps.push({ kind: 'model', name: `turn ${turn}`, status: 'completed', duration_ms: result.usage.runtimeMs });
     const calls = result.message.tool_calls ?? [];
@@ -174,7 +166,7 @@ async function loop(input: WebhookEventInput, setup: AgentSetup, spent: Usage, p
     }
     messages.push(result.message);
     if (calls.length === 0) return result.message.content ?? '';
-    const results = await Promise.all(calls.map((call) => runTool(input, call, progress)));
+    const results = await Promise.all(calls.map((call) => callTool(input, call, progress)));
     for (const [i, call] of calls.entries()) {
       messages.push({ role: 'tool', tool_call_id: call.id, content: results[i].content });
       spent.runtimeMs += results[i].runtimeMs;
@@ -189,25 +181,35 @@ async function loop(input: WebhookEventInput, setup: AgentSetup, spent: Usage, p
 }
 
 /**
- * One tool call as its own activity. `send_webhook` has its own retry policy; a delivery that still
- * fails after it goes back to the model as a failed tool result, like any tool error.
+ * One tool call as its own activity, each tool with its retry policy. A call that still fails after
+ * its retries goes back to the model as a failed tool result, like any tool error; so does a call of
+ * a tool that does not exist (no activity for it).
  */
-async function runTool(input: WebhookEventInput, call: ToolCall, progress: LoopProgress): Promise<ToolCallResult> {
-  const args = { employeeId: input.employeeId, messageId: input.messageId, call, deliveryId: uuid4() };
+async function callTool(input: WebhookEventInput, call: ToolCall, progress: LoopProgress): Promise<ToolCallResult> {
+  const args: ToolCallInput = { employeeId: input.employeeId, messageId: input.messageId, call, deliveryId: uuid4() };
   const started = Date.now();
   let result: ToolCallResult;
   try {
-    if (call.function.name === 'send_webhook') {
-      result = await webhooks.sendWebhook.executeWithOptions({ ...WEBHOOK, summary: `send_webhook → ${endpointName(call)}` }, [args]);
-    } else {
-      result = await tools.runTool.executeWithOptions({ ...TOOL, summary: call.function.name }, [args]);
-    }
+    result = await toolActivity(call, args);
   } catch (err) {
     if (isCancellation(err) || !(err instanceof ActivityFailure)) throw err;
     result = { ok: false, content: `The tool failed after its retries: ${err.cause?.message ?? err.message}`, runtimeMs: Date.now() - started };
   }
   progress.steps.push({ kind: 'tool', name: call.function.name, status: result.ok ? 'completed' : 'failed', duration_ms: result.runtimeMs });
   return result;
+}
+
+function toolActivity(call: ToolCall, args: ToolCallInput): Promise<ToolCallResult> {
+  switch (call.function.name) {
+    case 'send_webhook':
+      return webhooks.sendWebhook.executeWithOptions({ ...WEBHOOK, summary: `send_webhook → ${endpointName(call)}` }, [args]);
+    case 'remember':
+      return memoryTools.rememberNote.executeWithOptions({ ...MEMORY_TOOL, summary: 'remember' }, [args]);
+    case 'reply':
+      return memoryTools.replyToOwner.executeWithOptions({ ...MEMORY_TOOL, summary: 'reply' }, [args]);
+    default:
+      return Promise.resolve({ ok: false, content: `Unknown tool ${call.function.name}. Use one of the tools you were given.`, runtimeMs: 0 });
+  }
 }
 
 function endpointName(call: ToolCall): string {
@@ -219,7 +221,7 @@ function endpointName(call: ToolCall): string {
   }
 }
 
-function add(total: Usage, turn: Usage): void {
+function addUsage(total: Usage, turn: Usage): void {
   total.promptTokens += turn.promptTokens;
   total.completionTokens += turn.completionTokens;
   total.runtimeMs += turn.runtimeMs;

@@ -1,13 +1,22 @@
 /**
  * The Temporal contract of an event, shared by the API (client), the worker, the CLI, the tests and
- * the dev stack: queries, search-attribute keys, failure types, and the shapes that cross the
- * workflow boundary. The workflow functions themselves are started by reference
- * (`client.workflow.start(processWebhookEvent, …)`), so their arguments are type-checked.
- * Only `@temporalio/workflow` and type-only imports here: this file is part of the workflow bundle.
+ * the dev stacks: workflow and activity names and signatures, the query, search-attribute keys, and
+ * the shapes that cross the workflow boundary (input, result, memo, failure details). Clients start
+ * workflows by the names and signatures here, never by importing workflow code, and workflows type
+ * their activity proxies from the interfaces here, never from `activities/`.
+ * Part of the workflow bundle: only `@temporalio/*` and the kernel (`src/domain/`) are imported.
  */
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery } from '@temporalio/workflow';
-import type { Posting } from '../src/billing/types';
+import type { AgentLimits, AssistantMessage, ChatMessage, ToolCall, ToolSpec } from '../src/domain/agent';
+import type { ChargeResult, Posting, ReconcileSummary, SettleOutcome } from '../src/domain/billing';
+import type { EmployeeOutcome, EventStatus, EventStep, Usage } from '../src/domain/events';
+
+/** Workflow type names, as Temporal (and its visibility queries) know them. */
+export const EVENT_WORKFLOW = 'processWebhookEvent';
+export const RECONCILE_WORKFLOW = 'reconcileBilling';
+export type ProcessWebhookEvent = (input: WebhookEventInput) => Promise<WebhookEventResult>;
+export type ReconcileBilling = () => Promise<ReconcileSummary>;
 
 /** The event workflow's live account of itself, answered while it runs. */
 export const statusQuery = defineQuery<WebhookEventResult>('status');
@@ -26,54 +35,64 @@ export const SEARCH_ATTRIBUTES = [ACCOUNT_ID, EMPLOYEE_ID, EVENT_TYPE, EVENT_STA
 /** `Name=Keyword`, as `temporal server start-dev --search-attribute` takes them (every one is a Keyword). */
 export const SEARCH_ATTRIBUTE_SPECS = SEARCH_ATTRIBUTES.map((key) => `${key.name}=Keyword`);
 
-/** The Schedule that reconciles every account's ledger with Temporal's histories. */
+/** The Schedule that reconciles every account's ledger with the charges recorded in Temporal. */
 export const RECONCILE_SCHEDULE_ID = 'billing-reconcile';
 
-/** Failure types: stable strings that survive minification and cross process boundaries. */
-export const EMPLOYEE_NOT_FOUND = 'EMPLOYEE_NOT_FOUND';
-export const MODEL_REJECTED = 'MODEL_REJECTED';
-export const MODEL_RATE_LIMITED = 'MODEL_RATE_LIMITED';
-export const MODEL_UNAVAILABLE = 'MODEL_UNAVAILABLE';
-/** The event's limits (per employee, with defaults): each ends the event with its own type. */
-export const STEP_LIMIT = 'STEP_LIMIT';
-export const EVENT_DEADLINE = 'EVENT_DEADLINE';
-export const CREDIT_CAP = 'CREDIT_CAP';
-/** A webhook delivery that still failed after its retries (5xx, 429, timeouts): reported to the model. */
-export const WEBHOOK_DELIVERY_FAILED = 'WEBHOOK_DELIVERY_FAILED';
-
-/** The tools an operator can turn on for an employee; the model sees only those. */
-export const TOOL_NAMES = ['send_webhook', 'remember', 'reply'] as const;
-export type ToolName = (typeof TOOL_NAMES)[number];
-
-/** What bounds one event; every field is resolved (employee's own value, else the service default). */
-export interface AgentLimits {
-  /** Model turns per event. */
-  maxSteps: number;
-  /** max_tokens of each model call. */
-  maxTokens: number;
-  /** The whole event, from its acceptance. */
-  deadlineMs: number;
-  /** Credits one event may spend (its tokens and runtime priced as its charge will be). */
-  maxCredits: number;
+/** What the API hands to Temporal for one accepted event. */
+export interface WebhookEventInput {
+  messageId: string;
+  accountId: string;
+  employeeId: string;
+  event?: string;
+  payload: string;
+  idempotencyKey?: string;
+  requestId: string;
+  /** Milliseconds since epoch when the API accepted the event. */
+  receivedAt: number;
+  /**
+   * Set by APIs that held the Idempotency-Key window with the workflow itself: it then stays open
+   * until this time (ms since epoch). Kept so such histories replay; events accepted since the
+   * window moved to PostgreSQL carry none and close when their work is done.
+   */
+  dedupUntil?: number;
 }
 
-/** A Chat Completions tool call, as the model proposes it. */
-export interface ToolCall {
-  id: string;
-  type: 'function';
-  function: { name: string; arguments: string };
+export interface WebhookEventResult {
+  messageId: string;
+  status: EventStatus;
+  /** Attempts the employee step took (1 when it succeeded at once). */
+  attempts?: number;
+  charge?: ChargeResult;
+  error?: { type?: string; message: string };
+  /** When the event failed (ISO time). */
+  failedAt?: string;
+  /** Each model turn and tool call, in order. */
+  steps?: EventStep[];
 }
 
-/** A Chat Completions message as the loop keeps the conversation. */
-export type ChatMessage =
-  | { role: 'system' | 'user'; content: string }
-  | { role: 'assistant'; content: string | null; tool_calls?: ToolCall[] }
-  | { role: 'tool'; tool_call_id: string; content: string };
+/**
+ * The event workflow's memo: what the API writes at the start, and what the settlement adds, so
+ * reconcile reads every charge from one visibility listing. Read back only through the codec in
+ * src/temporal/event-runs.ts.
+ */
+export interface EventMemo {
+  messageId: string;
+  employeeId: string;
+  requestId: string;
+  idempotencyKey: string | null;
+  receivedAt: string;
+  dedupUntil: number | null;
+  /** True once the event settled; `charge` is then its charge posting, or null when it was not charged. */
+  settled?: boolean;
+  charge?: Posting | null;
+}
 
-/** A tool as the model is told of it (Chat Completions `tools`). */
-export interface ToolSpec {
-  type: 'function';
-  function: { name: ToolName; description: string; parameters: Record<string, unknown> };
+/** What the settlement adds to the memo. */
+export type SettledMemo = Required<Pick<EventMemo, 'settled' | 'charge'>>;
+
+/** The details of a failed event's ApplicationFailure: its steps, which the status API shows after it closed. */
+export interface EventFailureDetails {
+  steps: EventStep[];
 }
 
 /** Everything the loop needs, read once at the start of the event. `model` undefined: no model server, inbox delivery. */
@@ -83,6 +102,12 @@ export interface AgentSetup {
   tools: ToolSpec[];
   /** System prompt (instructions and notes), memory, then the event. */
   messages: ChatMessage[];
+}
+
+export interface PrepareAgentInput {
+  employeeId: string;
+  messageId: string;
+  message: string;
 }
 
 export interface ModelTurnInput {
@@ -98,7 +123,7 @@ export interface ModelTurnInput {
 }
 
 export interface ModelTurnResult {
-  message: Extract<ChatMessage, { role: 'assistant' }>;
+  message: AssistantMessage;
   /** This turn's tokens and runtime. */
   usage: Usage;
   /** The event's credits so far, this turn included. */
@@ -109,7 +134,7 @@ export interface ToolCallInput {
   employeeId: string;
   messageId: string;
   call: ToolCall;
-  /** Chosen by the workflow once per call: the webhook-id of every delivery attempt of this call. */
+  /** Chosen by the workflow once per call: the id that makes every attempt of this call one write or one delivery. */
   deliveryId: string;
 }
 
@@ -120,107 +145,34 @@ export interface ToolCallResult {
   runtimeMs: number;
 }
 
-/** One step of an event, as the status API lists it. */
-export interface EventStep {
-  kind: 'model' | 'tool';
-  name: string;
-  status: 'completed' | 'failed';
-  duration_ms: number;
-}
-
-/** What one reconcile over every account found and did (a row of reconcile_runs). */
-export interface ReconcileSummary {
-  runId: string;
-  trigger: 'schedule' | 'manual';
-  startedAt: string;
-  finishedAt: string;
-  accounts: number;
-  workflows: number;
-  missing: number;
-  repaired: number;
-  staleReleased: number;
-  mismatched: number;
-  ok: boolean;
-}
-
-export type EventStatus = 'accepted' | 'processing' | 'completed' | 'failed';
-
-/** What the API hands to Temporal for one accepted event. */
-export interface WebhookEventInput {
+export interface RecordOutcomeInput {
+  employeeId: string;
   messageId: string;
+  message: string;
+  outcome: EmployeeOutcome;
+}
+
+export interface SettleCreditsInput {
   accountId: string;
+  messageId: string;
   employeeId: string;
   event?: string;
-  payload: string;
-  /** Present when the caller sent an Idempotency-Key: the workflow then holds the dedup window open. */
-  idempotencyKey?: string;
-  requestId: string;
-  /** Milliseconds since epoch when the API accepted the event. */
-  receivedAt: number;
-  /** With an Idempotency-Key: the workflow stays open until then, so Temporal refuses a repeat start. */
-  dedupUntil?: number;
-}
-
-/**
- * The event workflow's memo: what the API wrote at the start, and what the settlement adds (since
- * CHARGE_IN_MEMO_PATCH), so reconcile reads every charge from one visibility listing.
- */
-export interface EventMemo {
-  messageId: string;
-  employeeId: string;
-  requestId: string;
-  idempotencyKey: string | null;
-  receivedAt: string;
-  dedupUntil: number | null;
-  /** True once the event settled; `charge` is then its charge posting, or null when it was not charged. */
-  settled?: boolean;
-  charge?: Posting | null;
-}
-
-export interface Usage {
-  promptTokens: number;
-  completionTokens: number;
-  runtimeMs: number;
-  model?: string;
-  /** Model turns and tool calls the event made (events since the agent loop). */
-  modelTurns?: number;
-  toolCalls?: number;
-}
-
-export interface EmployeeOutcome {
-  runtime: 'openai' | 'inbox';
-  /** The activity attempt that delivered the event (1 when it succeeded at once). */
-  attempts?: number;
-  reply?: string;
   usage: Usage;
+  outcome: SettleOutcome;
 }
 
-export interface ChargeResult {
-  messageId: string;
-  credits: number;
-  tokenCredits: number;
-  runtimeCredits: number;
-  balance: number;
-  /** False when this posting already existed (a retry or a re-run of the same event). */
-  posted: boolean;
-  /** The charge posting as the ledger holds it: what `billing reconcile --repair` restores if it goes missing. */
-  posting?: Posting;
-  /** True when this settlement released the event's reservation (false: none held, or released already). */
-  released?: boolean;
+/** The event workflow's activities; `activities/` implements them (createActivities). */
+export interface EventActivities {
+  prepareAgent(input: PrepareAgentInput): Promise<AgentSetup>;
+  modelTurn(input: ModelTurnInput): Promise<ModelTurnResult>;
+  rememberNote(input: ToolCallInput): Promise<ToolCallResult>;
+  replyToOwner(input: ToolCallInput): Promise<ToolCallResult>;
+  sendWebhook(input: ToolCallInput): Promise<ToolCallResult>;
+  recordOutcome(input: RecordOutcomeInput): Promise<EmployeeOutcome>;
+  settleCredits(input: SettleCreditsInput): Promise<ChargeResult>;
 }
 
-/** How an event ended, for its settlement: a failed event is charged only for what it consumed. */
-export type SettleOutcome = 'completed' | 'failed';
-
-export interface WebhookEventResult {
-  messageId: string;
-  status: EventStatus;
-  /** Attempts the employee step took (1 when it succeeded at once). */
-  attempts?: number;
-  charge?: ChargeResult;
-  error?: { type?: string; message: string };
-  /** When the event failed (ISO time): a keyed event's workflow closes only when its window ends. */
-  failedAt?: string;
-  /** Each model turn and tool call, in order (events since the agent loop). */
-  steps?: EventStep[];
+/** The reconcile workflow's activity. */
+export interface ReconcileActivities {
+  reconcileAllAccounts(input: { trigger: ReconcileSummary['trigger'] }): Promise<ReconcileSummary>;
 }

@@ -1,6 +1,6 @@
 import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
-import type { Activities } from '../activities';
-import type { ReconcileSummary } from './contract';
+import type { ReconcileSummary } from '../src/domain/billing';
+import type { ReconcileActivities } from './contract';
 
 /**
  * One pass over every account may read many visibility pages and post repairs; it heartbeats per
@@ -11,7 +11,7 @@ const OPTIONS: ActivityOptions = {
   heartbeatTimeout: '2m',
   retry: { initialInterval: '10s', maximumAttempts: 3 },
 };
-const { reconcileAllAccounts } = proxyActivities<Activities>(OPTIONS);
+const { reconcileAllAccounts } = proxyActivities<ReconcileActivities>(OPTIONS);
 
 /**
  * Started by the `billing-reconcile` Schedule (RECONCILE_SCHEDULE_ID): reconciles every account's

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import type { Usage } from '../../workflows/contract';
-import type { PriceUsed } from './types';
+import type { Usage } from '../domain/events';
+import type { PriceUsed } from '../domain/billing';
 
 /** One model's token prices, in whole credits per 1,000 tokens. */
 export const ModelPrice = z.strictObject({

@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import type { Client } from '@temporalio/client';
-import type { ReconcileSummary } from '../../workflows/contract';
+import type { ReconcileSummary } from '../domain/billing';
 import type { AccountStore } from '../stores/accounts';
 import type { Ledger } from '../stores/ledger';
 import type { ReconcileRunStore } from '../stores/reconcile-runs';
-import { reconcile, type ReconcileResult } from './reconcile';
+import type { EventRuns } from '../temporal/event-runs';
+import { reconcile, type ReconcileReport } from './reconcile';
 
 export interface ReconcileAllDeps {
-  client: Client;
+  /** Where the runs' recorded charges are read. */
+  events: EventRuns;
   ledger: Ledger;
   accounts: AccountStore;
   runs: ReconcileRunStore;
@@ -33,11 +34,11 @@ export const DEFAULT_LOOKBACK_MS = 24 * 3600 * 1000;
  * with the accounts that had anything to report. Used by the Schedule's activity and by
  * `sistava billing reconcile --all`.
  */
-export async function reconcileAll(deps: ReconcileAllDeps, options: ReconcileAllOptions): Promise<{ summary: ReconcileSummary; findings: ReconcileResult[] }> {
+export async function reconcileAll(deps: ReconcileAllDeps, options: ReconcileAllOptions): Promise<{ summary: ReconcileSummary; findings: ReconcileReport[] }> {
   const startedAt = new Date();
   const to = options.now ?? startedAt;
   const from = new Date(to.getTime() - options.lookbackMs);
-  const findings: ReconcileResult[] = [];
+  const findings: ReconcileReport[] = [];
   const summary: ReconcileSummary = {
     runId: options.runId ?? randomUUID(),
     trigger: options.trigger,
@@ -52,7 +53,7 @@ export async function reconcileAll(deps: ReconcileAllDeps, options: ReconcileAll
     ok: true,
   };
   for (const accountId of await deps.accounts.allIds()) {
-    const result = await reconcile(deps.client, deps.ledger, { accountId, from, to, repair: true, staleAfterMs: options.staleAfterMs, now: to });
+    const result = await reconcile(deps.events, deps.ledger, { accountId, from, to, repair: true, staleAfterMs: options.staleAfterMs, now: to });
     summary.accounts += 1;
     summary.workflows += result.workflows;
     summary.missing += result.missing.length;

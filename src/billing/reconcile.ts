@@ -1,15 +1,8 @@
-import { randomUUID } from 'node:crypto';
-import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
-import { defaultPayloadConverter, WorkflowNotFoundError } from '@temporalio/common';
-import type { temporal } from '@temporalio/proto';
-import { processWebhookEvent } from '../../workflows';
-import type { ChargeResult, EmployeeOutcome, EventMemo, WebhookEventInput } from '../../workflows/contract';
+import type { Posting } from '../domain/billing';
 import { compare } from '../shared/text';
-import type { Ledger } from '../stores/ledger';
-import type { Posting } from './types';
-
-type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
-type Payloads = temporal.api.common.v1.IPayloads | null | undefined;
+import type { Ledger, OpenReservation } from '../stores/ledger';
+import { forEachLimited, type EventRuns, type RecordedRun, type RunState } from '../temporal/event-runs';
+import { compareCharges, staleCandidates, type Finding, type StaleReservation } from './reconcile-compare';
 
 export interface ReconcileOptions {
   accountId: string;
@@ -31,16 +24,11 @@ export interface MissingCharge {
   repaired: boolean;
 }
 
-export interface StaleReservation {
-  message_id: string;
-  workflow_id: string | null;
-  since: string;
-  why: 'never started' | 'workflow closed';
-  released: boolean;
-}
-
-/** What `billing reconcile` prints. `ok` is false while anything remains unexplained or unrepaired. */
-export interface ReconcileResult {
+/**
+ * What `billing reconcile` prints (JSON, snake_case like the HTTP API's bodies). `ok` is false while
+ * anything remains unexplained or unrepaired.
+ */
+export interface ReconcileReport {
   account_id: string;
   from: string;
   to: string;
@@ -51,254 +39,119 @@ export interface ReconcileResult {
   uncharged: number;
   missing: MissingCharge[];
   mismatched: Array<{ message_id: string; workflow_id: string; history_credits: number; ledger_credits: number }>;
+  /** Charges a run claims that reconcile will not post: see reconcile-compare.ts `Finding`. */
+  refused: Finding[];
   stale_reservations: StaleReservation[];
   ok: boolean;
 }
 
-/** The local activities that posted an event's charge in histories recorded before the charge went into the memo. */
-const CHARGE_ACTIVITIES = new Set(['settleCredits', 'chargeCredits']);
-const HISTORY_CONCURRENCY = 8;
-
-/** One event workflow and the charge Temporal holds for it. */
-interface Recorded {
-  execution: WorkflowExecutionInfo;
-  messageId: string;
-  charge?: Posting;
-  /** Settled without a charge (it failed and consumed nothing). */
-  settled: boolean;
-}
+const CONCURRENCY = 8;
 
 /**
- * Compares the account's ledger with the charges recorded in Temporal: every event workflow started
- * in [from, to) is found through visibility (search attribute AccountId), with the charge its
- * settlement wrote into the memo (`charge`), and that charge is looked up in the ledger by message
- * id, all at once. With `repair`, a missing charge is posted again — the same posting, through the
- * same idempotent statement, so a second repair posts nothing — and reservations left open by
- * events that never started (or whose workflow was ended from outside) are released. Events keep
- * settling while this runs: a charge posted meanwhile counts as matched, not missing.
+ * Compares the account's ledger with the charges recorded in Temporal: every event run started in
+ * [from, to) with the charge its settlement wrote into the memo (event-runs.ts), against the
+ * ledger's charges for those messages (compared in reconcile-compare.ts, without I/O). With
+ * `repair`, a missing charge is posted again — the same posting, through the same idempotent
+ * statement, so a second repair posts nothing — but only for a message the account reserved; and
+ * reservations left open by events that never started (or whose workflow was ended from outside)
+ * are released. Events keep settling while this runs: a charge posted meanwhile counts as matched.
  */
-export async function reconcile(client: Client, ledger: Ledger, options: ReconcileOptions): Promise<ReconcileResult> {
+export async function reconcile(runs: EventRuns, ledger: Ledger, options: ReconcileOptions): Promise<ReconcileReport> {
   const now = options.now ?? new Date();
-  const recorded = await recordedCharges(client, await listExecutions(client, options));
+  const recorded = await runs.recorded(options.accountId, options.from, options.to);
   const charged = await ledger.chargesFor(
     options.accountId,
-    recorded.filter((r) => r.charge).map((r) => r.messageId),
+    recorded.flatMap((r) => (r.charge ? [r.messageId] : [])),
   );
-  const result: ReconcileResult = {
+  const compared = compareCharges(recorded, charged);
+  const report: ReconcileReport = {
     account_id: options.accountId,
     from: options.from.toISOString(),
     to: options.to.toISOString(),
     repair: options.repair,
     workflows: recorded.length,
-    matched: 0,
-    pending: 0,
-    uncharged: 0,
+    matched: compared.matched,
+    pending: compared.pending,
+    uncharged: compared.uncharged,
     missing: [],
-    mismatched: [],
+    mismatched: compared.mismatched,
+    refused: compared.refused,
     stale_reservations: [],
     ok: true,
   };
 
-  await forEachLimited(recorded, HISTORY_CONCURRENCY, async ({ execution, messageId, charge, settled }) => {
-    if (!charge) {
-      if (execution.status.name === 'RUNNING' && !settled) result.pending += 1;
-      else result.uncharged += 1;
-      return;
-    }
-    const { posting: inLedger, repaired } = await ledgerCharge(ledger, charged, options, messageId, charge, now);
-    if (!inLedger) {
-      result.missing.push({ message_id: messageId, workflow_id: execution.workflowId, run_id: execution.runId, credits: -charge.credits, repaired });
-      return;
-    }
-    if (inLedger.credits === charge.credits) result.matched += 1;
-    else
-      result.mismatched.push({ message_id: messageId, workflow_id: execution.workflowId, history_credits: -charge.credits, ledger_credits: -inLedger.credits });
+  await forEachLimited(compared.missing, CONCURRENCY, async (run) => {
+    const found = await settleMissing(ledger, options, run, now);
+    if (found.refused) report.refused.push(found.refused);
+    else if (found.posting) {
+      if (found.posting.credits === run.charge!.credits) report.matched += 1;
+      else
+        report.mismatched.push({
+          message_id: run.messageId,
+          workflow_id: run.workflowId,
+          history_credits: -run.charge!.credits,
+          ledger_credits: -found.posting.credits,
+        });
+    } else
+      report.missing.push({
+        message_id: run.messageId,
+        workflow_id: run.workflowId,
+        run_id: run.runId,
+        credits: -run.charge!.credits,
+        repaired: found.repaired,
+      });
   });
 
-  result.stale_reservations = await staleReservations(client, ledger, options, now);
-  result.missing.sort((a, b) => compare(a.message_id, b.message_id));
-  result.ok = result.mismatched.length === 0 && result.missing.every((m) => m.repaired) && result.stale_reservations.every((s) => s.released);
-  return result;
+  report.stale_reservations = await releaseStale(runs, ledger, options, now);
+  report.missing.sort((a, b) => compare(a.message_id, b.message_id));
+  report.refused.sort((a, b) => compare(a.message_id, b.message_id));
+  report.ok =
+    report.mismatched.length === 0 &&
+    report.refused.length === 0 &&
+    report.missing.every((m) => m.repaired) &&
+    report.stale_reservations.every((s) => s.released);
+  return report;
 }
 
 /**
- * Each execution's charge: from its memo (events since `charge-in-memo`: no history read), else
- * from its history (events recorded before; only those still within Temporal's retention).
+ * A charge the batch lookup did not find: looked up once more (it may have been posted meanwhile),
+ * then, with `repair`, posted — only when the account holds a reserve posting for that message, so
+ * a run that was not accepted through our ingest (one started on Temporal by hand) moves no money.
  */
-async function recordedCharges(client: Client, executions: WorkflowExecutionInfo[]): Promise<Recorded[]> {
-  const recorded: Recorded[] = [];
-  await forEachLimited(executions, HISTORY_CONCURRENCY, async (execution) => {
-    const listed = (execution.memo ?? {}) as Partial<EventMemo>;
-    if (listed.messageId && listed.settled !== undefined) {
-      recorded.push({ execution, messageId: listed.messageId, charge: listed.charge ?? undefined, settled: listed.settled });
-      return;
-    }
-    // Visibility may lag the workflow by a moment: the workflow's own description is current.
-    const description = await client.workflow.getHandle(execution.workflowId, execution.runId).describe();
-    const memo = (description.memo ?? {}) as Partial<EventMemo>;
-    if (memo.messageId && memo.settled !== undefined) {
-      recorded.push({ execution, messageId: memo.messageId, charge: memo.charge ?? undefined, settled: memo.settled });
-      return;
-    }
-    // Running and not settled yet (its memo says so once it is): pending, nothing to read.
-    if (memo.messageId && description.status.name === 'RUNNING') {
-      recorded.push({ execution, messageId: memo.messageId, settled: false });
-      return;
-    }
-    const found = chargeInHistory(await decodedHistory(client, execution));
-    recorded.push({ execution, messageId: found.input.messageId, charge: found.charge, settled: false });
-  });
-  return recorded;
-}
-
-/**
- * The ledger's charge for a message whose workflow recorded `charge`: the batch lookup first, then
- * with `repair` a charge in neither is posted; when that posts nothing, the workflow or another
- * repair got there first, and their posting is returned to be compared. `repaired` is true only
- * when this call posted it (it then returns no posting).
- */
-async function ledgerCharge(
+async function settleMissing(
   ledger: Ledger,
-  charged: Map<string, Posting>,
   options: ReconcileOptions,
-  messageId: string,
-  charge: Posting,
+  run: RecordedRun,
   now: Date,
-): Promise<{ posting?: Posting; repaired: boolean }> {
-  const posting = charged.get(messageId) ?? (await ledger.chargeFor(options.accountId, messageId));
+): Promise<{ posting?: Posting; repaired: boolean; refused?: Finding }> {
+  const posting = await ledger.chargeFor(options.accountId, run.messageId);
   if (posting || !options.repair) return { posting, repaired: false };
-  const settled = await ledger.settle(options.accountId, messageId, { ...charge, repairedAt: now.toISOString() }, 'repaired');
+  if (!(await ledger.reservationFor(options.accountId, run.messageId))) {
+    return { repaired: false, refused: { message_id: run.messageId, workflow_id: run.workflowId, why: 'no reservation in this account' } };
+  }
+  const settled = await ledger.settle(options.accountId, run.messageId, { ...run.charge!, repairedAt: now.toISOString() }, 'repaired');
   return settled.posted ? { repaired: true } : { posting: settled.posting, repaired: false };
 }
 
-async function listExecutions(client: Client, options: ReconcileOptions): Promise<WorkflowExecutionInfo[]> {
-  if (!/^[A-Za-z0-9_-]+$/.test(options.accountId)) throw new Error(`Account id ${JSON.stringify(options.accountId)} is not a plain id.`);
-  const query = [
-    `WorkflowType = '${processWebhookEvent.name}'`,
-    `AccountId = '${options.accountId}'`,
-    `StartTime >= '${options.from.toISOString()}'`,
-    `StartTime < '${options.to.toISOString()}'`,
-  ].join(' AND ');
-  const executions: WorkflowExecutionInfo[] = [];
-  for await (const execution of client.workflow.list({ query })) executions.push(execution);
-  return executions;
-}
-
 /**
- * The event's input and the charge its history recorded, for histories from before the charge was
- * written into the memo: the settlement's local-activity marker result when it holds the posting
- * (histories since `settle-credits`), else one rebuilt from the older chargeCredits result and the
- * usage driveEmployee returned. No charge: not settled yet, or failed. It reads the SDK's marker
- * name (`core_local_activity`), which is not a public contract: that is why new events carry their
- * charge in the memo, and why this path can go once no such history is within retention.
+ * Reservations open longer than `staleAfterMs` whose event will never settle them: no run for the
+ * message (the API died between reserving and starting, or the start failed and the release did
+ * not get through), or a run that closed without settling (terminated from outside).
  */
-export function chargeInHistory(events: HistoryEvent[]): { input: WebhookEventInput; charge?: Posting } {
-  const input = decode<WebhookEventInput>(events[0]?.workflowExecutionStartedEventAttributes?.input);
-  if (!input) throw new Error('history does not start with the event workflow input');
-  let usage: EmployeeOutcome['usage'] | undefined;
-  for (const event of events) {
-    const completed = event.activityTaskCompletedEventAttributes;
-    if (completed) usage = decode<EmployeeOutcome>(completed.result)?.usage ?? usage;
-    const marker = event.markerRecordedEventAttributes;
-    if (marker?.markerName !== 'core_local_activity') continue;
-    const data = decode<{ activity_type?: string; complete_time?: { seconds?: number } }>(marker.details?.data);
-    if (!data?.activity_type || !CHARGE_ACTIVITIES.has(data.activity_type)) continue;
-    const result = decode<ChargeResult>(marker.details?.result);
-    if (!result) continue;
-    if (result.posting) return { input, charge: result.posting };
-    // A settlement of a failed event: nothing was charged.
-    if (data.activity_type === 'settleCredits') return { input };
-    const at = data.complete_time?.seconds ? new Date(Number(data.complete_time.seconds) * 1000) : new Date(Number(event.eventTime?.seconds ?? 0) * 1000);
-    return { input, charge: legacyCharge(input, result, usage, at) };
-  }
-  return { input };
-}
-
-/** A charge from before the posting was kept in the result: its amounts, the event's usage, no price. */
-function legacyCharge(input: WebhookEventInput, result: ChargeResult, usage: EmployeeOutcome['usage'] | undefined, at: Date): Posting {
-  return {
-    id: randomUUID(),
-    kind: 'charge',
-    at: at.toISOString(),
-    credits: -result.credits,
-    messageId: input.messageId,
-    employeeId: input.employeeId,
-    event: input.event,
-    tokensIn: usage?.promptTokens,
-    tokensOut: usage?.completionTokens,
-    runtimeMs: usage?.runtimeMs,
-    model: usage?.model,
-    tokenCredits: result.tokenCredits,
-    runtimeCredits: result.runtimeCredits,
-  };
-}
-
-/**
- * Reservations open longer than `staleAfterMs` whose event will never settle them: no workflow run
- * for the message (the API died between reserving and starting, or the start failed and the
- * release did not get through), or a run that closed without settling (terminated from outside).
- * A running workflow keeps its reservation: it settles when it ends.
- */
-async function staleReservations(client: Client, ledger: Ledger, options: ReconcileOptions, now: Date): Promise<StaleReservation[]> {
-  const cutoff = now.getTime() - options.staleAfterMs;
+async function releaseStale(runs: EventRuns, ledger: Ledger, options: ReconcileOptions, now: Date): Promise<StaleReservation[]> {
   const open = await ledger.openReservations(options.accountId, options.from, options.to);
-  const candidates = open.filter((o) => o.since.getTime() <= cutoff);
+  const candidates = staleCandidates(open, now, options.staleAfterMs);
   const stale: StaleReservation[] = [];
-  await forEachLimited(candidates, HISTORY_CONCURRENCY, async ({ messageId, workflowId, since }) => {
-    const why = await whyUnsettled(client, workflowId, messageId);
-    if (!why) return;
+  await forEachLimited(candidates, CONCURRENCY, async (reservation: OpenReservation) => {
+    const state: RunState = await runs.state(reservation.workflowId, reservation.messageId);
+    if (state === 'running') return;
+    const why = state === 'absent' ? 'never started' : 'workflow closed';
     // An event that never started was never accepted: its message record goes with the reservation.
     const release = why === 'never started' ? ledger.releaseUnaccepted.bind(ledger) : ledger.release.bind(ledger);
-    const released = options.repair ? await release(options.accountId, messageId, why) : false;
+    const released = options.repair ? await release(options.accountId, reservation.messageId, why) : false;
     // Released meanwhile (a workflow releases before it closes, or another repair did): not stale.
-    if (!released && !(await ledger.isReserved(options.accountId, messageId))) return;
-    stale.push({ message_id: messageId, workflow_id: workflowId, since: since.toISOString(), why, released });
+    if (!released && !(await ledger.isReserved(options.accountId, reservation.messageId))) return;
+    stale.push({ message_id: reservation.messageId, workflow_id: reservation.workflowId, since: reservation.since.toISOString(), why, released });
   });
   return stale.sort((a, b) => compare(a.since, b.since) || compare(a.message_id, b.message_id));
-}
-
-/** Undefined while the message's own run is still running: it will settle. */
-async function whyUnsettled(client: Client, workflowId: string, messageId: string): Promise<StaleReservation['why'] | undefined> {
-  try {
-    const description = await client.workflow.getHandle(workflowId).describe();
-    // The id's latest run belongs to another message: this message's run never started (or closed long ago).
-    if ((description.memo as { messageId?: string } | undefined)?.messageId !== messageId) return 'never started';
-    return description.status.name === 'RUNNING' ? undefined : 'workflow closed';
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return 'never started';
-    throw err;
-  }
-}
-
-/** A history with the payloads reconcile reads run through the client's codecs (encrypted payloads decrypted). */
-async function decodedHistory(client: Client, execution: WorkflowExecutionInfo): Promise<HistoryEvent[]> {
-  const events = (await client.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory()).events ?? [];
-  const codecs = client.options.loadedDataConverter.payloadCodecs;
-  if (codecs.length === 0) return events;
-  const decodeAll = async (container: Payloads) => {
-    if (!container?.payloads?.length) return;
-    let payloads = container.payloads as Parameters<(typeof codecs)[number]['decode']>[0];
-    for (const codec of [...codecs].reverse()) payloads = await codec.decode(payloads);
-    container.payloads = payloads;
-  };
-  for (const event of events) {
-    await decodeAll(event.workflowExecutionStartedEventAttributes?.input);
-    await decodeAll(event.activityTaskCompletedEventAttributes?.result);
-    await decodeAll(event.markerRecordedEventAttributes?.details?.data);
-    await decodeAll(event.markerRecordedEventAttributes?.details?.result);
-  }
-  return events;
-}
-
-function decode<T>(payloads: Payloads): T | undefined {
-  const payload = payloads?.payloads?.[0];
-  return payload ? defaultPayloadConverter.fromPayload<T>(payload) : undefined;
-}
-
-async function forEachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await work(items[next++]);
-  });
-  await Promise.all(lanes);
 }

@@ -1,6 +1,6 @@
 import { msToNumber } from '@temporalio/common';
 import { InvalidArgumentError } from 'commander';
-import { TOOL_NAMES, type ToolName } from '../../workflows/contract';
+import { TOOL_NAMES, type ToolName } from '../domain/agent';
 import { z } from 'zod';
 
 /**

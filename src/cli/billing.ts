@@ -2,9 +2,10 @@ import { Option, type Command } from 'commander';
 import type { z } from 'zod';
 import { billingReport, GROUP_BY, PeriodParams, ReportParams } from '../billing/report';
 import { reportCsv, reportTable } from '../billing/report-format';
-import { reconcile, type ReconcileResult } from '../billing/reconcile';
+import { reconcile, type ReconcileReport } from '../billing/reconcile';
+import { EventRuns } from '../temporal/event-runs';
 import { DEFAULT_LOOKBACK_MS, reconcileAll } from '../billing/reconcile-all';
-import type { ReconcileSummary } from '../../workflows/contract';
+import type { ReconcileSummary } from '../domain/billing';
 import { nonNegativeInt } from './arguments';
 import { CliError, fields, table } from './output';
 import { action, withJson } from './run';
@@ -57,7 +58,7 @@ export function registerBillingCommands(program: Command): void {
           }
           if (opts.all) {
             const { summary } = await reconcileAll(
-              { client: await ctx.temporal(), ledger: ctx.ledger, accounts: ctx.accounts, runs: ctx.runs },
+              { events: new EventRuns(await ctx.temporal()), ledger: ctx.ledger, accounts: ctx.accounts, runs: ctx.runs },
               { trigger: 'manual', lookbackMs: DEFAULT_LOOKBACK_MS, staleAfterMs: opts.staleAfter * 60_000 },
             );
             return { json: { ...summary }, text: runsTable([summary]), exitCode: summary.ok ? 0 : 1 };
@@ -65,7 +66,7 @@ export function registerBillingCommands(program: Command): void {
           if (!opts.account) throw new CliError('INVALID_ARGUMENT', 'Name an account with --account, or use --all or --history.', 2);
           await ctx.accounts.requireAccount(opts.account);
           const period = parse(PeriodParams, { from: opts.from, to: opts.to });
-          const result = await reconcile(await ctx.temporal(), ctx.ledger, {
+          const result = await reconcile(new EventRuns(await ctx.temporal()), ctx.ledger, {
             accountId: opts.account,
             ...period,
             repair: Boolean(opts.repair),
@@ -101,7 +102,7 @@ function runsTable(runs: ReconcileSummary[]): string {
   );
 }
 
-function reconcileText(r: ReconcileResult): string {
+function reconcileText(r: ReconcileReport): string {
   const summary = fields([
     ['account', r.account_id],
     ['period', `workflows started ${r.from} to ${r.to} (exclusive)`],

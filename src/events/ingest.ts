@@ -1,13 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import { processWebhookEvent } from '../../workflows';
-import { ACCOUNT_ID, EMPLOYEE_ID, EVENT_STATUS, EVENT_TYPE, type WebhookEventInput } from '../../workflows/contract';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { formatWebhookMessage } from '../domain/events';
+import type { WebhookEventInput } from '../../workflows/contract';
 import type { Logger } from '../observability/logger';
+import { sha256Hex } from '../shared/hash';
 import { truncate } from '../shared/text';
+import type { EmployeeStore } from '../stores/employees';
+import type { EventIntake, WindowOriginal } from '../stores/intake';
 import type { Ledger } from '../stores/ledger';
 import type { IdempotencyCache, OriginalEvent } from '../stores/redis/idempotency-cache';
+import type { EventRuns } from '../temporal/event-runs';
 import { DomainError, dependencyUnavailable, upstream } from './errors';
-import { formatWebhookMessage } from './format-message';
 import { eventWorkflowId } from './workflow-id';
 
 export interface IngestRequest {
@@ -17,8 +20,6 @@ export interface IngestRequest {
   event?: string;
   idempotencyKey?: string;
   requestId: string;
-  /** What the Idempotency-Key cache holds for this key, looked up beside the rate limit (see `lookupWindow`). */
-  cached?: OriginalEvent;
 }
 
 export interface IngestResult {
@@ -30,108 +31,164 @@ export interface IngestResult {
 
 export interface IngestOptions {
   taskQueue: string;
-  /** How long an Idempotency-Key stays a duplicate after its first acceptance. */
+  /** How long an Idempotency-Key stays a duplicate after its first acceptance (the seed's endpoint: 5 minutes). */
   idempotencyWindowMs: number;
   /** gRPC deadline for the start call, so an unreachable Temporal answers a 502 in bounded time. */
-  startTimeoutMs?: number;
+  startTimeoutMs: number;
   /** Credits held from acceptance until the event settles; an account that cannot cover it gets 402. */
   reserveCreditsPerEvent: number;
 }
 
+/** What ingest asked the Idempotency-Key cache before the request was validated (see `peek`). */
+export type WindowPeek = Promise<OriginalEvent | undefined> | undefined;
+
+/** The window scope of POST /api/webhook/; signed sources get their own. */
+const API_SCOPE = 'api';
 const SUMMARY_LENGTH = 200;
+/** How often a repeat asks again while its original's start is in flight. */
+const IN_FLIGHT_POLL_MS = 50;
+/** Beyond the start timeout: the original's release (on a failed start) has this long to land. */
+const IN_FLIGHT_GRACE_MS = 2_000;
 
 /**
- * Accepts an event: the Idempotency-Key cache answers repeats cheaply, and Temporal's workflow-id
- * uniqueness is the guard that holds when the cache has forgotten. The event workflow stays open
- * until the window ends, so a start within the window always meets a running workflow. Credits are
- * reserved before the start, in the same database statement that checks them (which also records
- * the message): concurrent requests cannot all pass the check and then all spend. An accepted
- * event costs one database round trip and the Temporal start.
+ * Accepts an event. With an Idempotency-Key, its window in PostgreSQL says whether the key was seen:
+ * one statement (EventIntake.accept) claims the window, reserves the credits and records the
+ * message, so an accepted event costs one database round trip and the Temporal start; Redis caches
+ * the windows of repeats. The event workflow is not involved in the window: it closes when its work
+ * is done. A repeat whose original is still starting waits for its outcome; a repeat that carries
+ * another request under the same key is refused (422), never answered as a silent duplicate.
  */
 export class EventIngest {
   constructor(
-    private readonly client: Client,
-    private readonly connection: Connection,
+    private readonly runs: EventRuns,
+    private readonly employees: EmployeeStore,
     private readonly windows: IdempotencyCache,
+    private readonly intake: EventIntake,
     private readonly ledger: Ledger,
     private readonly options: IngestOptions,
     private readonly logger: Logger,
   ) {}
 
   /**
-   * The cached window of a key, for the route to ask alongside the rate limit (one Redis round
-   * trip for both). Never fails: a cache that does not answer only means asking Temporal.
+   * Starts reading the key's cached window now, so the caller can send it in the same Redis round
+   * trip as its rate limit; `accept` uses it only once the request is valid. Never fails: a cache
+   * that does not answer only means asking the database.
    */
-  async lookupWindow(accountId: string, idempotencyKey: string | undefined): Promise<OriginalEvent | undefined> {
+  peek(accountId: string, idempotencyKey: string | undefined): WindowPeek {
     if (idempotencyKey === undefined) return undefined;
     return this.windows.lookup(accountId, idempotencyKey).catch(() => undefined);
   }
 
-  async accept(req: IngestRequest): Promise<IngestResult> {
-    if (req.cached) return this.duplicate(req.cached, eventWorkflowId(req.accountId, '', req.idempotencyKey));
+  async accept(req: IngestRequest, peeked?: WindowPeek): Promise<IngestResult> {
+    const employee = await upstream('database', () => this.employees.getEmployeeCached(req.employeeId));
+    // Another account's employee gets the same answer as a missing one: ids are not an oracle.
+    if (!employee || employee.accountId !== req.accountId) {
+      throw new DomainError('EMPLOYEE_NOT_FOUND', `No employee ${req.employeeId} in this account. Check employee_id.`, { field: 'employee_id' });
+    }
+    const payloadSha256 = sha256Hex(req.payload);
+    const workflowIdOf = (messageId: string) => eventWorkflowId(req.accountId, messageId, req.idempotencyKey);
+    if (req.idempotencyKey !== undefined) {
+      const cached = await (peeked ?? this.peek(req.accountId, req.idempotencyKey));
+      if (cached) return this.duplicate(req, payloadSha256, cached, workflowIdOf(cached.messageId));
+    }
 
-    const messageId = randomUUID();
-    const workflowId = eventWorkflowId(req.accountId, messageId, req.idempotencyKey);
-    const receivedAt = Date.now();
-    const input: WebhookEventInput = {
-      messageId,
-      accountId: req.accountId,
-      employeeId: req.employeeId,
-      event: req.event,
-      payload: req.payload,
-      idempotencyKey: req.idempotencyKey,
-      requestId: req.requestId,
-      receivedAt,
-      dedupUntil: req.idempotencyKey ? receivedAt + this.options.idempotencyWindowMs : undefined,
-    };
-    const duplicate = await this.reserve(input, workflowId);
-    if (duplicate) {
-      await this.remember(req, duplicate.original, duplicate.dedupUntil);
-      return this.duplicate(duplicate.original, workflowId);
-    }
-    try {
-      await this.start(workflowId, input);
-    } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) {
-        // Only a running workflow for this key refuses the start: that is the original event.
-        await this.release(input, 'duplicate');
-        const { original, dedupUntil } = await this.describeOriginal(workflowId);
-        await this.remember(req, original, dedupUntil);
-        return this.duplicate(original, workflowId);
+    let takeOver: string | undefined;
+    for (;;) {
+      const messageId = randomUUID();
+      const workflowId = workflowIdOf(messageId);
+      const receivedAt = Date.now();
+      const claim = await upstream('database', () =>
+        this.intake.accept({
+          accountId: req.accountId,
+          messageId,
+          employeeId: req.employeeId,
+          event: req.event,
+          workflowId,
+          credits: this.options.reserveCreditsPerEvent,
+          at: new Date(receivedAt),
+          window:
+            req.idempotencyKey === undefined
+              ? undefined
+              : { scope: API_SCOPE, keySha256: sha256Hex(req.idempotencyKey), payloadSha256, windowMs: this.options.idempotencyWindowMs, takeOver },
+        }),
+      );
+      if (claim.outcome === 'insufficient') throw this.insufficient(claim.balance - claim.reserved);
+      if (claim.outcome === 'reserved') {
+        const input: WebhookEventInput = {
+          messageId,
+          accountId: req.accountId,
+          employeeId: req.employeeId,
+          event: req.event,
+          payload: req.payload,
+          idempotencyKey: req.idempotencyKey,
+          requestId: req.requestId,
+          receivedAt,
+        };
+        return this.start(req, input, workflowId);
       }
-      if (!(await this.startedAnyway(workflowId, messageId))) {
-        await this.release(input, 'start-failed');
-        throw dependencyUnavailable('temporal', err);
+      const original = claim.original;
+      refuseReuse(req, payloadSha256, original);
+      const state = await this.originalState(workflowIdOf(original.messageId), original);
+      if (state === 'accepted') {
+        const cached: OriginalEvent = {
+          messageId: original.messageId,
+          employeeId: original.employeeId,
+          event: original.event,
+          payloadSha256: original.payloadSha256,
+        };
+        await this.cache(req, cached, original.expiresAt.getTime());
+        return { status: 'duplicate', messageId: original.messageId, employeeId: original.employeeId, workflowId: workflowIdOf(original.messageId) };
       }
+      // Never started (its API died between the reservation and the start): this request is the event.
+      if (state === 'never-started') takeOver = original.messageId;
+      else await sleep(IN_FLIGHT_POLL_MS);
     }
-    return { status: 'accepted', messageId, employeeId: req.employeeId, workflowId };
   }
 
   /**
-   * Holds the event's estimated cost, or answers 402 when the account cannot cover it. A repeat of
-   * a keyed event whose window Redis has forgotten is still a duplicate, not a 402: the running
-   * workflow for the key says so (returned here, nothing reserved).
+   * Whether the window's original event was accepted: Temporal has its run. While its start may
+   * still be in flight (younger than the start timeout), 'starting': ask again shortly (a failed
+   * start releases the window, and the next claim wins it). Older and unknown to Temporal, it never
+   * started. (A window outliving the namespace's retention would read as never started: windows
+   * are minutes, retention days.)
    */
-  private async reserve(input: WebhookEventInput, workflowId: string): Promise<{ original: OriginalEvent; dedupUntil: number } | undefined> {
-    const credits = this.options.reserveCreditsPerEvent;
-    const held = await upstream('database', () =>
-      this.ledger.reserve({
-        accountId: input.accountId,
-        messageId: input.messageId,
-        employeeId: input.employeeId,
-        event: input.event,
-        workflowId,
-        credits,
-        at: new Date(input.receivedAt),
-      }),
-    );
-    if (held.ok) return undefined;
-    if (input.idempotencyKey) {
-      const running = await this.describeOriginal(workflowId, true).catch(() => undefined);
-      if (running) return running;
+  private async originalState(workflowId: string, original: WindowOriginal): Promise<'accepted' | 'starting' | 'never-started'> {
+    const run = await upstream('temporal', () => this.runs.find(workflowId, original.messageId));
+    if (run) return 'accepted';
+    const age = Date.now() - original.createdAt.getTime();
+    return age < this.options.startTimeoutMs + IN_FLIGHT_GRACE_MS ? 'starting' : 'never-started';
+  }
+
+  private async start(req: IngestRequest, input: WebhookEventInput, workflowId: string): Promise<IngestResult> {
+    let started: 'started' | 'running';
+    try {
+      started = await this.runs.start(workflowId, input, {
+        taskQueue: this.options.taskQueue,
+        timeoutMs: this.options.startTimeoutMs,
+        summary: truncate(formatWebhookMessage(input.payload, input.event), SUMMARY_LENGTH),
+      });
+    } catch (err) {
+      // A start whose answer was lost (deadline, dropped connection) may still have created the
+      // workflow: a 502 then would make a caller without a key send the event twice.
+      if (await this.runs.find(workflowId, input.messageId, 2_000).catch(() => undefined)) return this.accepted(input, workflowId);
+      await this.release(input, 'start-failed');
+      throw dependencyUnavailable('temporal', err);
     }
-    const available = held.balance - held.reserved;
-    throw new DomainError(
+    if (started === 'started') return this.accepted(input, workflowId);
+    // The key's window had ended, but the event it stood for is still running: a repeat of it.
+    await this.release(input, 'duplicate');
+    const running = await upstream('temporal', () => this.runs.latest(workflowId));
+    if (!running) throw dependencyUnavailable('temporal', new Error(`workflow ${workflowId} refused a start but is not running`));
+    return { status: 'duplicate', messageId: running.memo.messageId, employeeId: running.memo.employeeId, workflowId };
+  }
+
+  private accepted(input: WebhookEventInput, workflowId: string): IngestResult {
+    return { status: 'accepted', messageId: input.messageId, employeeId: input.employeeId, workflowId };
+  }
+
+  private insufficient(available: number): DomainError {
+    const credits = this.options.reserveCreditsPerEvent;
+    return new DomainError(
       'INSUFFICIENT_CREDITS',
       `Not enough credits: this account has ${Math.max(available, 0)} available and each event holds ${credits} until it is charged. ` +
         'Top up the account (CLI: sistava credits add --account ID --amount N), then retry.',
@@ -139,9 +196,9 @@ export class EventIngest {
   }
 
   /**
-   * The event was not accepted after all: give its credits back and forget its message record. If
-   * the database fails here the reservation stays open until reconcile releases it (it finds no
-   * workflow for it).
+   * The event was not accepted after all: give its credits back, forget its message record and the
+   * window it claimed. If the database fails here the reservation stays open until reconcile releases
+   * it (it finds no workflow for it), and a repeat takes the window over once the start timeout passed.
    */
   private async release(input: WebhookEventInput, reason: string): Promise<void> {
     try {
@@ -151,78 +208,38 @@ export class EventIngest {
     }
   }
 
-  /** Not wrapped in `upstream`: the caller must still see WorkflowExecutionAlreadyStartedError as such. */
-  private start(workflowId: string, input: WebhookEventInput) {
-    const deadline = Date.now() + (this.options.startTimeoutMs ?? 5_000);
-    return this.connection.withDeadline(deadline, () =>
-      this.client.workflow.start(processWebhookEvent, {
-        taskQueue: this.options.taskQueue,
-        workflowId,
-        args: [input],
-        // A closed run may be followed by a new one (the window is over); a running one never.
-        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-        workflowIdConflictPolicy: 'FAIL',
-        staticSummary: truncate(formatWebhookMessage(input.payload, input.event), SUMMARY_LENGTH),
-        memo: {
-          messageId: input.messageId,
-          employeeId: input.employeeId,
-          requestId: input.requestId,
-          idempotencyKey: input.idempotencyKey ?? null,
-          receivedAt: new Date(input.receivedAt).toISOString(),
-          dedupUntil: input.dedupUntil ?? null,
-        },
-        typedSearchAttributes: [
-          { key: ACCOUNT_ID, value: input.accountId },
-          { key: EMPLOYEE_ID, value: input.employeeId },
-          { key: EVENT_TYPE, value: input.event ?? '' },
-          { key: EVENT_STATUS, value: 'accepted' },
-        ],
-      }),
-    );
+  /** A repeat answered from the cache: the same checks as one answered by the database. */
+  private duplicate(req: IngestRequest, payloadSha256: string, original: OriginalEvent, workflowId: string): IngestResult {
+    refuseReuse(req, payloadSha256, original);
+    return { status: 'duplicate', messageId: original.messageId, employeeId: original.employeeId, workflowId };
   }
 
   /**
-   * A start whose answer was lost (deadline, dropped connection) may still have created the
-   * workflow: a 502 then would make a caller without a key send the event twice. True when our own
-   * start did happen; false when it did not, or when Temporal cannot tell us.
+   * Caching the window is an optimisation: if Redis fails here, the database still guards. It is
+   * cached on the first repeat, not at acceptance: an accepted event then costs no Redis write.
    */
-  private async startedAnyway(workflowId: string, messageId: string): Promise<boolean> {
-    try {
-      const description = await this.connection.withDeadline(Date.now() + 2_000, () => this.client.workflow.getHandle(workflowId).describe());
-      return (description.memo as Partial<OriginalEvent> | undefined)?.messageId === messageId;
-    } catch {
-      return false;
-    }
-  }
-
-  /**
-   * The running workflow for this key carries the original message id and its window's end in its memo.
-   * `runningOnly`: undefined unless that workflow is still running (a closed one is no duplicate).
-   */
-  private async describeOriginal(workflowId: string): Promise<{ original: OriginalEvent; dedupUntil: number }>;
-  private async describeOriginal(workflowId: string, runningOnly: true): Promise<{ original: OriginalEvent; dedupUntil: number } | undefined>;
-  private async describeOriginal(workflowId: string, runningOnly = false): Promise<{ original: OriginalEvent; dedupUntil: number } | undefined> {
-    const description = await upstream('temporal', () => this.client.workflow.getHandle(workflowId).describe());
-    if (runningOnly && description.status.name !== 'RUNNING') return undefined;
-    const memo = (description.memo ?? {}) as Partial<OriginalEvent> & { receivedAt?: string; dedupUntil?: number | null };
-    const dedupUntil = memo.dedupUntil ?? Date.parse(memo.receivedAt ?? '') + this.options.idempotencyWindowMs;
-    return { original: { messageId: String(memo.messageId), employeeId: String(memo.employeeId) }, dedupUntil };
-  }
-
-  /**
-   * Caching the window is an optimisation: if Redis fails here, the running workflow still guards.
-   * It is cached on the first repeat, not at acceptance: an accepted event then costs no Redis write.
-   */
-  private async remember(req: IngestRequest, original: OriginalEvent, until: number): Promise<void> {
+  private async cache(req: IngestRequest, original: OriginalEvent, until: number): Promise<void> {
     if (req.idempotencyKey === undefined) return;
     try {
       await this.windows.remember(req.accountId, req.idempotencyKey, original, until);
     } catch (err) {
-      this.logger.warn({ err: (err as Error).message }, 'could not cache idempotency window; Temporal still guards it');
+      this.logger.warn({ err: (err as Error).message }, 'could not cache idempotency window; the database still guards it');
     }
   }
+}
 
-  private duplicate(original: OriginalEvent, workflowId: string): IngestResult {
-    return { status: 'duplicate', messageId: original.messageId, employeeId: original.employeeId, workflowId };
-  }
+/** A key's repeat must carry the request it was first sent with; which field differs is named, never the values. */
+function refuseReuse(req: IngestRequest, payloadSha256: string, original: Pick<OriginalEvent, 'employeeId' | 'event' | 'payloadSha256'>): void {
+  const differs = [
+    original.employeeId !== req.employeeId ? 'employee_id' : undefined,
+    (original.event ?? null) !== (req.event ?? null) ? 'event' : undefined,
+    original.payloadSha256 !== payloadSha256 ? 'payload' : undefined,
+  ].filter((field): field is string => field !== undefined);
+  if (differs.length === 0) return;
+  throw new DomainError(
+    'IDEMPOTENCY_KEY_REUSED',
+    `This Idempotency-Key was used within its window for another request (its ${differs.join(', ')} differ${differs.length === 1 ? 's' : ''}). ` +
+      'Send a new key for a new event, or repeat the original request exactly.',
+    { field: differs[0] },
+  );
 }

@@ -1,57 +1,22 @@
 import Router from '@koa/router';
 import Koa from 'koa';
-import type { EventStatusReader } from '../events/event-status';
-import type { EventIngest } from '../events/ingest';
 import type { Logger } from '../observability/logger';
-import type { ApiMetrics } from '../observability/metrics';
-import type { ApiKeyStore } from '../stores/api-keys';
-import type { EmployeeStore } from '../stores/employees';
-import type { AccountRateLimiter } from '../stores/redis/rate-limiter';
-import type { UsageStore } from '../stores/usage';
-import { authFailureLimit, type AuthFailureOptions } from './middleware/auth-failures';
+import { authFailureLimit } from './middleware/auth-failures';
 import { errorResponses } from './middleware/error-responses';
 import { inFlightCap } from './middleware/in-flight';
 import { requestContext } from './middleware/request-context';
 import { requireHost } from './middleware/require-host';
 import { unmatched } from './middleware/unmatched';
 import { billingRoutes } from './routes/billing';
-import { codecRoutes, type CodecEndpoint } from './routes/codec';
-import { healthRoutes, type Lifecycle, type ReadinessCheck } from './routes/health';
+import { codecRoutes } from './routes/codec';
+import { healthRoutes } from './routes/health';
 import { statusRoutes } from './routes/status';
 import { webhookRoutes } from './routes/webhook';
+import type { AppDeps } from './deps';
 import type { AppState } from './state';
 
 export type { AppState } from './state';
-
-export interface AppDeps {
-  keys: ApiKeyStore;
-  employees: EmployeeStore;
-  ingest: EventIngest;
-  rateLimiter: AccountRateLimiter;
-  logger: Logger;
-  /** A body that has not fully arrived by then gets a 408, so a stalled client holds nothing for long. */
-  bodyTimeoutMs: number;
-  /** Debug aid: log each accepted payload's text at info (LOG_PAYLOADS). Off by default: payloads may hold personal data. */
-  logPayloads?: boolean;
-  /** What /readyz checks. */
-  readiness?: ReadinessCheck[];
-  /** Serves GET /api/webhook/:message_id when present. */
-  statusReader?: EventStatusReader;
-  /** Serves GET /api/billing/usage when present. */
-  usage?: UsageStore;
-  /** Serves POST /codec/decode and /codec/encode (the Web UI's codec server) when present. */
-  codec?: CodecEndpoint;
-  /** Serves GET /metrics and counts requests when present. */
-  metrics?: ApiMetrics;
-  /** Requests in flight at most (MAX_IN_FLIGHT_REQUESTS); past it 503 OVERLOADED. Default: no cap. */
-  maxInFlight?: number;
-  /** Failed authentications allowed per client IP (AUTH_FAILURES_PER_MINUTE, TRUST_PROXY). Default: no limit. */
-  authFailures?: AuthFailureOptions;
-  /** Each readiness check's deadline (READINESS_TIMEOUT_MS); default 1 s. */
-  readinessTimeoutMs?: number;
-  /** Set `draining` on shutdown: /readyz then answers 503. */
-  lifecycle?: Lifecycle;
-}
+export type { AppDeps } from './deps';
 
 /** Builds the HTTP app; it never listens, so tests drive `app.callback()` directly. */
 export function createApp(deps: AppDeps): Koa<AppState> {

@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'INVALID_IDEMPOTENCY_KEY'
   | 'EMPLOYEE_NOT_FOUND'
   | 'INSUFFICIENT_CREDITS'
+  | 'IDEMPOTENCY_KEY_REUSED'
   | 'MESSAGE_NOT_FOUND'
   | 'NOT_FOUND'
   | 'METHOD_NOT_ALLOWED'
@@ -50,6 +51,8 @@ export function clientClosedRequest(): HttpError {
 const DOMAIN_STATUS: Record<DomainErrorCode, number> = {
   EMPLOYEE_NOT_FOUND: 404,
   INSUFFICIENT_CREDITS: 402,
+  // The IETF Idempotency-Key draft's status for a key reused with another request.
+  IDEMPOTENCY_KEY_REUSED: 422,
   UPSTREAM_UNAVAILABLE: 502,
 };
 

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { EmployeeOutcome } from '../../workflows/contract';
+import type { EmployeeOutcome } from '../domain/events';
 import { isUuid } from './accounts';
 import { statement } from './postgres/statement';
 

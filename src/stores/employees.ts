@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type pg from 'pg';
-import { TOOL_NAMES, type ToolName } from '../../workflows/contract';
+import { TOOL_NAMES, type ToolName } from '../domain/agent';
 import { isUuid, NotFoundError } from './accounts';
 import { statement } from './postgres/statement';
 

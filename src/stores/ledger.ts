@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import type { Posting, PostingKind, PriceUsed } from '../billing/types';
+import type { Posting, PostingKind, PriceUsed } from '../domain/billing';
 import { isUuid } from './accounts';
+import { EventIntake } from './intake';
 import { statement } from './postgres/statement';
 
 /** What an event consumed and what it cost, priced already (src/billing/pricing.ts). */
@@ -151,40 +152,10 @@ const topUp = statement<
 );
 
 /**
- * The ingest's one database round trip: holds `credits` if balance − reserved covers them, and in
- * the same statement posts the reservation, opens it, and records the message for the status API.
- * The conditional UPDATE takes the balance row's lock, so concurrent requests (on any number of API
- * processes) are serialised there: exactly as many pass as the credits cover. Nothing changes when
- * it refuses; the second branch then reports the counters for the 402's message.
- */
-const reserve = statement<
-  { postingId: string; accountId: string; messageId: string; employeeId: string; event?: string; workflowId: string; credits: number; at: Date },
-  { ok: boolean; balance: number; reserved: number }
->(
-  'ledger_reserve',
-  `WITH held AS (
-     UPDATE credit_balances SET reserved = reserved + :credits::bigint
-     WHERE account_id = :accountId AND balance - reserved >= :credits::bigint
-     RETURNING balance, reserved
-   ), opened AS (
-     INSERT INTO open_reservations (account_id, message_id, credits, workflow_id, since)
-     SELECT :accountId::uuid, :messageId::uuid, :credits::bigint, :workflowId::text, :at::timestamptz FROM held
-   ), posted AS (
-     INSERT INTO postings (id, account_id, kind, at, credits, reserved, message_id, employee_id, event, workflow_id)
-     SELECT :postingId::uuid, :accountId::uuid, 'reserve', :at::timestamptz, 0, :credits::bigint, :messageId::uuid, :employeeId::uuid, :event::text, :workflowId::text FROM held
-   ), recorded AS (
-     INSERT INTO messages (id, account_id, employee_id, workflow_id, event, received_at)
-     SELECT :messageId::uuid, :accountId::uuid, :employeeId::uuid, :workflowId::text, :event::text, :at::timestamptz FROM held
-   )
-   SELECT true AS ok, balance, reserved FROM held
-   UNION ALL
-   SELECT false, balance, reserved FROM credit_balances WHERE account_id = :accountId AND NOT EXISTS (SELECT 1 FROM held)`,
-);
-
-/**
  * Releases an event's reservation once, without charging: deleting the open reservation is what
  * makes it once (a second release finds nothing to delete). `forget` also drops the message
- * record: the event was never accepted (its workflow did not start, or met a duplicate).
+ * record and the Idempotency-Key window it claimed: the event was never accepted (its workflow did
+ * not start, or met a duplicate), so a retry of its key is processed as the event.
  */
 const release = statement<{ postingId: string; accountId: string; messageId: string; at: Date; reason: string; forget: boolean }, { released: number }>(
   'ledger_release',
@@ -196,6 +167,8 @@ const release = statement<{ postingId: string; accountId: string; messageId: str
      SELECT :postingId::uuid, :accountId::uuid, 'release', :at::timestamptz, -credits, :messageId::uuid, :reason::text FROM released
    ), forgotten AS (
      DELETE FROM messages WHERE id = :messageId AND :forget::boolean
+   ), unclaimed AS (
+     DELETE FROM idempotency_windows WHERE message_id = :messageId AND :forget::boolean
    ), balance AS (
      UPDATE credit_balances SET reserved = reserved - (SELECT credits FROM released)
      WHERE account_id = :accountId AND EXISTS (SELECT 1 FROM released)
@@ -397,19 +370,11 @@ export class Ledger {
     return { added: row.added, balance: Number(row.balance), posting: toPosting(row.posting) };
   }
 
-  /** Holds `credits` for one event if the account can cover it; `ok` false means nothing changed. */
+  /** Holds `credits` for one event if the account can cover it; `ok` false means nothing changed. (Ingest goes through EventIntake, which also claims the key's window.) */
   async reserve(input: ReserveInput): Promise<{ ok: boolean; balance: number; reserved: number }> {
-    const [row] = await reserve.run(this.db, {
-      postingId: randomUUID(),
-      accountId: input.accountId,
-      messageId: input.messageId,
-      employeeId: input.employeeId,
-      event: input.event,
-      workflowId: input.workflowId,
-      credits: input.credits,
-      at: input.at,
-    });
-    return row ? { ok: row.ok, balance: row.balance, reserved: row.reserved } : { ok: false, balance: 0, reserved: 0 };
+    const held = await new EventIntake(this.db).accept(input);
+    if (held.outcome === 'duplicate') throw new Error('a reservation without a key cannot be a duplicate');
+    return { ok: held.outcome === 'reserved', balance: held.balance, reserved: held.reserved };
   }
 
   /** Releases the reservation of an event that was not accepted after all, and forgets its message record. */

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { Posting } from '../billing/types';
+import type { Posting } from '../domain/billing';
 import { isUuid } from './accounts';
 import { statement } from './postgres/statement';
 

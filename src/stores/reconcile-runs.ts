@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { ReconcileSummary } from '../../workflows/contract';
+import type { ReconcileSummary } from '../domain/billing';
 import { statement } from './postgres/statement';
 
 const insertRun = statement<{

@@ -2,6 +2,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { METADATA_ENCODING_KEY, type DataConverter, type Payload, type PayloadCodec } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import type { Config } from '../config';
+import type { PayloadKeys } from './payload-keys';
 
 /** `encoding` of an encrypted payload, as in Temporal's encryption samples (Go, TypeScript, Python). */
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
@@ -12,12 +13,6 @@ const CIPHER = 'aes-256-gcm';
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 const KEY_BYTES = 32;
-
-/** The keys from PAYLOAD_KEYS: `currentKeyId` encrypts, every key in `keys` decrypts. */
-export interface PayloadKeys {
-  currentKeyId: string;
-  keys: ReadonlyMap<string, Buffer>;
-}
 
 /** A payload this codec cannot decode: no key id, a key id not configured, or data that fails authentication. */
 export class PayloadDecryptionError extends Error {

@@ -12,6 +12,7 @@ import { EndpointStore } from '../stores/endpoints';
 import { Ledger } from '../stores/ledger';
 import { ReconcileRunStore } from '../stores/reconcile-runs';
 import { temporalDataConverter } from './codec';
+import { EventRuns } from './event-runs';
 
 export type WorkerConfig = Pick<
   Config,
@@ -69,7 +70,7 @@ export async function createWorker(
       ? createModelServer({ baseURL: config.OPENAI_BASE_URL, apiKey: config.OPENAI_API_KEY, timeoutMs: config.MODEL_TIMEOUT_MS })
       : undefined,
     reconcile: {
-      client: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter }),
+      events: new EventRuns(new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter })),
       ledger,
       accounts: new AccountStore(db),
       runs: new ReconcileRunStore(db),

@@ -1,6 +1,5 @@
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleOptionsAction, type ScheduleSpec } from '@temporalio/client';
-import { reconcileBilling } from '../../workflows';
-import { RECONCILE_SCHEDULE_ID } from '../../workflows/contract';
+import { RECONCILE_SCHEDULE_ID, RECONCILE_WORKFLOW } from '../../workflows/contract';
 
 /**
  * The `billing-reconcile` Schedule, created when a worker starts, or brought in line with this
@@ -11,7 +10,7 @@ export async function ensureReconcileSchedule(client: Client, options: { taskQue
   const spec: ScheduleSpec = { intervals: [{ every: options.every as `${number}${'ms' | 's' | 'm' | 'h'}` }] };
   const action: ScheduleOptionsAction = {
     type: 'startWorkflow',
-    workflowType: reconcileBilling,
+    workflowType: RECONCILE_WORKFLOW,
     taskQueue: options.taskQueue,
     workflowId: 'billing-reconcile',
     staticSummary: 'Reconcile every account’s ledger with the charges in Temporal',

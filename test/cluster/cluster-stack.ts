@@ -261,7 +261,7 @@ export async function expectAcceptedSettledOnce(c: Cluster, accepted: string[]):
   const report = await eventually(
     'reconcile to see every accepted event in visibility',
     async () => {
-      const r = await reconcile(c.h.client, c.h.ledger, { ...window, repair: false });
+      const r = await reconcile(c.h.runs, c.h.ledger, { ...window, repair: false });
       return r.matched === accepted.length ? r : undefined;
     },
     120_000,
@@ -272,7 +272,7 @@ export async function expectAcceptedSettledOnce(c: Cluster, accepted: string[]):
   const stale = [...report.stale_reservations].sort((a, b) => (a.message_id < b.message_id ? -1 : 1));
   expect(stale.map((s) => [s.message_id, s.why])).toEqual(open.map((id) => [id, 'never started']));
   if (open.length) {
-    const repaired = await reconcile(c.h.client, c.h.ledger, { ...window, repair: true });
+    const repaired = await reconcile(c.h.runs, c.h.ledger, { ...window, repair: true });
     expect(repaired.stale_reservations.map((s) => s.released)).toEqual(open.map(() => true));
     expect(repaired.ok).toBe(true);
   }

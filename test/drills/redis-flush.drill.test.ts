@@ -50,7 +50,7 @@ describe('drill: Redis FLUSHALL in the middle of a burst', () => {
     expect(await flushed).toBe('OK');
     // Redis never stopped answering: every request of the burst was accepted.
     expect(burst.statuses).toEqual({ 202: 300 });
-    // The flush took the cached windows: what follows is answered by Temporal's guard.
+    // The flush took the cached windows: what follows is answered by the windows in PostgreSQL.
     for (const key of originals.keys()) expect(await h.windows.expiresAt(acct.accountId, key)).toBeUndefined();
 
     // A fresh API process (no key cache) and the in-process one, both on the flushed Redis.

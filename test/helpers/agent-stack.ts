@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { EndpointStore } from '../../src/stores/endpoints';
-import type { EventStep } from '../../workflows/contract';
+import type { EventStep } from '../../src/domain/events';
 import type { FakeModelServer } from './fake-model-server';
 import { createHarnessWithFakeModel, type Harness, type Seeded } from './harness';
 import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver';

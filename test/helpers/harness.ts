@@ -17,6 +17,7 @@ import { EmployeeStore } from '../../src/stores/employees';
 import { Ledger } from '../../src/stores/ledger';
 import { createPool } from '../../src/stores/postgres/pool';
 import { connectRedis } from '../../src/stores/redis/client';
+import { EventRuns } from '../../src/temporal/event-runs';
 import { IdempotencyCache } from '../../src/stores/redis/idempotency-cache';
 import { UsageStore } from '../../src/stores/usage';
 import { temporalDataConverter } from '../../src/temporal/codec';
@@ -46,6 +47,8 @@ export interface Harness {
   app: Koa<AppState>;
   http: ReturnType<typeof request>;
   client: Client;
+  /** The adapter for event runs, over `client`. */
+  runs: EventRuns;
   accounts: AccountStore;
   employees: EmployeeStore;
   keys: ApiKeyStore;
@@ -95,6 +98,7 @@ export async function createHarness(overrides: Record<string, string | undefined
     app,
     http: request(app.callback()),
     client,
+    runs: new EventRuns(client),
     accounts,
     employees,
     keys,

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { Posting } from '../../src/billing/types';
+import type { Posting } from '../../src/domain/billing';
 import { verifyAudit, type VerifyResult } from '../../src/billing/verify';
 import type { Ledger, LedgerAudit } from '../../src/stores/ledger';
 import { inTransaction } from '../../src/stores/postgres/pool';

@@ -4,7 +4,7 @@ import { AccountStore } from '../../src/stores/accounts';
 import { ApiKeyStore, hashApiKey, KEY_CACHE_TTL_MS, LAST_USED_GRANULARITY_MS } from '../../src/stores/api-keys';
 import { EmployeeMemory } from '../../src/stores/employee-memory';
 import { createPool } from '../../src/stores/postgres/pool';
-import type { EmployeeOutcome } from '../../workflows/contract';
+import type { EmployeeOutcome } from '../../src/domain/events';
 import { eventually } from '../helpers/harness';
 import { statementLog, type StatementLog } from '../helpers/statement-log';
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { EventStep, WebhookEventResult } from '../../workflows/contract';
+import type { EventStep } from '../../src/domain/events';
+import type { WebhookEventResult } from '../../workflows/contract';
 import { addEndpoint, eventStatus, resetAgentStack, startAgentStack, workflowFailure } from '../helpers/agent-stack';
 import { turnOf, type FakeModelServer } from '../helpers/fake-model-server';
 import { eventually, type Harness, type Seeded } from '../helpers/harness';

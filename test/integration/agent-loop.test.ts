@@ -1,4 +1,5 @@
-import type { ToolName, WebhookEventResult } from '../../workflows/contract';
+import type { ToolName } from '../../src/domain/agent';
+import type { WebhookEventResult } from '../../workflows/contract';
 import { addEndpoint, eventStatus, resetAgentStack, startAgentStack, workflowFailure } from '../helpers/agent-stack';
 import { turnOf, type ChatCompletionRequest, type FakeModelServer } from '../helpers/fake-model-server';
 import { createHarness, type Harness, type Seeded } from '../helpers/harness';

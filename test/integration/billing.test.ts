@@ -9,7 +9,7 @@ import {
   type ReportRow,
   type ReportTotals,
 } from '../../src/billing/report';
-import type { Posting } from '../../src/billing/types';
+import type { Posting } from '../../src/domain/billing';
 import { chargePosting } from '../../src/stores/ledger';
 import { expectError } from '../helpers/error-body';
 import type { FakeModelServer } from '../helpers/fake-model-server';

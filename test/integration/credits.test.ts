@@ -3,11 +3,11 @@ import { Connection, WorkflowFailedError } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/common';
 import request from 'supertest';
 import { buildApi } from '../../src/api';
-import type { Posting } from '../../src/billing/types';
+import type { Posting } from '../../src/domain/billing';
 import { eventWorkflowId } from '../../src/events/workflow-id';
 import { createLogger } from '../../src/observability/logger';
 import { chargePosting } from '../../src/stores/ledger';
-import { MODEL_REJECTED } from '../../workflows/contract';
+import { MODEL_REJECTED } from '../../src/domain/events';
 import { expectError } from '../helpers/error-body';
 import type { FakeModelServer } from '../helpers/fake-model-server';
 import { createHarness, createHarnessWithFakeModel, eventually, testConfig, type Harness, type Seeded } from '../helpers/harness';
@@ -87,8 +87,8 @@ describe('402 at ingest', () => {
       status: 200,
       body: { status: 'duplicate', message_id: first.body.message_id, employee_id: acct.employeeId },
     });
-    // The first repeat cached the window; Redis forgets it: the running workflow still makes it a duplicate, not a 402.
-    expect(await h.windows.lookup(acct.accountId, key)).toEqual({ messageId: first.body.message_id, employeeId: acct.employeeId });
+    // The first repeat cached the window; Redis forgets it: the database's window still makes it a duplicate, not a 402.
+    expect(await h.windows.lookup(acct.accountId, key)).toMatchObject({ messageId: first.body.message_id, employeeId: acct.employeeId });
     await h.windows.forget(acct.accountId, key);
     const afterLoss = await send(acct, key);
     expect({ status: afterLoss.status, id: afterLoss.body.message_id }).toEqual({ status: 200, id: first.body.message_id });
@@ -178,24 +178,19 @@ describe('reserve at ingest, settle in the workflow', () => {
     await expectSettled(acct.accountId, 100);
   });
 
-  it('releases the second reservation when a repeat meets the running original', async () => {
+  it("reserves nothing for a repeat: the key's window answers in the same statement, before any credit is held", async () => {
     const acct = await h.seedAccount({ credits: 100 });
     const key = `twice-${randomUUID()}`;
     const first = await send(acct, key);
-    // Nothing may answer the repeat but Temporal: the original's workflow is running under the key's id.
+    // Nothing in Redis: the repeat is answered by the window's row in PostgreSQL.
     await h.windows.forget(acct.accountId, key);
     const again = await send(acct, key);
     expect([first.status, again.status]).toEqual([202, 200]);
 
     await eventually('the original settled', async () => ((await h.ledger.chargeFor(acct.accountId, first.body.message_id)) ? true : undefined));
     const postings = await h.ledger.postings(acct.accountId);
-    const repeat = postings.filter((p) => p.messageId !== first.body.message_id && p.kind !== 'topup');
-    expect(repeat.map((p) => [p.kind, p.reason])).toEqual([
-      ['reserve', undefined],
-      ['release', 'duplicate'],
-    ]);
-    // The repeat was never accepted: its message record went with its reservation; the original's stays.
-    const { rows } = await h.db.query('SELECT id FROM messages WHERE id = ANY ($1::uuid[])', [[first.body.message_id, repeat[0].messageId]]);
+    expect(postings.filter((p) => p.messageId !== first.body.message_id && p.kind !== 'topup')).toEqual([]);
+    const { rows } = await h.db.query('SELECT id FROM messages WHERE account_id = $1', [acct.accountId]);
     expect(rows).toEqual([{ id: first.body.message_id }]);
     const charges = postings.filter((p) => p.kind === 'charge');
     expect(charges.map((c) => c.messageId)).toEqual([first.body.message_id]);

@@ -3,9 +3,10 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { temporal } from '@temporalio/proto';
-import { employeeActivities } from '../../activities/employee';
+import { agentActivities } from '../../activities/agent';
 import { createModelServer } from '../../activities/model-server';
-import { EMPLOYEE_NOT_FOUND, MODEL_RATE_LIMITED, MODEL_REJECTED, MODEL_UNAVAILABLE } from '../../workflows/contract';
+import { EndpointStore } from '../../src/stores/endpoints';
+import { EMPLOYEE_NOT_FOUND, MODEL_RATE_LIMITED, MODEL_REJECTED, MODEL_UNAVAILABLE, ZERO_USAGE } from '../../src/domain/events';
 import { startFakeModelServer, type Behaviour, type FakeModelServer } from '../helpers/fake-model-server';
 import { workflowFailure } from '../helpers/agent-stack';
 import { createHarness, type Harness, type Seeded } from '../helpers/harness';
@@ -43,7 +44,7 @@ async function failureOfType(handle: WorkflowHandle, type: string): Promise<Appl
   return failure;
 }
 
-/** The driveEmployee attempt that finished, with the failure of the attempt before it. */
+/** The model turn's attempt that finished, with the failure of the attempt before it. */
 async function lastEmployeeAttempt(handle: WorkflowHandle): Promise<temporal.api.history.v1.IActivityTaskStartedEventAttributes> {
   const history = await handle.fetchHistory();
   const started = (history.events ?? []).filter((e) => e.activityTaskStartedEventAttributes);
@@ -186,18 +187,30 @@ describe('driving an employee through an OpenAI-compatible model server', () => 
   });
 });
 
-describe('driveEmployee cancelled while it waits on the model', () => {
+describe('a model turn cancelled while it waits on the model', () => {
   it('reports the cancellation Temporal asked for and records nothing', async () => {
     const acct = await h.seedAccount();
-    const { driveEmployee } = employeeActivities({
+    const { modelTurn } = agentActivities({
       employees: h.employees,
       memory: h.memory,
+      endpoints: new EndpointStore(h.db),
       model: createModelServer({ baseURL: fake.baseURL, timeoutMs: 30_000 }),
       defaultModel: 'test-model',
+      prices: { models: {}, defaultPromptPer1k: 1, defaultCompletionPer1k: 1, runtimePerSecond: 1 },
+      defaultLimits: { maxSteps: 10, maxTokens: 100, deadlineMs: 60_000, maxCredits: 100 },
     });
     fake.enqueue({ kind: 'hang' });
     const env = new MockActivityEnvironment();
-    const running = env.run(driveEmployee, { employeeId: acct.employeeId, messageId: randomUUID(), message: 'never answered' });
+    const running = env.run(modelTurn, {
+      employeeId: acct.employeeId,
+      messageId: randomUUID(),
+      turn: 1,
+      model: 'test-model',
+      maxTokens: 100,
+      messages: [{ role: 'user' as const, content: 'never answered' }],
+      tools: [],
+      spent: { ...ZERO_USAGE },
+    });
     await fake.waitForRequests(1);
     env.cancel('CANCELLED');
 

@@ -5,15 +5,11 @@ import { temporal } from '@temporalio/proto';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import type pg from 'pg';
 import request from 'supertest';
-import { EventIngest } from '../../src/events/ingest';
 import { eventWorkflowId } from '../../src/events/workflow-id';
-import { createApp } from '../../src/http/app';
+import { buildApi } from '../../src/api';
 import { codecEndpoint } from '../../src/http/routes/codec';
 import { createLogger } from '../../src/observability/logger';
-import { ApiKeyStore } from '../../src/stores/api-keys';
-import { EmployeeStore } from '../../src/stores/employees';
 import { createPool } from '../../src/stores/postgres/pool';
-import { AccountRateLimiter } from '../../src/stores/redis/rate-limiter';
 import { ENCRYPTED_ENCODING, KEY_ID_METADATA, payloadCodec, temporalDataConverter } from '../../src/temporal/codec';
 import { createWorker } from '../../src/temporal/create-worker';
 import { codecApp } from '../helpers/codec-app';
@@ -54,29 +50,7 @@ beforeAll(async () => {
   client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter });
   // A client without the codec: what anyone reading the database or the history without the keys sees.
   raw = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
-  const ingest = new EventIngest(
-    client,
-    connection,
-    h.windows,
-    h.ledger,
-    {
-      taskQueue: config.TEMPORAL_TASK_QUEUE,
-      idempotencyWindowMs: config.IDEMPOTENCY_WINDOW_MS,
-      startTimeoutMs: config.TEMPORAL_START_TIMEOUT_MS,
-      reserveCreditsPerEvent: config.RESERVE_CREDITS_PER_EVENT,
-    },
-    logger,
-  );
-  api = request(
-    createApp({
-      keys: new ApiKeyStore(h.db),
-      employees: new EmployeeStore(h.db),
-      ingest,
-      rateLimiter: new AccountRateLimiter(h.redis, config.RATE_LIMIT_PER_MINUTE),
-      logger,
-      bodyTimeoutMs: config.BODY_TIMEOUT_MS,
-    }).callback(),
-  );
+  api = request(buildApi(config, { db: h.db, redis: h.redis, connection }, logger).callback());
   codecHttp = request(codecApp(codecEndpoint(config)).callback());
 
   nativeConnection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS! });

@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
 import type pg from 'pg';
 import { reconcile } from '../../src/billing/reconcile';
-import type { Posting } from '../../src/billing/types';
+import type { Posting } from '../../src/domain/billing';
 import { Ledger, type OpenReservation } from '../../src/stores/ledger';
 import { ensureReconcileSchedule } from '../../src/temporal/schedules';
-import { RECONCILE_SCHEDULE_ID, type ReconcileSummary } from '../../workflows/contract';
+import { RECONCILE_SCHEDULE_ID } from '../../workflows/contract';
+import type { ReconcileSummary } from '../../src/domain/billing';
 import type { FakeModelServer } from '../helpers/fake-model-server';
 import { createHarness, createHarnessWithFakeModel, eventually, type Harness, type Seeded } from '../helpers/harness';
 import { loseCharge, verifyLedger } from '../helpers/ledger-checks';
@@ -137,7 +138,7 @@ describe('billing reconcile', () => {
     const [id] = await settledEvents(acct, 1);
     await deleteCharge(acct.accountId, id);
     const runs = await Promise.all(
-      [1, 2, 3].map(() => reconcile(h.client, h.ledger, { accountId: acct.accountId, ...period(), repair: true, staleAfterMs: 60_000 })),
+      [1, 2, 3].map(() => reconcile(h.runs, h.ledger, { accountId: acct.accountId, ...period(), repair: true, staleAfterMs: 60_000 })),
     );
     expect(runs.map((r) => r.missing.filter((m) => m.repaired).length).sort()).toEqual([0, 0, 1]);
     expect((await h.ledger.postings(acct.accountId)).filter((p) => p.kind === 'charge')).toHaveLength(1);
@@ -152,7 +153,7 @@ describe('billing reconcile', () => {
       .result()
       .catch(() => undefined);
     await eventually('visible', async () => ((await listed(`AccountId = '${acct.accountId}' AND ExecutionStatus = 'Failed'`)) === 1 ? true : undefined));
-    const result = await reconcile(h.client, h.ledger, { accountId: acct.accountId, ...period(), repair: true, staleAfterMs: 0 });
+    const result = await reconcile(h.runs, h.ledger, { accountId: acct.accountId, ...period(), repair: true, staleAfterMs: 0 });
     expect(result).toMatchObject({ ok: true, workflows: 1, uncharged: 1, missing: [], stale_reservations: [] });
   });
 
@@ -173,7 +174,7 @@ describe('billing reconcile', () => {
       // An accepted event no worker has picked up yet: its workflow runs, so its reservation stays.
       const waiting = await idle.seedAccount({ credits: 100 });
       const res = await idle.http.post('/api/webhook/').set(waiting.auth).send({ employee_id: waiting.employeeId, payload: 'queued' });
-      const inFlight = await reconcile(h.client, h.ledger, { accountId: waiting.accountId, ...period(), repair: true, staleAfterMs: 0 });
+      const inFlight = await reconcile(h.runs, h.ledger, { accountId: waiting.accountId, ...period(), repair: true, staleAfterMs: 0 });
       expect(inFlight).toMatchObject({ ok: true, stale_reservations: [] });
       expect(await idle.ledger.reserved(waiting.accountId)).toBe(10);
       await h.client.workflow.getHandle(`webhook/${waiting.accountId}/msg/${res.body.message_id}`).terminate('test');
@@ -181,18 +182,18 @@ describe('billing reconcile', () => {
       await idle.close();
     }
 
-    const young = await reconcile(h.client, h.ledger, { accountId: acct.accountId, ...period(), repair: true, staleAfterMs: 60_000 });
+    const young = await reconcile(h.runs, h.ledger, { accountId: acct.accountId, ...period(), repair: true, staleAfterMs: 60_000 });
     expect(young.stale_reservations).toEqual([]);
-    const report = await reconcile(h.client, h.ledger, { accountId: acct.accountId, ...period(), repair: false, staleAfterMs: 0 });
+    const report = await reconcile(h.runs, h.ledger, { accountId: acct.accountId, ...period(), repair: false, staleAfterMs: 0 });
     expect(report).toMatchObject({ ok: false, stale_reservations: [{ message_id: orphan, why: 'never started', released: false }] });
-    const repaired = await reconcile(h.client, h.ledger, { accountId: acct.accountId, ...period(), repair: true, staleAfterMs: 0 });
+    const repaired = await reconcile(h.runs, h.ledger, { accountId: acct.accountId, ...period(), repair: true, staleAfterMs: 0 });
     expect(repaired).toMatchObject({ ok: true, stale_reservations: [{ message_id: orphan, why: 'never started', released: true }] });
     expect(await h.ledger.reserved(acct.accountId)).toBe(0);
     const release = (await h.ledger.postings(acct.accountId)).find((p) => p.kind === 'release');
     expect(release).toMatchObject({ messageId: orphan, reserved: -10, reason: 'never started' });
     expect(await h.ledger.isReserved(acct.accountId, orphan)).toBe(false);
     expect((await verifyLedger(h.ledger, acct.accountId)).result).toMatchObject({ ok: true, open_reservations: 0, problems: [] });
-    const second = await reconcile(h.client, h.ledger, { accountId: acct.accountId, ...period(), repair: true, staleAfterMs: 0 });
+    const second = await reconcile(h.runs, h.ledger, { accountId: acct.accountId, ...period(), repair: true, staleAfterMs: 0 });
     expect(second).toMatchObject({ ok: true, stale_reservations: [] });
     expect((await h.ledger.postings(acct.accountId)).filter((p) => p.kind === 'release')).toHaveLength(1);
   });
@@ -203,7 +204,7 @@ describe('billing reconcile', () => {
       const acct = await idle.seedAccount({ credits: 100 });
       const res = await idle.http.post('/api/webhook/').set(acct.auth).send({ employee_id: acct.employeeId, payload: 'never processed' });
       await idle.workflowHandle(acct.accountId, res.body.message_id).terminate('operator');
-      const result = await reconcile(h.client, h.ledger, { accountId: acct.accountId, ...period(), repair: true, staleAfterMs: 0 });
+      const result = await reconcile(h.runs, h.ledger, { accountId: acct.accountId, ...period(), repair: true, staleAfterMs: 0 });
       expect(result.stale_reservations).toEqual([expect.objectContaining({ message_id: res.body.message_id, why: 'workflow closed', released: true })]);
       expect(await h.ledger.reserved(acct.accountId)).toBe(0);
     } finally {
@@ -254,12 +255,12 @@ describe('billing reconcile', () => {
 
     it.each([false, true])('is matched, not missing, and its reservation not stale (repair: %s)', async (repair) => {
       expect({ open: before.open.map((o) => o.messageId), charges: [...before.charges.values()] }).toEqual({ open: [messageId], charges: [] });
-      const result = await reconcile(idle.client, new LateLedger(idle.db, before), { accountId: acct.accountId, ...period(), repair, staleAfterMs: 0 });
+      const result = await reconcile(idle.runs, new LateLedger(idle.db, before), { accountId: acct.accountId, ...period(), repair, staleAfterMs: 0 });
       expect(result).toMatchObject({ ok: true, workflows: 1, matched: 1, missing: [], mismatched: [], stale_reservations: [] });
     });
 
     it('is matched when a repair finds the settlement’s posting already there, and nothing is posted twice', async () => {
-      const result = await reconcile(idle.client, new LateLedger(idle.db, before, true), {
+      const result = await reconcile(idle.runs, new LateLedger(idle.db, before, true), {
         accountId: acct.accountId,
         ...period(),
         repair: true,

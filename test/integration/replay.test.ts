@@ -5,7 +5,6 @@ import { Worker, type ReplayWorkerOptions } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
-import { AGENT_LOOP_PATCH, CHARGE_IN_MEMO_PATCH, SETTLE_CREDITS_PATCH } from '../../workflows/process-webhook-event';
 import type { EventMemo, WebhookEventInput, WebhookEventResult } from '../../workflows/contract';
 import { createHarnessWithFakeModel, type Harness } from '../helpers/harness';
 import { historyFromJson } from '../helpers/history-json';
@@ -26,9 +25,20 @@ const readFixture = (file: string) => JSON.parse(fs.readFileSync(path.join(FIXTU
 const historyEvents = (file: string) => historyFromJson(readFixture(file)).events ?? [];
 const decode = <T>(payload: temporal.api.common.v1.IPayload | null | undefined): T => defaultPayloadConverter.fromPayload<T>(payload as Payload);
 
-/** The fixture generations, oldest first: each file name starts with its generation's prefix. */
-const GENERATIONS = ['', 'settle-', 'memo-', 'agent-'] as const;
-const generationOf = (file: string) => [...GENERATIONS].reverse().find((prefix) => file.startsWith(prefix))!;
+/**
+ * The workflow generations, oldest first: each fixture's file name starts with its generation's
+ * prefix. v1: the event workflow (agent loop, settlement with the charge in the memo) as accepted
+ * by APIs that held a keyed event's Idempotency-Key window with the workflow, open until the window
+ * ended (the input's dedupUntil). v2: the window lives in PostgreSQL; the API sends no dedupUntil
+ * and every event closes when its work is done. The workflow code is the same: what differs is
+ * decided by the input, which the history holds, so v1 histories replay without a patch marker.
+ */
+const GENERATIONS = [
+  { prefix: 'v1-', keyedTimer: true, patches: [] as string[] },
+  { prefix: 'v2-', keyedTimer: false, patches: [] as string[] },
+] as const;
+type Generation = (typeof GENERATIONS)[number];
+const generationOf = (file: string): Generation => [...GENERATIONS].reverse().find((g) => file.startsWith(g.prefix))!;
 const replayOptions = (): ReplayWorkerOptions => ({ workflowBundle: { codePath: process.env.WORKFLOW_BUNDLE_PATH! } });
 
 let h: Harness;
@@ -47,32 +57,31 @@ describe('replaying event workflow histories against the current workflow code',
     'model-rejected',
     'model-retried-after-500',
     'model-success',
+    'tool-calls',
+    'step-limit',
   ];
 
-  it('has fixtures for success, retry, rejection, a missing employee and both dedup-window endings, in every workflow generation', () => {
-    expect(fixtureFiles).toEqual(expect.arrayContaining(GENERATIONS.flatMap((prefix) => scenarios.map((s) => `${prefix}${s}.json`))));
-    expect(fixtureFiles).toEqual(expect.arrayContaining(['agent-tool-calls.json', 'agent-step-limit.json']));
-    // The dedup window's timer, and since the agent loop the deadline's for every event that reached the model.
+  it('has fixtures for success, retry, rejection, a missing employee, both dedup-window endings, tool calls and the step limit, in every generation', () => {
+    expect(fixtureFiles).toEqual(expect.arrayContaining(GENERATIONS.flatMap((g) => scenarios.map((s) => `${g.prefix}${s}.json`))));
+    // The deadline's timer for every event that reached the model, and the dedup window's where the generation held it.
     const timers = (f: string) => readFixture(f).events.filter((e) => e.eventType === 'EVENT_TYPE_TIMER_STARTED').length;
-    const expected = (f: string) => (f.includes('idempotency-window-') ? 1 : 0) + (generationOf(f) === 'agent-' && !f.includes('employee-not-found') ? 1 : 0);
+    const expected = (f: string) => (f.includes('idempotency-window-') && generationOf(f).keyedTimer ? 1 : 0) + (f.includes('employee-not-found') ? 0 : 1);
     expect(fixtureFiles.map((f) => [f, timers(f)])).toEqual(fixtureFiles.map((f) => [f, expected(f)]));
   });
 
-  it('settles in every settle- and memo- fixture (also on failure) and charges only on success in the older ones', () => {
+  it('settles every event, also a failed one, in one local activity beside reading the employee and recording its outcome', () => {
     const localActivities = (f: string) =>
       historyEvents(f).flatMap((e) => {
         const payload = e.markerRecordedEventAttributes?.details?.data?.payloads?.[0];
         return payload ? [decode<{ activity_type: string }>(payload).activity_type] : [];
       });
     for (const f of fixtureFiles) {
-      // The agent loop's own local activities read the employee and record its outcome.
-      const credits = localActivities(f).filter((type) => !['formatMessage', 'prepareAgent', 'recordOutcome'].includes(type));
-      const succeeded = f.endsWith('success.json') || f.endsWith('retried-after-500.json');
-      expect({ f, credits }).toEqual({ f, credits: generationOf(f) !== '' ? ['settleCredits'] : succeeded ? ['chargeCredits'] : [] });
+      const credits = localActivities(f).filter((type) => !['prepareAgent', 'recordOutcome'].includes(type));
+      expect({ f, credits }).toEqual({ f, credits: ['settleCredits'] });
     }
   });
 
-  it('records the settled charge in the memo in every memo- fixture, and in none before: the posting on success, null on failure', () => {
+  it('records the settled charge in the memo: the posting on success, null on failure', () => {
     for (const f of fixtureFiles) {
       const events = historyEvents(f);
       const patches = events.flatMap((e) => {
@@ -84,18 +93,7 @@ describe('replaying event workflow histories against the current workflow code',
         const fields = e.workflowPropertiesModifiedEventAttributes?.upsertedMemo?.fields;
         return fields ? [Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, decode(v)]))] : [];
       });
-      const generation = generationOf(f);
-      const expectedPatches = {
-        '': [],
-        'settle-': [SETTLE_CREDITS_PATCH],
-        'memo-': [SETTLE_CREDITS_PATCH, CHARGE_IN_MEMO_PATCH],
-        'agent-': [AGENT_LOOP_PATCH, SETTLE_CREDITS_PATCH, CHARGE_IN_MEMO_PATCH],
-      }[generation];
-      expect({ f, patches }).toEqual({ f, patches: expectedPatches });
-      if (generation !== 'memo-' && generation !== 'agent-') {
-        expect({ f, upserts }).toEqual({ f, upserts: [] });
-        continue;
-      }
+      expect({ f, patches }).toEqual({ f, patches: generationOf(f).patches });
       const input = decode<WebhookEventInput>(events[0].workflowExecutionStartedEventAttributes!.input!.payloads![0]);
       const completed = events.find((e) => e.workflowExecutionCompletedEventAttributes)?.workflowExecutionCompletedEventAttributes;
       const succeeded = f.endsWith('success.json') || f.endsWith('retried-after-500.json') || f.endsWith('tool-calls.json');
@@ -130,13 +128,13 @@ describe('replaying event workflow histories against the current workflow code',
   });
 
   it('detects a history the current code could not have produced', async () => {
-    const tampered = readFixture('model-success.json');
+    const tampered = readFixture(`${GENERATIONS[GENERATIONS.length - 1].prefix}model-success.json`);
     const scheduled = tampered.events.find((e) => e.activityTaskScheduledEventAttributes)!;
     scheduled.activityTaskScheduledEventAttributes!.activityType.name = 'someOtherActivity';
     await expect(Worker.runReplayHistory(replayOptions(), historyFromJson(tampered), 'tampered')).rejects.toBeInstanceOf(DeterminismViolationError);
   });
 
-  it('replays a history recorded just now, through the dedup-window timer', async () => {
+  it('replays a history recorded just now: a keyed event that closed when its work was done', async () => {
     const acct = await h.seedAccount();
     const key = `replay-${randomUUID()}`;
     const res = await h.http.post('/api/webhook/').set(acct.auth).set('Idempotency-Key', key).send({ employee_id: acct.employeeId, payload: 'fresh' });
@@ -145,7 +143,8 @@ describe('replaying event workflow histories against the current workflow code',
     expect((await handle.result()).status).toBe('completed');
 
     const history = await handle.fetchHistory();
-    expect(history.events!.some((e) => e.timerStartedEventAttributes)).toBe(true);
+    // Only the deadline's timer: no timer holds the Idempotency-Key window.
+    expect(history.events!.filter((e) => e.timerStartedEventAttributes)).toHaveLength(1);
     await Worker.runReplayHistory(replayOptions(), history, handle.workflowId);
   });
 });

@@ -1,4 +1,4 @@
-import { formatWebhookMessage } from '../../src/events/format-message';
+import { formatWebhookMessage } from '../../src/domain/events';
 
 describe('formatWebhookMessage', () => {
   it('prefixes the payload with the event label, as the product contract shows', () => {

@@ -1,7 +1,7 @@
 import OpenAI from 'openai';
 import { ApplicationFailure } from '@temporalio/common';
 import { parseRetryAfter, toFailure } from '../../activities/model-server';
-import { MODEL_RATE_LIMITED, MODEL_REJECTED, MODEL_UNAVAILABLE } from '../../workflows/contract';
+import { MODEL_RATE_LIMITED, MODEL_REJECTED, MODEL_UNAVAILABLE } from '../../src/domain/events';
 
 /** An error exactly as the SDK builds it from a model server's HTTP answer. */
 function statusError(status: number, headers: Record<string, string> = {}) {

@@ -11,8 +11,8 @@ import {
   PayloadEncryptionCodec,
   payloadCodec,
   temporalDataConverter,
-  type PayloadKeys,
 } from '../../src/temporal/codec';
+import type { PayloadKeys } from '../../src/temporal/payload-keys';
 import { codecApp } from '../helpers/codec-app';
 
 const K1 = randomBytes(32);

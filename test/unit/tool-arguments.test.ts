@@ -1,5 +1,5 @@
-import { parseArguments, ToolArguments } from '../../activities/agent';
-import { TOOL_NAMES } from '../../workflows/contract';
+import { parseArguments, ToolArguments } from '../../activities/tools';
+import { TOOL_NAMES } from '../../src/domain/agent';
 
 /** Tool arguments as the interface names them; a bad call comes back as an error the model can act on. */
 describe('tool arguments', () => {

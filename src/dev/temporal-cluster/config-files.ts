@@ -4,16 +4,25 @@ import { parse, stringify } from 'yaml';
 import { SERVER_MODULE, TEMPORAL_SERVER_VERSION } from './binaries';
 import type { ClusterPorts } from './ports';
 import { DATABASES } from './schema';
-import type { TemporalClusterOptions } from './start-cluster';
+import type { PostgresEndpoint } from './postgres-endpoint';
 
 /** The sample config the server's files are written from (the module's config/<ENV>.yaml). */
 export const ENV = 'development-postgres12';
+
+/** What the server's config needs of the cluster's options (TemporalClusterOptions). */
+export interface ServerConfigOptions {
+  postgres: PostgresEndpoint;
+  /** The frontend's gRPC port. */
+  port: number;
+  dataDir: string;
+  logLevel?: 'debug' | 'info' | 'warn' | 'error';
+}
 
 /**
  * `config/development-postgres12.yaml`: the module's sample with our PostgreSQL, databases and
  * ports, and an empty dynamic config file next to it (the sample points at one).
  */
-export function writeServerConfig(moduleDir: string, opts: TemporalClusterOptions, ports: ClusterPorts): void {
+export function writeServerConfig(moduleDir: string, opts: ServerConfigOptions, ports: ClusterPorts): void {
   const sample = parse(fs.readFileSync(path.join(moduleDir, 'config', `${ENV}.yaml`), 'utf8')) as ServerConfig;
   const connectAddr = `${opts.postgres.host}:${opts.postgres.port}`;
   for (const [store, database] of [

@@ -1,4 +1,4 @@
-import type { Middleware, ParameterizedContext } from 'koa';
+import type { Middleware } from 'koa';
 import { upstream } from '../../events/errors';
 import type { AccountRateLimiter, RateDecision } from '../../stores/redis/rate-limiter';
 import { apiError } from '../errors';
@@ -16,16 +16,13 @@ export function rateLimitHeaders(d: RateDecision): Record<string, string> {
 /**
  * Counts the request against the authenticated account's limit (its own, else the default) and
  * sends the RateLimit headers; every rate-limited route shares the account's one budget. 429 with
- * Retry-After when over; 502 when Redis does not answer. `alongside` starts another Redis read in
- * the same tick, so auto-pipelining sends both in one round trip.
+ * Retry-After when over; 502 when Redis does not answer.
  */
-export function rateLimit<S extends AuthenticatedState>(limiter: AccountRateLimiter, alongside?: (ctx: ParameterizedContext<S>) => void): Middleware<S> {
+export function rateLimit<S extends AuthenticatedState>(limiter: AccountRateLimiter): Middleware<S> {
   return async (ctx, next) => {
     const account = ctx.state.account;
     const perMinute = account.rateLimitPerMinute ?? limiter.defaultPerMinute;
-    const consumed = upstream('cache', () => limiter.consume(account.id, perMinute));
-    alongside?.(ctx);
-    const decision = await consumed;
+    const decision = await upstream('cache', () => limiter.consume(account.id, perMinute));
     if (!decision.allowed) {
       throw apiError(429, 'RATE_LIMITED', `Rate limit of ${perMinute} requests per minute exceeded. Retry after ${decision.resetSeconds} s.`, {
         headers: { 'Retry-After': String(decision.resetSeconds), ...rateLimitHeaders(decision) },

@@ -1,7 +1,7 @@
 import type Router from '@koa/router';
 import { billingReport, ReportParams } from '../../billing/report';
 import { upstream } from '../../events/errors';
-import type { AppDeps } from '../app';
+import type { AppDeps } from '../deps';
 import { apiError } from '../errors';
 import { authenticate } from '../middleware/auth';
 import { rateLimit } from '../middleware/rate-limit';

@@ -1,12 +1,6 @@
 import type Router from '@koa/router';
-import type { AppDeps } from '../app';
+import type { AppDeps } from '../deps';
 import type { AppState } from '../state';
-
-/** A dependency the readiness probe checks, by a name safe to show: never the error's own text. */
-export interface ReadinessCheck {
-  name: 'database' | 'redis' | 'temporal';
-  check: () => Promise<void>;
-}
 
 /** Whether `check` succeeds within `ms`: a dependency that stalls is as down as one that refuses. */
 async function answersWithin(check: () => Promise<void>, ms: number): Promise<boolean> {
@@ -23,14 +17,10 @@ async function answersWithin(check: () => Promise<void>, ms: number): Promise<bo
   }
 }
 
-/** What the process says about itself while it stops: set by the entry point on SIGTERM. */
-export interface Lifecycle {
-  draining: boolean;
-}
-
 /**
  * /healthz: the process answers. /readyz: every dependency answers within the readiness deadline,
- * and the process is not shutting down; else 503 naming the ones that do not (no internal error text: it may hold addresses or credentials). /metrics: Prometheus.
+ * and the process is not shutting down; else 503 naming the ones that do not (no internal error
+ * text: it may hold addresses or credentials). /metrics: Prometheus.
  */
 export function healthRoutes(router: Router<AppState>, deps: AppDeps): void {
   router.get('/healthz', (ctx) => {

@@ -1,6 +1,6 @@
 import type Router from '@koa/router';
 import { z } from 'zod';
-import type { AppDeps } from '../app';
+import type { AppDeps } from '../deps';
 import { apiError } from '../errors';
 import { authenticate } from '../middleware/auth';
 import { rateLimit } from '../middleware/rate-limit';

@@ -1,10 +1,12 @@
 import type { Redis } from 'ioredis';
 import { sha256Hex } from '../../shared/hash';
 
-/** The original event a repeated Idempotency-Key stands for. */
+/** The original event a repeated Idempotency-Key stands for, with what it carried (to tell a repeat from a reuse). */
 export interface OriginalEvent {
   messageId: string;
   employeeId: string;
+  event?: string;
+  payloadSha256: string;
 }
 
 /**
@@ -16,8 +18,8 @@ function windowKey(accountId: string, idempotencyKey: string): string {
 }
 
 /**
- * A cache of Idempotency-Key windows, so repeats are answered without asking Temporal. Only a
- * cache: the running workflow of the key is the guard, and a flushed Redis changes no answer, only
+ * A cache of Idempotency-Key windows, so repeats are answered without a database round trip. Only a
+ * cache: the window's row in PostgreSQL is the guard, and a flushed Redis changes no answer, only
  * its cost. Every failure here is swallowed by the caller's choice (see `lookup`).
  */
 export class IdempotencyCache {
@@ -31,7 +33,7 @@ export class IdempotencyCache {
 
   /**
    * Remembers the window until `until` (ms since epoch), never longer: an entry that outlived the
-   * workflow would answer "duplicate" past the window, and a re-cache must not extend it (NX).
+   * window's row would answer "duplicate" past the window, and a re-cache must not extend it (NX).
    */
   async remember(accountId: string, idempotencyKey: string, original: OriginalEvent, until: number): Promise<void> {
     if (!(until > Date.now())) return;

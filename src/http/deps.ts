@@ -1,0 +1,50 @@
+import type { EventStatusReader } from '../events/event-status';
+import type { EventIngest } from '../events/ingest';
+import type { Logger } from '../observability/logger';
+import type { ApiMetrics } from '../observability/metrics';
+import type { ApiKeyStore } from '../stores/api-keys';
+import type { AccountRateLimiter } from '../stores/redis/rate-limiter';
+import type { UsageStore } from '../stores/usage';
+import type { AuthFailureOptions } from './middleware/auth-failures';
+import type { CodecEndpoint } from './routes/codec';
+
+/** A dependency the readiness probe checks, by a name safe to show: never the error's own text. */
+export interface ReadinessCheck {
+  name: 'database' | 'redis' | 'temporal';
+  check: () => Promise<void>;
+}
+
+/** What the process says about itself while it stops: set by the entry point on SIGTERM. */
+export interface Lifecycle {
+  draining: boolean;
+}
+
+/** What the HTTP app is built from (createApp); each route reads only the fields it serves. */
+export interface AppDeps {
+  keys: ApiKeyStore;
+  ingest: EventIngest;
+  rateLimiter: AccountRateLimiter;
+  logger: Logger;
+  /** A body that has not fully arrived by then gets a 408, so a stalled client holds nothing for long. */
+  bodyTimeoutMs: number;
+  /** Debug aid: log each accepted payload's text at info (LOG_PAYLOADS). Off by default: payloads may hold personal data. */
+  logPayloads?: boolean;
+  /** What /readyz checks. */
+  readiness?: ReadinessCheck[];
+  /** Serves GET /api/webhook/:message_id when present. */
+  statusReader?: EventStatusReader;
+  /** Serves GET /api/billing/usage when present. */
+  usage?: UsageStore;
+  /** Serves POST /codec/decode and /codec/encode (the Web UI's codec server) when present. */
+  codec?: CodecEndpoint;
+  /** Serves GET /metrics and counts requests when present. */
+  metrics?: ApiMetrics;
+  /** Requests in flight at most (MAX_IN_FLIGHT_REQUESTS); past it 503 OVERLOADED. Default: no cap. */
+  maxInFlight?: number;
+  /** Failed authentications allowed per client IP (AUTH_FAILURES_PER_MINUTE, TRUST_PROXY). Default: no limit. */
+  authFailures?: AuthFailureOptions;
+  /** Each readiness check's deadline (READINESS_TIMEOUT_MS); default 1 s. */
+  readinessTimeoutMs?: number;
+  /** Set `draining` on shutdown: /readyz then answers 503. */
+  lifecycle?: Lifecycle;
+}

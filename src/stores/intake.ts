@@ -1,0 +1,130 @@
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import { statement } from './postgres/statement';
+
+/** The Idempotency-Key window a request claims: its channel scope, the key's sha256, and how long it lasts. */
+export interface WindowClaim {
+  /** 'api' for POST /api/webhook/; signed sources will have theirs. */
+  scope: string;
+  keySha256: string;
+  payloadSha256: string;
+  windowMs: number;
+  /** The original message of an open window whose start never happened: this claim replaces it. */
+  takeOver?: string;
+}
+
+export interface IntakeInput {
+  accountId: string;
+  messageId: string;
+  employeeId: string;
+  event?: string;
+  workflowId: string;
+  credits: number;
+  at: Date;
+  window?: WindowClaim;
+}
+
+/** The window's original event, as its row holds it. */
+export interface WindowOriginal {
+  messageId: string;
+  employeeId: string;
+  event?: string;
+  payloadSha256: string;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+export type IntakeOutcome =
+  | { outcome: 'reserved'; balance: number; reserved: number }
+  | { outcome: 'insufficient'; balance: number; reserved: number }
+  | { outcome: 'duplicate'; original: WindowOriginal };
+
+interface AcceptRow {
+  outcome: IntakeOutcome['outcome'];
+  balance: string | null;
+  reserved: string | null;
+  original_message: string | null;
+  original_employee: string | null;
+  original_event: string | null;
+  original_payload_sha256: string | null;
+  original_created_at: Date | null;
+  original_expires_at: Date | null;
+}
+
+/** The ingest's one round trip: accept_event() in the idempotency-windows migration says what it does. */
+const acceptEvent = statement<
+  {
+    accountId: string;
+    messageId: string;
+    employeeId: string;
+    event?: string;
+    workflowId: string;
+    credits: number;
+    at: Date;
+    postingId: string;
+    scope?: string;
+    keySha256?: string;
+    payloadSha256?: string;
+    windowMs?: number;
+    takeOver?: string;
+  },
+  AcceptRow
+>(
+  'intake_accept',
+  `SELECT * FROM accept_event(:accountId::uuid, :messageId::uuid, :employeeId::uuid, :event::text, :workflowId::text, :credits::bigint,
+     :at::timestamptz, :postingId::uuid, :scope::text, :keySha256::text, :payloadSha256::text,
+     make_interval(secs => :windowMs::double precision / 1000), :takeOver::uuid)`,
+);
+
+/** Expired windows, a batch at a time: the rows say "duplicate" only while open, so this is housekeeping. */
+const pruneWindows = statement<{ limit: number }, { pruned: number }>(
+  'intake_prune_windows',
+  `WITH gone AS (
+     DELETE FROM idempotency_windows WHERE ctid IN (SELECT ctid FROM idempotency_windows WHERE expires_at < now() LIMIT :limit)
+     RETURNING 1
+   ) SELECT count(*)::int AS pruned FROM gone`,
+);
+
+/** Where an event enters the system of record: its Idempotency-Key window, its reservation and its message record, at once. */
+export class EventIntake {
+  constructor(private readonly db: pg.Pool) {}
+
+  async accept(input: IntakeInput): Promise<IntakeOutcome> {
+    const [row] = await acceptEvent.run(this.db, {
+      accountId: input.accountId,
+      messageId: input.messageId,
+      employeeId: input.employeeId,
+      event: input.event,
+      workflowId: input.workflowId,
+      credits: input.credits,
+      at: input.at,
+      postingId: randomUUID(),
+      scope: input.window?.scope,
+      keySha256: input.window?.keySha256,
+      payloadSha256: input.window?.payloadSha256,
+      windowMs: input.window?.windowMs,
+      takeOver: input.window?.takeOver,
+    });
+    if (!row) throw new Error(`account ${input.accountId} has no credit balance`);
+    if (row.outcome === 'duplicate') {
+      return {
+        outcome: 'duplicate',
+        original: {
+          messageId: row.original_message!,
+          employeeId: row.original_employee!,
+          event: row.original_event ?? undefined,
+          payloadSha256: row.original_payload_sha256!,
+          createdAt: row.original_created_at!,
+          expiresAt: row.original_expires_at!,
+        },
+      };
+    }
+    return { outcome: row.outcome, balance: Number(row.balance), reserved: Number(row.reserved) };
+  }
+
+  /** Deletes up to `limit` expired windows; the API calls it in the background. */
+  async pruneExpired(limit = 1_000): Promise<number> {
+    const [row] = await pruneWindows.run(this.db, { limit });
+    return row.pruned;
+  }
+}

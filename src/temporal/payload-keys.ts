@@ -1,0 +1,5 @@
+/** The keys from PAYLOAD_KEYS: `currentKeyId` encrypts, every key in `keys` decrypts. */
+export interface PayloadKeys {
+  currentKeyId: string;
+  keys: ReadonlyMap<string, Buffer>;
+}
