@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { portHolder } from '../../src/dev/port-holder';
 import { freePort, makeRunDir } from '../../src/dev/services';
 import { eventually } from '../helpers/harness';
 import { startService } from '../helpers/processes';
@@ -83,8 +84,12 @@ describe('a supervisor that is SIGKILLed', () => {
           throw new Error(`${err.message}: still running ${children.filter(running).join(', ')}`);
         },
       );
-      expect(await portFree(apiPort)).toBe(true);
-      expect(await portFree(metricsPort)).toBe(true);
+      // Their ports are free again (said with the holder if not: on a shared machine another process may take a freed port).
+      for (const port of [apiPort, metricsPort]) {
+        await eventually(`port ${port} free`, async () => ((await portFree(port)) ? true : undefined), 5_000).catch((err: Error) => {
+          throw new Error(`${err.message}: held by ${JSON.stringify(portHolder(port))} (children were ${children.join(', ')})`);
+        });
+      }
     } finally {
       child.kill('SIGKILL');
       const listed = /supervising (\{.*\})/.exec(output)?.[1];
