@@ -1,5 +1,10 @@
-/** A child that has not stopped this long after its supervisor went away exits anyway. */
-const STOP_BACKSTOP_MS = 45_000;
+/**
+ * A child that has not stopped this long after its supervisor went away exits anyway. The API needs
+ * SHUTDOWN_DELAY_MS + SHUTDOWN_DRAIN_MS (11 s by default); a worker whose Temporal server died with
+ * the same stack was measured taking 6-16 s to give up its polls. The stack is gone either way, and
+ * Temporal hands unfinished activities to another worker.
+ */
+const STOP_BACKSTOP_MS = 15_000;
 
 /**
  * For entry points a supervisor spawns with an IPC channel (src/dev/supervisor.ts): when that
