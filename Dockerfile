@@ -11,7 +11,9 @@ COPY activities ./activities
 # Plain JavaScript at run time (the tsx loader costs about 50 MB of RSS per process), and the
 # workflow bundle built once here (dist/workflow-bundle.js, used through WORKFLOW_BUNDLE_PATH).
 # The CLI (npx sistava) still runs through tsx, a runtime dependency.
-RUN npm run build && npm prune --omit=dev && npm cache clean --force
+# src/dev (the dev stacks, PostgreSQL and Temporal launchers) is neither compiled (tsconfig.build.json
+# excludes it) nor shipped: production runs none of it.
+RUN npm run build && rm -rf src/dev && npm prune --omit=dev && npm cache clean --force
 USER node
 EXPOSE 3000
 CMD ["node", "dist/src/api.js"]

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 
-/** Temporal's databases (src/dev/temporal-server.ts); every other database of the run's PostgreSQL is ours. */
+/** Temporal's databases (src/dev/temporal-cluster/schema.ts); every other database of the run's PostgreSQL is ours. */
 export const TEMPORAL_DATABASES: readonly string[] = ['temporal', 'temporal_visibility'];
 
 /** What the sessions of one side were doing, over the samples of a phase. */

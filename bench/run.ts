@@ -7,8 +7,8 @@ import { parse } from 'yaml';
 import { Client, Connection } from '@temporalio/client';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
-import { freePort } from '../src/dev/services';
-import { ensureTemporalBinaries, TEMPORAL_SERVER_VERSION } from '../src/dev/temporal-server';
+import { freePort, makeRunDir } from '../src/dev/services';
+import { ensureTemporalBinaries, TEMPORAL_SERVER_VERSION } from '../src/dev/temporal-cluster/binaries';
 import { createPool } from '../src/stores/postgres/pool';
 import { connectRedis } from '../src/stores/redis/client';
 import { ledgerPhase, type LedgerReport } from './ledger';
@@ -103,7 +103,7 @@ async function main(): Promise<void> {
   // Read before the children load the code: other work may change the tree while the run goes on.
   const git = gitState();
   const runId = `${startedAt.toISOString().replace(/\D/g, '').slice(0, 14)}-${process.pid}`;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sistava-bench-'));
+  const dir = makeRunDir('sistava-bench-');
   const stack = new Stack(dir, log, opts.profile);
   let stopping = false;
   const interrupt = (signal: NodeJS.Signals) => {

@@ -2,10 +2,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { freePort, startPostgresServer, startRedisServer, startTemporalDevServer, type RunningService, quietBundlerLogger } from '../src/dev/services';
+import { freePort, startPostgresServer, startRedisServer, startTemporalDevServer, type RunningService } from '../src/dev/services';
+import { quietBundlerLogger } from '../src/temporal/quiet-bundler-logger';
 import { Supervisor } from '../src/dev/supervisor';
 import { ensureTemporalCli } from '../src/dev/temporal-cli';
-import { postgresEndpoint, startTemporalCluster, type TemporalBinaries, type TemporalCluster } from '../src/dev/temporal-server';
+import type { TemporalBinaries } from '../src/dev/temporal-cluster/binaries';
+import { postgresEndpoint } from '../src/dev/temporal-cluster/postgres-endpoint';
+import { startTemporalCluster, type TemporalCluster } from '../src/dev/temporal-cluster/start-cluster';
 import { migrate } from '../src/stores/postgres/migrate';
 import { countChildrenOf, peakRssMb } from './proc';
 
@@ -73,7 +76,7 @@ export class Stack {
   }
 
   /**
-   * The Temporal server as production runs it (src/dev/temporal-server.ts: the `server` binary,
+   * The Temporal server as production runs it (src/dev/temporal-cluster/: the `server` binary,
    * persistence and visibility on PostgreSQL, schemas by Temporal's schema tool, the sample config's
    * 4 history shards and connection pools) on this run's PostgreSQL, its frontend on a free port,
    * no UI. Supervised as in the cluster stack: a crash is restarted with backoff, and logged here.

@@ -7,7 +7,10 @@ import { EventStatusReader } from './events/event-status';
 import { EventIngest } from './events/ingest';
 import { createApp } from './http/app';
 import { codecEndpoint } from './http/routes/codec';
+import type { Lifecycle } from './http/deps';
 import { createServer } from './http/server';
+import { parseTrustedProxies } from './net/client-ip';
+import { exitWithSupervisor } from './shared/supervised-child';
 import { createLogger, type Logger } from './observability/logger';
 import { createApiMetrics } from './observability/metrics';
 import { ApiKeyStore } from './stores/api-keys';
@@ -36,7 +39,7 @@ export interface ApiClients {
 }
 
 /** The HTTP app wired to its stores and to Temporal; shared by the entry point and the tests. */
-export function buildApi(config: Config, { db, redis, connection }: ApiClients, logger: Logger) {
+export function buildApi(config: Config, { db, redis, connection }: ApiClients, logger: Logger, lifecycle?: Lifecycle) {
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(config) });
   const runs = new EventRuns(client);
   const employees = new EmployeeStore(db);
@@ -65,6 +68,10 @@ export function buildApi(config: Config, { db, redis, connection }: ApiClients, 
     usage: new UsageStore(db),
     metrics: createApiMetrics(),
     codec: codecEndpoint(config),
+    maxInFlight: config.MAX_IN_FLIGHT_REQUESTS,
+    authFailures: { perMinute: config.AUTH_FAILURES_PER_MINUTE, trustedProxies: parseTrustedProxies(config.TRUST_PROXY) },
+    readinessTimeoutMs: config.READINESS_TIMEOUT_MS,
+    lifecycle,
     readiness: [
       { name: 'database', check: async () => void (await db.query('SELECT 1')) },
       { name: 'redis', check: async () => void (await redis.ping()) },
@@ -76,16 +83,24 @@ export function buildApi(config: Config, { db, redis, connection }: ApiClients, 
 /** Connects, listens; `close()` stops listening, drains in-flight requests, then disconnects. */
 export async function startApi(config: Config): Promise<{ server: Server; close: () => Promise<void> }> {
   const logger = createLogger(config, 'api');
-  const db = createPool(config.DATABASE_URL, { name: 'sistava-api', max: config.DATABASE_POOL_SIZE, failFast: true });
+  // A request waits for the database a bounded time, however slow it is: pool wait, then statement.
+  const db = createPool(config.DATABASE_URL, {
+    name: 'sistava-api',
+    max: config.DATABASE_POOL_SIZE,
+    failFast: true,
+    statementTimeoutMs: config.API_STATEMENT_TIMEOUT_MS,
+    connectionTimeoutMs: config.API_POOL_WAIT_MS,
+  });
   // A refused start leaves no connection behind (a caller that handles the error keeps running).
   await assertSchemaCurrent(db).catch(async (err: unknown) => {
     await db.end();
     throw err;
   });
-  const redis = createRedis(config.REDIS_URL, { failFast: true, name: 'sistava-api' });
+  const redis = createRedis(config.REDIS_URL, { failFast: true, name: 'sistava-api', commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS });
   // Lazy: the API starts even while Temporal is down, answers 502 meanwhile, and heals when it is back.
   const connection = Connection.lazy({ address: temporalAddress(config) });
-  const app = buildApi(config, { db, redis, connection }, logger);
+  const lifecycle: Lifecycle = { draining: false };
+  const app = buildApi(config, { db, redis, connection }, logger, lifecycle);
   // Expired Idempotency-Key windows answer nothing; deleting them is housekeeping, in small batches.
   // Conversations of events older than a week likewise: the history and the inbox keep what was said.
   const intake = new EventIntake(db);
@@ -101,8 +116,21 @@ export async function startApi(config: Config): Promise<{ server: Server; close:
   logger.info({ port: typeof address === 'object' && address ? address.port : config.PORT }, 'api listening');
 
   const close = async () => {
+    // First not ready (load balancers stop sending) while still serving; then no new connections,
+    // and the requests in flight get SHUTDOWN_DRAIN_MS; what is still open then is cut.
+    lifecycle.draining = true;
     clearInterval(pruning);
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await new Promise((resolve) => setTimeout(resolve, config.SHUTDOWN_DELAY_MS));
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    let deadline: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (deadline = setTimeout(() => resolve('late'), config.SHUTDOWN_DRAIN_MS)));
+    if ((await Promise.race([closed, late])) === 'late') {
+      logger.warn({ drain_ms: config.SHUTDOWN_DRAIN_MS }, 'requests still in flight at the drain deadline; closing their connections');
+      server.closeAllConnections();
+      await closed;
+    }
+    clearTimeout(deadline);
     await connection.close().catch(() => undefined);
     redis.disconnect();
     await db.end();
@@ -113,14 +141,16 @@ export async function startApi(config: Config): Promise<{ server: Server; close:
 if (require.main === module) {
   const config = loadConfigOrExit();
   startApi(config).then(
-    ({ server, close }) => {
+    ({ close }) => {
+      let stopping = false;
       const shutdown = () => {
-        // Stop accepting, let requests in flight finish, then exit.
-        server.closeIdleConnections();
+        if (stopping) return;
+        stopping = true;
         void close().then(() => process.exit(0));
       };
       process.once('SIGTERM', shutdown);
       process.once('SIGINT', shutdown);
+      exitWithSupervisor(shutdown);
     },
     (err: unknown) => {
       process.stderr.write(`api failed to start: ${(err as Error).message}\n`);

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { ModelPrices, type PriceList } from './billing/pricing';
+import { parseTrustedProxies } from './net/client-ip';
 import type { PayloadKeys } from './temporal/payload-keys';
 
 /** The folder with package.json, whether this runs from `src/` (tsx) or from `dist/src/` (built). */
@@ -144,6 +145,36 @@ export const Config = z.object({
   PAYLOAD_KEYS: optionalString.pipe(PayloadKeysSchema.optional()),
   /** Operator credential for POST /codec/decode and /codec/encode (the Web UI's codec server); unset: those routes are 404. */
   CODEC_AUTH_TOKEN: optionalString.pipe(z.string().min(32, 'must be at least 32 characters (openssl rand -base64 32)').optional()),
+  // --- Operations: bounded waits, load shedding, cheap refusals, shutdown (issue 19) ---
+  /** The API's Redis commands fail (502) past this, so a stalled Redis cannot hang requests. */
+  REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().positive().default(1_000),
+  /** The API's statements are cancelled by the server past this; the client gives up 500 ms later. */
+  API_STATEMENT_TIMEOUT_MS: z.coerce.number().int().positive().default(1_000),
+  /** How long an API request waits for a free pooled connection before it gets a 502. */
+  API_POOL_WAIT_MS: z.coerce.number().int().positive().default(2_000),
+  /** Each /readyz check that has not answered by then counts as down. */
+  READINESS_TIMEOUT_MS: z.coerce.number().int().positive().default(1_000),
+  /** Requests one API process handles at once; past it: 503 OVERLOADED with Retry-After: 1. */
+  MAX_IN_FLIGHT_REQUESTS: z.coerce.number().int().positive().default(1_000),
+  /** Failed authentications per client IP per minute (per API process) before 429. */
+  AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().positive().default(30),
+  /** Comma-separated proxy addresses or CIDRs whose X-Forwarded-For is believed; unset: the socket's address is the client. */
+  TRUST_PROXY: optionalString.refine(
+    (text) => {
+      try {
+        parseTrustedProxies(text);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { message: 'must be comma-separated IP addresses or CIDR ranges (10.0.0.1, 10.1.0.0/16)' },
+  ),
+  /** On SIGTERM, /readyz answers 503 this long while requests are still served, so load balancers stop sending. */
+  SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).default(1_000),
+  /** Then requests in flight get this long to finish; connections still open past it are closed. */
+  SHUTDOWN_DRAIN_MS: z.coerce.number().int().positive().default(10_000),
+  // --- end of operations ---
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_PRETTY: envBoolean.default(false),
   /** Payload text and raw keys stay out of logs unless this is set. */

@@ -1,9 +1,10 @@
 import { Client } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import { NativeConnection, type Worker } from '@temporalio/worker';
 import { loadConfigOrExit, temporalAddress } from './config';
 import { createLogger } from './observability/logger';
 import { assertSchemaCurrent } from './stores/postgres/migrate';
-import { createPool } from './stores/postgres/pool';
+import { createPool, WORKER_STATEMENT_TIMEOUT_MS } from './stores/postgres/pool';
+import { exitWithSupervisor } from './shared/supervised-child';
 import { createWorker } from './temporal/create-worker';
 import { installTemporalRuntime } from './temporal/runtime';
 import { temporalDataConverter } from './temporal/codec';
@@ -12,12 +13,17 @@ import { ensureReconcileSchedule } from './temporal/schedules';
 /** Runs one worker until SIGINT/SIGTERM; the SDK then drains running activities (shutdownGraceTime). */
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
+  const running: { worker?: Worker } = {};
+  // Its supervisor gone: drain like on SIGTERM once running, else just leave.
+  exitWithSupervisor(() => (running.worker ? running.worker.shutdown() : process.exit(0)));
   const logger = createLogger(config, 'worker');
   installTemporalRuntime(logger, 'WARN', config.WORKER_METRICS_ADDRESS);
-  const db = createPool(config.DATABASE_URL, { name: 'sistava-worker', max: config.DATABASE_POOL_SIZE });
+  // Statements end before the local activities running them time out: see WORKER_STATEMENT_TIMEOUT_MS.
+  const db = createPool(config.DATABASE_URL, { name: 'sistava-worker', max: config.DATABASE_POOL_SIZE, statementTimeoutMs: WORKER_STATEMENT_TIMEOUT_MS });
   await assertSchemaCurrent(db);
   const connection = await NativeConnection.connect({ address: temporalAddress(config) });
   const worker = await createWorker(config, connection, db, logger);
+  running.worker = worker;
   const schedule = await ensureReconcileSchedule(
     new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(config) }),
     {

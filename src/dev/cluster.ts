@@ -2,10 +2,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { loadConfigOrExit, temporalAddress } from '../config';
-import { quietBundlerLogger, waitFor, type RunningService } from './services';
-import { banner, ensurePostgres, ensureRedis, portFree, prepareDatabase, stopOnSignals } from './stack';
+import { quietBundlerLogger } from '../temporal/quiet-bundler-logger';
+import { waitFor, type RunningService } from './services';
+import { assertPortsFree, banner, ensurePostgres, ensureRedis, prepareDatabase, stopOnSignals } from './stack';
 import { spawnNodeService, Supervisor } from './supervisor';
-import { ensureTemporalBinaries, postgresEndpoint, startTemporalCluster, waitForPollers } from './temporal-server';
+import { ensureTemporalBinaries } from './temporal-cluster/binaries';
+import { waitForPollers } from './temporal-cluster/pollers';
+import { postgresEndpoint } from './temporal-cluster/postgres-endpoint';
+import { startTemporalCluster } from './temporal-cluster/start-cluster';
 
 /**
  * `npm run stack:cluster`: the production shape on one machine. A Temporal server (the real
@@ -44,13 +48,14 @@ async function main(): Promise<void> {
     const address = temporalAddress(config);
     const temporalPort = Number(address.split(':').pop());
     const uiPort = Number(new URL(config.TEMPORAL_UI_URL).port || 80);
-    for (const [what, port] of [
+    const metricsBase = config.WORKER_METRICS_ADDRESS ?? `127.0.0.1:${WORKER_METRICS_PORT}`;
+    const [metricsHost, metricsPort] = [metricsBase.slice(0, metricsBase.lastIndexOf(':')), Number(metricsBase.split(':').pop())];
+    await assertPortsFree([
       ['Temporal (TEMPORAL_ADDRESS)', temporalPort],
       ['the Temporal UI (TEMPORAL_UI_URL)', uiPort],
       ...apis.map((name, i) => [`${name} (PORT${i ? `+${i}` : ''})`, config.PORT + i] as const),
-    ] as const) {
-      if (!(await portFree(port))) throw new Error(`port ${port} for ${what} is in use: is another stack running (npm start)?`);
-    }
+      ...workers.map((name, i) => [`${name}'s metrics (WORKER_METRICS_ADDRESS${i ? ` +${i}` : ''})`, metricsPort + i] as const),
+    ]);
     const binaries = await ensureTemporalBinaries(say);
 
     const databaseUrl = await ensurePostgres(config, started, say, {
@@ -93,8 +98,6 @@ async function main(): Promise<void> {
       WORKFLOW_BUNDLE_PATH: bundlePath,
       LOG_PRETTY: process.env.LOG_PRETTY ?? 'true',
     };
-    const metricsBase = config.WORKER_METRICS_ADDRESS ?? `127.0.0.1:${WORKER_METRICS_PORT}`;
-    const [metricsHost, metricsPort] = [metricsBase.slice(0, metricsBase.lastIndexOf(':')), Number(metricsBase.split(':').pop())];
     const workerMetrics = workers.map((_, i) => `${metricsHost}:${metricsPort + i}`);
     const workerPids: number[] = [];
     for (const [i, name] of workers.entries()) {

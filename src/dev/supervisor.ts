@@ -192,7 +192,8 @@ const ROOT = path.resolve(__dirname, '..', '..');
 /**
  * An entry point of this repo (`src/api.ts`, `src/worker.ts`) as its own Node process (tsx as a
  * loader, so signals reach the service itself). It runs in a process group of its own: a Ctrl-C
- * in the terminal reaches only the stack, which then stops its children in order.
+ * in the terminal reaches only the stack, which then stops its children in order. It is tied to
+ * this process by an IPC channel: when the supervisor dies (SIGKILL, a crash), the child stops too.
  */
 export function spawnNodeService(name: string, file: string, env: NodeJS.ProcessEnv, opts: NodeServiceOptions = {}): RunningService {
   const echo = opts.echo ?? true;
@@ -200,7 +201,9 @@ export function spawnNodeService(name: string, file: string, env: NodeJS.Process
   let child: ChildProcess;
   try {
     const stdio = echo ? (['ignore', 'pipe', 'pipe'] as const) : (['ignore', fd ?? 'ignore', fd ?? 'ignore'] as const);
-    child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, file)], { cwd: ROOT, env, stdio: [...stdio], detached: true });
+    // The IPC channel is the child's lifeline: it closes when this process ends, however it ends,
+    // and the child then stops itself (exitWithSupervisor, src/shared/supervised-child.ts).
+    child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, file)], { cwd: ROOT, env, stdio: [...stdio, 'ipc'], detached: true });
   } finally {
     if (!echo && fd !== undefined) fs.closeSync(fd);
   }

@@ -1,7 +1,9 @@
 import Router from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from '../observability/logger';
+import { authFailureLimit } from './middleware/auth-failures';
 import { errorResponses } from './middleware/error-responses';
+import { inFlightCap } from './middleware/in-flight';
 import { requestContext } from './middleware/request-context';
 import { requireHost } from './middleware/require-host';
 import { unmatched } from './middleware/unmatched';
@@ -21,6 +23,8 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const app = new Koa<AppState>();
   app.use(requestContext(deps.logger, deps.metrics));
   app.use(errorResponses());
+  if (deps.maxInFlight) app.use(inFlightCap(deps.maxInFlight));
+  if (deps.authFailures) app.use(authFailureLimit(deps.authFailures));
   app.use(requireHost());
   app.use(unmatched());
 

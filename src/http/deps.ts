@@ -5,12 +5,18 @@ import type { ApiMetrics } from '../observability/metrics';
 import type { ApiKeyStore } from '../stores/api-keys';
 import type { AccountRateLimiter } from '../stores/redis/rate-limiter';
 import type { UsageStore } from '../stores/usage';
+import type { AuthFailureOptions } from './middleware/auth-failures';
 import type { CodecEndpoint } from './routes/codec';
 
 /** A dependency the readiness probe checks, by a name safe to show: never the error's own text. */
 export interface ReadinessCheck {
   name: 'database' | 'redis' | 'temporal';
   check: () => Promise<void>;
+}
+
+/** What the process says about itself while it stops: set by the entry point on SIGTERM. */
+export interface Lifecycle {
+  draining: boolean;
 }
 
 /** What the HTTP app is built from (createApp); each route reads only the fields it serves. */
@@ -33,4 +39,12 @@ export interface AppDeps {
   codec?: CodecEndpoint;
   /** Serves GET /metrics and counts requests when present. */
   metrics?: ApiMetrics;
+  /** Requests in flight at most (MAX_IN_FLIGHT_REQUESTS); past it 503 OVERLOADED. Default: no cap. */
+  maxInFlight?: number;
+  /** Failed authentications allowed per client IP (AUTH_FAILURES_PER_MINUTE, TRUST_PROXY). Default: no limit. */
+  authFailures?: AuthFailureOptions;
+  /** Each readiness check's deadline (READINESS_TIMEOUT_MS); default 1 s. */
+  readinessTimeoutMs?: number;
+  /** Set `draining` on shutdown: /readyz then answers 503. */
+  lifecycle?: Lifecycle;
 }

@@ -24,6 +24,9 @@ export type ErrorCode =
   | 'REQUEST_TIMEOUT'
   | 'HEADERS_TOO_LARGE'
   | 'UPSTREAM_UNAVAILABLE'
+  | 'TOO_MANY_AUTH_FAILURES'
+  | 'OVERLOADED'
+  | 'CLIENT_CLOSED_REQUEST'
   | 'INTERNAL';
 
 /** A typed HTTP error: handlers throw it, one middleware turns it into the JSON body. */
@@ -33,7 +36,15 @@ export function apiError(
   message: string,
   extra: { headers?: Record<string, string>; field?: string; cause?: unknown } = {},
 ): HttpError {
-  return createHttpError(status, message, { code, ...extra, expose: status < 500 || status === 502 });
+  return createHttpError(status, message, { code, ...extra, expose: status < 500 || status === 502 || status === 503 });
+}
+
+/**
+ * The client closed its connection before the work began: nothing was done for it. 499 (nginx's
+ * code for it) only shows in the access log and the metrics: nobody is left to read the answer.
+ */
+export function clientClosedRequest(): HttpError {
+  return apiError(499, 'CLIENT_CLOSED_REQUEST', 'The client closed the connection before the request was processed; nothing was done.');
 }
 
 /** The one place a domain outcome becomes an HTTP status. */

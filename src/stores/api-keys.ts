@@ -24,6 +24,14 @@ export function generateApiKey(): string {
   return `sk-${randomBytes(32).toString('base64url')}`;
 }
 
+/** What generateApiKey makes: `sk-` and 32 bytes in base64url (43 characters). */
+const API_KEY_SHAPE = /^sk-[A-Za-z0-9_-]{43}$/;
+
+/** True for a string shaped like one of our keys; anything else cannot be one, and is refused unlooked-up. */
+export function isWellFormedApiKey(candidate: string): boolean {
+  return API_KEY_SHAPE.test(candidate);
+}
+
 /**
  * How long an API process trusts what it read about a key (and its account): a revoked key, a
  * disabled channel or a changed limit takes effect on every process within this long. Within it,
@@ -101,12 +109,24 @@ export interface ResolvedKey {
 
 /** API keys: created once (the raw key is shown then and never stored), listed, revoked, resolved. */
 export class ApiKeyStore {
-  /** Hash → what it resolved to (null: unknown or revoked), for KEY_CACHE_TTL_MS. */
-  private readonly cache = new LRUCache<string, { found: ResolvedKey | null }>({ max: 10_000, ttl: KEY_CACHE_TTL_MS });
+  /** Hash → the live key it resolved to, for KEY_CACHE_TTL_MS. Only keys that exist: see `unknown`. */
+  private readonly cache: LRUCache<string, ResolvedKey>;
+  /**
+   * Hashes that resolved to nothing (unknown or revoked), apart and small: a flood of made-up keys
+   * churns this one, never the cache of real keys, whose callers would then each cost a query.
+   */
+  private readonly unknown = new LRUCache<string, true>({ max: 1_000, ttl: KEY_CACHE_TTL_MS });
+  /** Lookups under way, by hash. */
+  private readonly lookups = new Map<string, Promise<ResolvedKey | undefined>>();
   /** Key id → when this process last wrote its last_used_at. */
   private readonly touched = new LRUCache<string, number>({ max: 10_000, ttl: LAST_USED_GRANULARITY_MS });
 
-  constructor(private readonly db: pg.Pool) {}
+  constructor(
+    private readonly db: pg.Pool,
+    opts: { cachedKeys?: number } = {},
+  ) {
+    this.cache = new LRUCache<string, ResolvedKey>({ max: opts.cachedKeys ?? 10_000, ttl: KEY_CACHE_TTL_MS });
+  }
 
   /** Creates a key and returns the raw secret: the only time it exists outside the caller's hands. */
   async createApiKey(accountId: string, name: string): Promise<{ key: string; info: ApiKeyInfo }> {
@@ -135,19 +155,37 @@ export class ApiKeyStore {
   }
 
   /**
-   * The key's id and account, or undefined for an unknown or revoked key. The secret itself is
+   * The key's id and account, or undefined for an unknown or revoked key (or a string not shaped
+   * like a key, without a query). The secret itself is
    * never compared, only its hash looked up, so timing reveals nothing. Answers from the cache
    * within KEY_CACHE_TTL_MS of the last lookup, else with one indexed query.
    */
   async resolveKey(rawKey: string): Promise<ResolvedKey | undefined> {
+    if (!isWellFormedApiKey(rawKey)) return undefined;
     const hash = hashApiKey(rawKey);
     const cached = this.cache.get(hash);
-    if (cached) return cached.found ?? undefined;
+    if (cached) return cached;
+    if (this.unknown.has(hash)) return undefined;
+    // Concurrent requests with the same uncached key share one lookup: a burst on a cold cache costs
+    // one query, not one per request queueing for the pool.
+    let lookup = this.lookups.get(hash);
+    if (!lookup) {
+      lookup = this.lookUp(hash).finally(() => this.lookups.delete(hash));
+      this.lookups.set(hash, lookup);
+    }
+    return lookup;
+  }
+
+  private async lookUp(hash: string): Promise<ResolvedKey | undefined> {
     const [row] = await resolveKey.run(this.db, { hash });
-    const found = row ? { keyId: row.key_id, account: toAccount(row) } : null;
-    this.cache.set(hash, { found });
-    if (row) this.touch(row.key_id, row.last_used_at);
-    return found ?? undefined;
+    if (!row) {
+      this.unknown.set(hash, true);
+      return undefined;
+    }
+    const found = { keyId: row.key_id, account: toAccount(row) };
+    this.cache.set(hash, found);
+    this.touch(row.key_id, row.last_used_at);
+    return found;
   }
 
   /** `resolveKey` without the account: which key and account a raw key stands for. */

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { reconcile } from '../../src/billing/reconcile';
 import type { SupervisedState } from '../../src/dev/supervisor';
-import { waitForPollers } from '../../src/dev/temporal-server';
+import { waitForPollers } from '../../src/dev/temporal-cluster/pollers';
 import { postBurst, type BurstAnswer } from '../helpers/burst';
 import { ledgerState } from '../helpers/drill-stack';
 import { debitedMessageIds, repeated } from '../helpers/ledger-checks';

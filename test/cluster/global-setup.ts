@@ -1,11 +1,14 @@
 import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { freePort, quietBundlerLogger, startPostgresServer, startRedisServer, waitFor } from '../../src/dev/services';
+import { quietBundlerLogger } from '../../src/temporal/quiet-bundler-logger';
+import { freePort, makeRunDir, startPostgresServer, startRedisServer, waitFor } from '../../src/dev/services';
 import { spawnNodeService, Supervisor } from '../../src/dev/supervisor';
-import { ensureTemporalBinaries, postgresEndpoint, startTemporalCluster, waitForPollers } from '../../src/dev/temporal-server';
+import { ensureTemporalBinaries } from '../../src/dev/temporal-cluster/binaries';
+import { waitForPollers } from '../../src/dev/temporal-cluster/pollers';
+import { postgresEndpoint } from '../../src/dev/temporal-cluster/postgres-endpoint';
+import { startTemporalCluster } from '../../src/dev/temporal-cluster/start-cluster';
 import { migrate } from '../../src/stores/postgres/migrate';
 import { startFakeModelServer } from '../helpers/fake-model-server';
 import { API_NAMES, CLUSTER_TASK_QUEUE, FAKE_MODEL_MS, WORKER_NAMES, type ClusterState } from './cluster-env';
@@ -19,7 +22,7 @@ import { API_NAMES, CLUSTER_TASK_QUEUE, FAKE_MODEL_MS, WORKER_NAMES, type Cluste
  */
 export default async function globalSetup(): Promise<void> {
   const began = Date.now();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sistava-cluster-'));
+  const dir = makeRunDir('sistava-cluster-');
   const logDir = path.join(dir, 'logs');
   fs.mkdirSync(logDir);
   const supervisorLog = path.join(dir, 'supervisor.log');

@@ -34,6 +34,8 @@ export function testConfig(overrides: Record<string, string | undefined> = {}): 
     TEMPORAL_TASK_QUEUE: `test-${randomUUID()}`,
     WORKFLOW_BUNDLE_PATH: process.env.WORKFLOW_BUNDLE_PATH,
     LOG_LEVEL: 'silent',
+    // Suites send many bad keys from one address on purpose; test/integration/auth-refusals.test.ts checks the limit.
+    AUTH_FAILURES_PER_MINUTE: '1000000',
     ...overrides,
   });
 }

@@ -1,8 +1,7 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { freePort, startPostgresServer, startRedisServer, startTemporalDevServer, type RunningService } from '../../src/dev/services';
+import { freePort, makeRunDir, startPostgresServer, startRedisServer, startTemporalDevServer, type RunningService } from '../../src/dev/services';
 import { findTemporalCli } from '../../src/dev/temporal-cli';
 
 /**
@@ -18,14 +17,14 @@ export interface RestartableService {
 }
 
 function tempDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  return makeRunDir(prefix);
 }
 
-/** redis-server with AOF fsynced on every write, so a SIGKILL loses nothing it acknowledged. */
-export async function privateRedis(): Promise<RestartableService> {
+/** redis-server with AOF fsynced on every write, so a SIGKILL loses nothing it acknowledged; `debugCommand`: DEBUG SLEEP allowed. */
+export async function privateRedis(opts: { debugCommand?: boolean } = {}): Promise<RestartableService> {
   const dir = tempDir('sistava-drill-redis-');
   const port = await freePort();
-  const start = () => startRedisServer({ port, dir, appendfsync: 'always', logFile: path.join(dir, 'redis.log') });
+  const start = () => startRedisServer({ port, dir, appendfsync: 'always', logFile: path.join(dir, 'redis.log'), debugCommand: opts.debugCommand });
   return restartable(await start(), start, dir);
 }
 

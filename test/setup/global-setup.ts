@@ -1,8 +1,8 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { freePort, startPostgresServer, startRedisServer, startTemporalDevServer, quietBundlerLogger } from '../../src/dev/services';
+import { freePort, makeRunDir, startPostgresServer, startRedisServer, startTemporalDevServer } from '../../src/dev/services';
+import { quietBundlerLogger } from '../../src/temporal/quiet-bundler-logger';
 import { findTemporalCli } from '../../src/dev/temporal-cli';
 import { migrate } from '../../src/stores/postgres/migrate';
 import { testStack } from './test-stack';
@@ -13,14 +13,23 @@ import { testStack } from './test-stack';
  * addresses from the env.
  */
 export default async function globalSetup(): Promise<void> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sistava-test-'));
+  const dir = makeRunDir('sistava-test-');
   const [redisPort, temporalPort, postgresPort] = [await freePort(), await freePort(), await freePort()];
-  const [redis, temporal, postgres, bundle] = await Promise.all([
+  const starts = [
     startRedisServer({ port: redisPort, dir: path.join(dir, 'redis'), appendfsync: 'always', logFile: path.join(dir, 'redis.log') }),
     startTemporalDevServer({ cli: findTemporalCli(), port: temporalPort, dbFile: path.join(dir, 'temporal.db'), logFile: path.join(dir, 'temporal.log') }),
     startPostgresServer({ port: postgresPort, dataDir: path.join(dir, 'postgres'), logFile: path.join(dir, 'postgres.log') }),
-    bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietBundlerLogger }),
-  ]);
+  ] as const;
+  const bundling = bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietBundlerLogger });
+  const outcomes = await Promise.allSettled([...starts, bundling]);
+  const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+  if (failed) {
+    // No teardown runs after a failed setup: whatever did start is stopped here, or it would outlive the run.
+    for (const outcome of outcomes) if (outcome.status === 'fulfilled' && 'stop' in outcome.value) await outcome.value.stop().catch(() => undefined);
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw failed.reason;
+  }
+  const [redis, temporal, postgres, bundle] = [await starts[0], await starts[1], await starts[2], await bundling];
   // Once per run, like `npm start` does: tests meet the schema the code expects.
   await migrate(postgres.url);
   const bundlePath = path.join(dir, 'workflow-bundle.js');

@@ -103,4 +103,25 @@ describe('docker-compose.yml', () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
     expect(pkg.scripts.build).toContain('cp -r src/stores/migrations dist/src/stores/');
   });
+
+  it('builds the image without the dev stacks: src/dev is neither compiled nor shipped, and the build needs nothing from it', () => {
+    const build = JSON.parse(fs.readFileSync(path.join(ROOT, 'tsconfig.build.json'), 'utf8')) as { exclude?: string[] };
+    expect(build.exclude).toContain('src/dev');
+    expect(fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8')).toMatch(/rm -rf src\/dev/);
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    const scripts = [...pkg.scripts.build.matchAll(/node (dist\/\S+\.js)/g)].map((m) => m[1].replace(/^dist\//, '').replace(/\.js$/, '.ts'));
+    expect(scripts).toEqual(['src/temporal/bundle-workflows.ts']);
+    for (const file of scripts) expect(fs.existsSync(path.join(ROOT, file))).toBe(true);
+    // Nothing the image compiles imports from src/dev (tsc would pull it back in despite the exclude).
+    const shipped = ['src', 'workflows', 'activities']
+      .flatMap((dir) => listTs(path.join(ROOT, dir)))
+      .filter((f) => !f.includes(`${path.sep}src${path.sep}dev${path.sep}`));
+    for (const file of shipped) expect([file, /from '[./]*\/dev\//.test(fs.readFileSync(file, 'utf8'))]).toEqual([file, false]);
+  });
 });
+
+function listTs(dir: string): string[] {
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? listTs(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : []));
+}

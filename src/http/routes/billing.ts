@@ -7,11 +7,17 @@ import { authenticate } from '../middleware/auth';
 import { rateLimit } from '../middleware/rate-limit';
 import type { AppState, AuthenticatedState } from '../state';
 
+const DAY_MS = 24 * 3600 * 1000;
+/** A per-message report has a row per event: its period is bounded so one request's rows are too. */
+export const MAX_MESSAGE_PERIOD_DAYS = 31;
+const MAX_MESSAGE_PERIOD_MS = MAX_MESSAGE_PERIOD_DAYS * DAY_MS;
+
 /**
  * GET /api/billing/usage?from=&to=&group_by=: the account's charges, grouped, with totals — the same
  * JSON as `sistava billing report --format json`. The Bearer key chooses the account: there is no
  * parameter that could name another one. Needs no enabled channel, like the status API. It sums the
  * hourly rollup in the database, and counts against the account's rate limit like a webhook.
+ * By message, the period is at most 31 days (the CLI, an operator's tool, has no such bound).
  */
 export function billingRoutes(router: Router<AppState>, deps: AppDeps): void {
   const usage = deps.usage;
@@ -29,6 +35,15 @@ export function billingRoutes(router: Router<AppState>, deps: AppDeps): void {
       const issue = parsed.error.issues[0];
       const field = String(issue.path[0] ?? 'from');
       throw apiError(400, 'INVALID_REQUEST', `${field} ${issue.message}.`, { field });
+    }
+    const { from, to, groupBy } = parsed.data;
+    if (groupBy === 'message' && to.getTime() - from.getTime() > MAX_MESSAGE_PERIOD_MS) {
+      throw apiError(
+        400,
+        'INVALID_REQUEST',
+        `group_by=message covers at most ${MAX_MESSAGE_PERIOD_DAYS} days (one row per event); this period is ${Math.ceil((to.getTime() - from.getTime()) / DAY_MS)} days. Ask for from and to at most ${MAX_MESSAGE_PERIOD_DAYS} days apart, or group by day, employee or event.`,
+        { field: 'from' },
+      );
     }
     ctx.body = await upstream('database', () => billingReport(usage, ctx.state.account.id, parsed.data));
   });

@@ -10,9 +10,30 @@ export interface PoolOptions {
    * while the database is down. Workers wait longer: Temporal retries their activities anyway.
    */
   failFast?: boolean;
-  /** Overrides the statement timeout (5 s fail-fast, else 30 s): an operator's audit may read a long history. */
+  /**
+   * Overrides the statement timeout (5 s fail-fast, else 30 s): an operator's audit may read a long
+   * history; the API's hot path wants a second; the worker's local activities want less than theirs.
+   */
   statementTimeoutMs?: number;
+  /** Overrides how long a caller waits for a connection, from the pool or a new one (2 s fail-fast, else 10 s). */
+  connectionTimeoutMs?: number;
 }
+
+/**
+ * The worker's statement timeout (src/worker.ts): below the 10 s start-to-close timeout of the event workflow's
+ * local activities (workflows/process-webhook-event.ts, workflows/agent-loop.ts), with the client's
+ * own deadline (+500 ms) still inside it. So a statement stuck on a lock is cancelled by the server
+ * before Temporal times the attempt out and schedules the next one: a retry never runs beside its
+ * own earlier attempt's statement, queueing on the same row lock.
+ */
+export const WORKER_STATEMENT_TIMEOUT_MS = 8_000;
+
+/**
+ * How much later than the server's statement_timeout the client gives up itself (pg's query_timeout):
+ * the server cancels first and says why; the client's deadline only covers a server or network that
+ * stopped answering altogether.
+ */
+const CLIENT_GRACE_MS = 500;
 
 // bigint columns (credits, tokens) are read as numbers: every amount here stays far below 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
@@ -22,13 +43,18 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
  * anyway and heals when the database answers; meanwhile its queries fail and callers retry.
  */
 export function createPool(url: string, options: PoolOptions): pg.Pool {
+  const statementTimeout = options.statementTimeoutMs ?? (options.failFast ? 5_000 : 30_000);
   const pool = new pg.Pool({
     connectionString: url,
     application_name: options.name,
     max: options.max ?? 10,
-    connectionTimeoutMillis: options.failFast ? 2_000 : 10_000,
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? (options.failFast ? 2_000 : 10_000),
     // Past this a statement is cancelled on the server, so a stuck query cannot hold a request.
-    statement_timeout: options.statementTimeoutMs ?? (options.failFast ? 5_000 : 30_000),
+    statement_timeout: statementTimeout,
+    query_timeout: statementTimeout + CLIENT_GRACE_MS,
+    // A peer that vanished without a FIN (a NAT or a VM gone) is noticed in about a minute, not hours.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
     idleTimeoutMillis: 30_000,
   });
   // An idle client whose server went away emits here; the pool drops it and connects anew on demand.

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { quietBundlerLogger } from './services';
+import { quietBundlerLogger } from './quiet-bundler-logger';
 
 /**
  * `npm run build` ends here: the workflow bundle is built once, at image build time, so a worker
@@ -14,7 +14,9 @@ async function main(): Promise<void> {
   process.stdout.write(`workflow bundle: ${out} (${Math.round(code.length / 1024)} KB)\n`);
 }
 
-main().catch((err) => {
-  process.stderr.write(`could not bundle workflows: ${(err as Error).message}\n`);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((err) => {
+    process.stderr.write(`could not bundle workflows: ${(err as Error).message}\n`);
+    process.exit(1);
+  });
+}
