@@ -7,7 +7,7 @@ import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', '.data/', 'bench/results/', 'src/cli/bin.cjs', '*.config.js', '*.config.mjs'] },
+  { ignores: ['dist/', 'node_modules/', 'coverage/', '.data/', 'bench/results/', 'src/cli/bin.cjs', 'src/console/assets/', '*.config.js', '*.config.mjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

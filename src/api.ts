@@ -2,7 +2,11 @@ import type { Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
-import { loadConfigOrExit, temporalAddress, type Config } from './config';
+import { loadConfigOrExit, publicUrl, temporalAddress, type Config } from './config';
+import { consoleRoutes } from './console/console';
+import { ConsoleEvents } from './console/data';
+import { createMailer } from './console/mailer';
+import { SignInService } from './console/sign-in';
 import { EventStatusReader } from './events/event-status';
 import { EventIngest } from './events/ingest';
 import { createApp } from './http/app';
@@ -10,7 +14,9 @@ import { codecEndpoint } from './http/routes/codec';
 import { createServer } from './http/server';
 import { createLogger, type Logger } from './observability/logger';
 import { createApiMetrics } from './observability/metrics';
+import { AccountStore } from './stores/accounts';
 import { ApiKeyStore } from './stores/api-keys';
+import { ConsoleSessionStore } from './stores/console-sessions';
 import { EmployeeStore } from './stores/employees';
 import { Ledger } from './stores/ledger';
 import { MessageStore } from './stores/messages';
@@ -45,23 +51,60 @@ export function buildApi(config: Config, { db, redis, connection }: ApiClients, 
     },
     logger,
   );
+  const keys = new ApiKeyStore(db);
+  const employees = new EmployeeStore(db);
+  const statusReader = new EventStatusReader(client, connection, new MessageStore(db), config.TEMPORAL_UI_URL, config.TEMPORAL_NAMESPACE);
   return createApp({
-    keys: new ApiKeyStore(db),
-    employees: new EmployeeStore(db),
+    keys,
+    employees,
     ingest,
     rateLimiter: new AccountRateLimiter(redis, config.RATE_LIMIT_PER_MINUTE),
     logger,
     bodyTimeoutMs: config.BODY_TIMEOUT_MS,
     logPayloads: config.LOG_PAYLOADS,
-    statusReader: new EventStatusReader(client, connection, new MessageStore(db), config.TEMPORAL_UI_URL, config.TEMPORAL_NAMESPACE),
+    statusReader,
     usage: new UsageStore(db),
     metrics: createApiMetrics(),
     codec: codecEndpoint(config),
+    console: buildConsole(config, { db, redis }, { keys, employees, statusReader }, logger),
     readiness: [
       { name: 'database', check: async () => void (await db.query('SELECT 1')) },
       { name: 'redis', check: async () => void (await redis.ping()) },
       { name: 'temporal', check: async () => void (await connection.withDeadline(Date.now() + 2_000, () => connection.healthService.check({}))) },
     ],
+  });
+}
+
+/** The console over the same stores and event status code as the API. */
+function buildConsole(
+  config: Config,
+  { db, redis }: Pick<ApiClients, 'db' | 'redis'>,
+  shared: { keys: ApiKeyStore; employees: EmployeeStore; statusReader: EventStatusReader },
+  logger: Logger,
+) {
+  const base = publicUrl(config);
+  const sessions = new ConsoleSessionStore(db);
+  const accounts = new AccountStore(db);
+  const ledger = new Ledger(db);
+  const signIn = new SignInService(redis, sessions, accounts, ledger, createMailer(config.SMTP_URL, config.SMTP_FROM, logger), {
+    publicUrl: base,
+    signupCredits: config.SIGNUP_CREDITS,
+    limitPerEmail: config.SIGN_IN_LIMIT_PER_EMAIL,
+    limitPerIp: config.SIGN_IN_LIMIT_PER_IP,
+  });
+  return consoleRoutes({
+    publicUrl: base,
+    sessionIdleMs: config.SESSION_IDLE_MS,
+    sessionMaxMs: config.SESSION_MAX_MS,
+    signIn,
+    sessions,
+    accounts,
+    ledger,
+    usage: new UsageStore(db),
+    events: new ConsoleEvents(new MessageStore(db), shared.statusReader),
+    keys: shared.keys,
+    employees: shared.employees,
+    logger,
   });
 }
 

@@ -41,6 +41,8 @@ export interface AppDeps {
   codec?: CodecEndpoint;
   /** Serves GET /metrics and counts requests when present. */
   metrics?: ApiMetrics;
+  /** The console's routers (src/console/console.ts), served at `/` when present. */
+  console?: Koa.Middleware[];
 }
 
 /** Builds the HTTP app; it never listens, so tests drive `app.callback()` directly. */
@@ -50,6 +52,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   app.use(errorResponses());
   app.use(requireHost());
   app.use(unmatched());
+  for (const middleware of deps.console ?? []) app.use(middleware);
 
   const router = new Router<AppState>();
   healthRoutes(router, deps);

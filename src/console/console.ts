@@ -1,0 +1,82 @@
+import Router from '@koa/router';
+import type Koa from 'koa';
+import { koaBody } from 'koa-body';
+import { toErrorBody } from '../http/errors';
+import type { Logger } from '../observability/logger';
+import { NotFoundError, type AccountStore } from '../stores/accounts';
+import type { ApiKeyStore } from '../stores/api-keys';
+import type { ConsoleSessionStore } from '../stores/console-sessions';
+import type { EmployeeStore } from '../stores/employees';
+import type { Ledger } from '../stores/ledger';
+import type { UsageStore } from '../stores/usage';
+import { assetRoutes } from './assets';
+import type { ConsoleEvents } from './data';
+import { html } from './html';
+import { page } from './layout';
+import { authRoutes } from './routes/auth';
+import { billingPages } from './routes/billing';
+import { employeePages } from './routes/employees';
+import { eventPages } from './routes/events';
+import { settingsPages } from './routes/settings';
+import { consoleSession, type ConsoleState } from './session';
+import type { SignInService } from './sign-in';
+
+export interface ConsoleDeps {
+  publicUrl: string;
+  sessionIdleMs: number;
+  sessionMaxMs: number;
+  signIn: SignInService;
+  sessions: ConsoleSessionStore;
+  accounts: AccountStore;
+  keys: ApiKeyStore;
+  employees: EmployeeStore;
+  ledger: Ledger;
+  usage: UsageStore;
+  events: ConsoleEvents;
+  logger: Logger;
+}
+
+/**
+ * The console's errors as a page: the same mapping as the API's (toErrorBody), rendered as HTML. A
+ * store's NotFoundError (another account's id included) is a 404 like any unknown id.
+ */
+function errorPages(): Koa.Middleware<ConsoleState> {
+  return async (ctx, next) => {
+    try {
+      await next();
+    } catch (err) {
+      const body = toErrorBody(err instanceof NotFoundError ? Object.assign(new Error(), { status: 404 }) : err);
+      const status = err instanceof NotFoundError ? 404 : body.status;
+      const message = err instanceof NotFoundError ? 'Not found.' : body.message;
+      ctx.status = status;
+      if (body.headers) ctx.set(body.headers);
+      ctx.type = 'html';
+      ctx.body = page(
+        { title: status === 404 ? 'Not found' : 'Something went wrong', session: ctx.state.session },
+        html`<p class="error" role="alert">${message}</p>
+          <p><a href="/">Back to the console</a></p>`,
+      ).text;
+      if (status >= 500) ctx.app.emit('error', err, ctx);
+    }
+  };
+}
+
+/**
+ * The console served by the API at `/`: its static files, then its pages (each behind the session,
+ * Origin and CSRF checks). Two routers, so a stylesheet costs no session lookup.
+ */
+export function consoleRoutes(deps: ConsoleDeps): Koa.Middleware[] {
+  const assets = new Router();
+  assetRoutes(assets);
+  const pages = new Router<ConsoleState>();
+  pages.use(errorPages());
+  pages.use(consoleSession(deps.sessions, { publicUrl: deps.publicUrl, idleMs: deps.sessionIdleMs, maxMs: deps.sessionMaxMs }));
+  // Forms only, and small ones: the console posts nothing but short fields.
+  pages.use(koaBody({ json: false, urlencoded: true, text: false, multipart: false, formLimit: '32kb' }));
+  authRoutes(pages, deps);
+  settingsPages(pages, deps);
+  employeePages(pages, deps);
+  eventPages(pages, deps);
+  billingPages(pages, deps);
+  return [assets.routes() as Koa.Middleware, pages.routes() as Koa.Middleware];
+}

@@ -1,0 +1,115 @@
+import { TOOL_NAMES } from '../../../workflows/contract';
+import type { ConsoleSession } from '../../stores/console-sessions';
+import type { Employee } from '../../stores/employees';
+import { html, type Html } from '../html';
+import { copyable, csrfField, page, scrollTable, when } from '../layout';
+
+const LIMITS: Array<[keyof Employee['limits'], string]> = [
+  ['maxSteps', 'Max model turns per event'],
+  ['maxTokens', 'Max tokens per model call'],
+  ['deadlineMs', 'Deadline per event (ms)'],
+  ['maxCredits', 'Max credits per event'],
+];
+
+export function employeesPage(session: ConsoleSession, employees: Employee[], error?: string): Html {
+  const list =
+    employees.length === 0
+      ? html`<p class="muted">No employees yet.</p>`
+      : scrollTable(
+          'Employees',
+          html`<table>
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">ID</th>
+                <th scope="col">Tools</th>
+                <th scope="col">Created</th>
+              </tr>
+            </thead>
+            <tbody>
+              ${employees.map(
+                (e) =>
+                  html`<tr>
+                    <td><a href="/employees/${e.id}">${e.name}</a></td>
+                    <td><code>${e.id}</code></td>
+                    <td>${e.tools.join(', ') || '—'}</td>
+                    <td>${when(e.createdAt)}</td>
+                  </tr>`,
+              )}
+            </tbody>
+          </table>`,
+        );
+  return page(
+    { title: 'Employees', session, section: 'employees' },
+    html`${list}
+      <section aria-labelledby="new-employee">
+        <h2 id="new-employee">New employee</h2>
+        ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
+        <form method="post" action="/employees">
+          ${csrfField(session)}
+          <label for="name">Name</label><input id="name" name="name" type="text" required maxlength="100" /> <label for="instructions">Instructions</label
+          ><textarea id="instructions" name="instructions" maxlength="20000"></textarea> <label for="model">Model (empty: the service's default)</label
+          ><input id="model" name="model" type="text" maxlength="100" />
+          <div class="row">
+            ${LIMITS.map(([key, label]) => html`<div><label for="${key}">${label}</label><input id="${key}" name="${key}" type="number" min="1" /></div>`)}
+          </div>
+          <fieldset>
+            <legend>Tools</legend>
+            ${TOOL_NAMES.map((t) => html`<label><input type="checkbox" name="tools" value="${t}" /> ${t}</label>`)}
+          </fieldset>
+          <p><button type="submit">Create employee</button></p>
+        </form>
+      </section>`,
+  );
+}
+
+/** The seed's Quick Start curl, filled in with this employee and this service's real URL. */
+export function curlFor(publicUrl: string, employeeId: string): string {
+  const body = JSON.stringify({ employee_id: employeeId, event: 'order.completed', payload: 'Customer John placed order #1234 for $99.' }, null, 2)
+    .split('\n')
+    .map((line, i) => (i === 0 ? line : `    ${line}`))
+    .join('\n');
+  return `curl -X POST ${publicUrl}/api/webhook/ \\\n  -H "Authorization: Bearer sk-your-key" \\\n  -H "Content-Type: application/json" \\\n  -d '${body}'`;
+}
+
+export function employeePage(session: ConsoleSession, employee: Employee, publicUrl: string): Html {
+  const limits = LIMITS.map(
+    ([key, label]) =>
+      html`<tr>
+        <th scope="row">${label}</th>
+        <td>${employee.limits[key] ?? 'service default'}</td>
+      </tr>`,
+  );
+  return page(
+    { title: `Employee ${employee.name}`, session, section: 'employees' },
+    html`<section aria-labelledby="emp-id">
+        <h2 id="emp-id">ID</h2>
+        ${copyable('employee-id', employee.id, 'the employee ID')}
+      </section>
+      <section aria-labelledby="emp-curl">
+        <h2 id="emp-curl">Send it an event</h2>
+        <p>Turn the Webhook channel on and create a key under <a href="/settings/communications">Settings → Communications</a>, then:</p>
+        <pre id="curl" tabindex="0">${curlFor(publicUrl, employee.id)}</pre>
+        <button type="button" data-copy="curl" aria-label="Copy the curl command">Copy</button>
+      </section>
+      <section aria-labelledby="emp-settings">
+        <h2 id="emp-settings">Settings</h2>
+        <table>
+          <tbody>
+            <tr>
+              <th scope="row">Model</th>
+              <td>${employee.model ?? 'service default'}</td>
+            </tr>
+            <tr>
+              <th scope="row">Tools</th>
+              <td>${employee.tools.join(', ') || 'none'}</td>
+            </tr>
+            ${limits}
+          </tbody>
+        </table>
+        <h3>Instructions</h3>
+        <pre class="wrap">${employee.instructions}</pre>
+        <p><a href="/events?employee=${employee.id}">Events of this employee</a></p>
+      </section>`,
+  );
+}

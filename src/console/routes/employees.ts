@@ -1,0 +1,77 @@
+import type Router from '@koa/router';
+import { z } from 'zod';
+import { TOOL_NAMES } from '../../../workflows/contract';
+import { apiError } from '../../http/errors';
+import type { Employee } from '../../stores/employees';
+import type { ConsoleDeps } from '../console';
+import { employeePage, employeesPage } from '../pages/employees';
+import { signedIn, type ConsoleState, type SignedInState } from '../session';
+
+const optionalInt = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : Number(v)))
+  .pipe(z.number().int().positive().max(1_000_000_000).optional());
+
+const NewEmployee = z.object({
+  name: z.string().trim().min(1, 'Name is required.').max(100),
+  instructions: z
+    .string()
+    .max(20_000)
+    .optional()
+    .transform((v) => (v?.trim() ? v.trim() : undefined)),
+  model: z
+    .string()
+    .max(100)
+    .optional()
+    .transform((v) => (v?.trim() ? v.trim() : undefined)),
+  maxSteps: optionalInt.pipe(z.number().max(100).optional()),
+  maxTokens: optionalInt,
+  deadlineMs: optionalInt,
+  maxCredits: optionalInt,
+  tools: z
+    .union([z.string(), z.array(z.string())])
+    .optional()
+    .transform((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]))
+    .pipe(z.array(z.enum(TOOL_NAMES))),
+});
+
+/** The account's employee by id; another account's is 404, exactly like an unknown one. */
+export async function ownEmployee(deps: ConsoleDeps, accountId: string, id: string): Promise<Employee> {
+  const employee = await deps.employees.getEmployee(id);
+  if (!employee || employee.accountId !== accountId) throw apiError(404, 'EMPLOYEE_NOT_FOUND', 'No such employee.');
+  return employee;
+}
+
+/** Employees: the list, "New employee", and each one's page with its ID and curl. */
+export function employeePages(router: Router<ConsoleState>, deps: ConsoleDeps): void {
+  router.get<SignedInState>('/employees', signedIn(), async (ctx) => {
+    const { session } = ctx.state;
+    ctx.type = 'html';
+    ctx.body = employeesPage(session, await deps.employees.listEmployees(session.account.id)).text;
+  });
+
+  router.post<SignedInState>('/employees', signedIn(), async (ctx) => {
+    const { session } = ctx.state;
+    const parsed = NewEmployee.safeParse(ctx.request.body);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      ctx.status = 400;
+      ctx.type = 'html';
+      ctx.body = employeesPage(session, await deps.employees.listEmployees(session.account.id), `${String(issue.path[0] ?? '')}: ${issue.message}`).text;
+      return;
+    }
+    const { name, instructions, model, tools, ...limits } = parsed.data;
+    const created = await deps.employees.createEmployee({ accountId: session.account.id, name, instructions, model });
+    if (Object.values(limits).some((v) => v !== undefined)) await deps.employees.updateLimits(created.id, limits);
+    if (tools.length > 0) await deps.employees.setTools(created.id, { enable: tools });
+    ctx.redirect(`/employees/${created.id}`);
+  });
+
+  router.get<SignedInState>('/employees/:id', signedIn(), async (ctx) => {
+    const { session } = ctx.state;
+    const employee = await ownEmployee(deps, session.account.id, ctx.params.id);
+    ctx.type = 'html';
+    ctx.body = employeePage(session, employee, deps.publicUrl).text;
+  });
+}
