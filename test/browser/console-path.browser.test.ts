@@ -5,6 +5,7 @@ import type { Browser, Page } from 'playwright-core';
 import { ConsoleSessionStore } from '../../src/stores/console-sessions';
 import { eventually } from '../helpers/harness';
 import { findInPostgres } from '../helpers/postgres-dump';
+import { runCli } from '../helpers/run-cli';
 import { axeCheck, axeResults, launchBrowser, screenshot, SCREENSHOTS } from './helpers/browser';
 import { startConsoleStack, type ConsoleStack } from './helpers/console-stack';
 import { DESKTOP, PHONE, requestLink } from './helpers/session';
@@ -187,6 +188,20 @@ describe('the console, in Chromium', () => {
     expect(rows[0].n).toBe(0);
     // Six refused mails later (the limit is five), a working relay still takes the request.
     await requestLink(page, stack, email);
+    await context.close();
+  });
+
+  it('signs a person in with the link an operator prints (sistava account sign-in-link), once', async () => {
+    const email = `support-${randomUUID()}@example.test`;
+    const cli = await runCli(['account', 'sign-in-link', '--email', email, '--json'], { PUBLIC_URL: stack.url });
+    expect(cli.code).toBe(0);
+    expect(cli.json.link).toMatch(new RegExp(`^${stack.url}/sign-in/link\\?token=`));
+    const context = await browser.newContext({ viewport: DESKTOP });
+    const page = await context.newPage();
+    await page.goto(cli.json.link);
+    await page.waitForURL(`${stack.url}/employees`);
+    expect(await page.locator('.who').textContent()).toBe(email);
+    expect((await page.goto(cli.json.link))!.status()).toBe(400);
     await context.close();
   });
 });

@@ -107,4 +107,17 @@ describe('the console refuses', () => {
     await laptop.context.close();
     await phone.context.close();
   });
+
+  it('a sixth sign-in mail to one address within 15 minutes (429), with the same page for the person', async () => {
+    const email = `limit-${randomUUID()}@example.test`;
+    const send = () => post('/sign-in', { email }, { Origin: stack.url });
+    for (let i = 0; i < 5; i++) expect((await send()).status).toBe(200);
+    const limited = await send();
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('Retry-After'))).toBeGreaterThan(0);
+    expect(await limited.text()).toContain('Too many sign-in requests');
+    expect(stack.smtp.mails.filter((m) => m.to.includes(email))).toHaveLength(5);
+    // Another address from the same client is not affected.
+    expect((await post('/sign-in', { email: `other-${randomUUID()}@example.test` }, { Origin: stack.url })).status).toBe(200);
+  });
 });

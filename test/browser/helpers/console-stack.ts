@@ -23,7 +23,14 @@ export async function startConsoleStack(overrides: Record<string, string> = {}):
   const smtp = await startSmtpSink();
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const { h, fake } = await createHarnessWithFakeModel({ SMTP_URL: smtp.url, PUBLIC_URL: url, PORT: String(port), ...overrides });
+  // Every test signs in from 127.0.0.1 through one Redis: the per-IP limit would count the whole run.
+  const { h, fake } = await createHarnessWithFakeModel({
+    SMTP_URL: smtp.url,
+    PUBLIC_URL: url,
+    PORT: String(port),
+    SIGN_IN_LIMIT_PER_IP: '10000',
+    ...overrides,
+  });
   const server: Server = createServer(h.app, { timeoutMs: h.config.BODY_TIMEOUT_MS, logger: createLogger(h.config, 'test-http') }).listen(port, '127.0.0.1');
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
   return {
