@@ -18,6 +18,7 @@ import { AccountStore } from './stores/accounts';
 import { ApiKeyStore } from './stores/api-keys';
 import { ConsoleSessionStore } from './stores/console-sessions';
 import { EmployeeStore } from './stores/employees';
+import { EndpointStore } from './stores/endpoints';
 import { Ledger } from './stores/ledger';
 import { MessageStore } from './stores/messages';
 import { assertSchemaCurrent } from './stores/postgres/migrate';
@@ -104,6 +105,7 @@ function buildConsole(
     events: new ConsoleEvents(new MessageStore(db), shared.statusReader),
     keys: shared.keys,
     employees: shared.employees,
+    endpoints: new EndpointStore(db),
     logger,
   });
 }

@@ -7,6 +7,7 @@ import { NotFoundError, type AccountStore } from '../stores/accounts';
 import type { ApiKeyStore } from '../stores/api-keys';
 import type { ConsoleSessionStore } from '../stores/console-sessions';
 import type { EmployeeStore } from '../stores/employees';
+import type { EndpointStore } from '../stores/endpoints';
 import type { Ledger } from '../stores/ledger';
 import type { UsageStore } from '../stores/usage';
 import { assetRoutes } from './assets';
@@ -30,6 +31,7 @@ export interface ConsoleDeps {
   accounts: AccountStore;
   keys: ApiKeyStore;
   employees: EmployeeStore;
+  endpoints: EndpointStore;
   ledger: Ledger;
   usage: UsageStore;
   events: ConsoleEvents;

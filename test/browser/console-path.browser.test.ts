@@ -83,6 +83,15 @@ describe('the console, in Chromium', () => {
     expect(await page.evaluate('navigator.clipboard.readText()')).toBe(employeeId);
     await checkPage(page, 'employee');
 
+    await page.getByLabel('Endpoint name').fill('crm');
+    await page.getByLabel('URL', { exact: true }).fill('https://crm.example.test/hooks');
+    await page.getByRole('button', { name: 'Add endpoint' }).click();
+    const secret = (await page.locator('#new-secret').textContent())!.trim();
+    expect(secret).toMatch(/^whsec_/);
+    await page.goto(`${stack.url}/employees/${employeeId}`);
+    await page.getByRole('region', { name: 'Outbound endpoints' }).getByText('https://crm.example.test/hooks').waitFor();
+    expect(await page.content()).not.toContain(secret);
+
     await nav(page, 'Settings');
     const toggle = page.getByRole('switch', { name: 'Webhook' });
     expect(await toggle.getAttribute('aria-checked')).toBe('false');

@@ -1,6 +1,7 @@
 import { TOOL_NAMES } from '../../../workflows/contract';
 import type { ConsoleSession } from '../../stores/console-sessions';
 import type { Employee } from '../../stores/employees';
+import type { Endpoint } from '../../stores/endpoints';
 import { html, type Html } from '../html';
 import { copyable, csrfField, page, scrollTable, when } from '../layout';
 
@@ -72,7 +73,61 @@ export function curlFor(publicUrl: string, employeeId: string): string {
   return `curl -X POST ${publicUrl}/api/webhook/ \\\n  -H "Authorization: Bearer sk-your-key" \\\n  -H "Content-Type: application/json" \\\n  -d '${body}'`;
 }
 
-export function employeePage(session: ConsoleSession, employee: Employee, publicUrl: string): Html {
+export interface EmployeeExtras {
+  endpoints: Endpoint[];
+  /** A just-added endpoint's signing secret: shown in the answer to that POST only. */
+  created?: { name: string; secret: string };
+  error?: string;
+}
+
+function endpointsSection(session: ConsoleSession, employee: Employee, extras: EmployeeExtras): Html {
+  const list =
+    extras.endpoints.length === 0
+      ? html`<p class="muted">No outbound endpoints.</p>`
+      : scrollTable(
+          'Outbound endpoints',
+          html`<table>
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">URL</th>
+                <th scope="col">Created</th>
+              </tr>
+            </thead>
+            <tbody>
+              ${extras.endpoints.map(
+                (e) =>
+                  html`<tr>
+                    <td>${e.name}</td>
+                    <td><code>${e.url}</code></td>
+                    <td>${when(e.createdAt)}</td>
+                  </tr>`,
+              )}
+            </tbody>
+          </table>`,
+        );
+  return html`<section aria-labelledby="emp-endpoints">
+    <h2 id="emp-endpoints">Outbound endpoints</h2>
+    <p>Where the <code>send_webhook</code> tool may deliver, by name; each delivery is signed (Standard Webhooks).</p>
+    ${
+      extras.created
+        ? html`<div class="banner" role="status">
+            <p>Endpoint “${extras.created.name}” added. Its signing secret: It will not be shown again.</p>
+            ${copyable('new-secret', extras.created.secret, 'the signing secret')}
+          </div>`
+        : ''
+    }
+    ${extras.error ? html`<p class="error" role="alert">${extras.error}</p>` : ''} ${list}
+    <form method="post" action="/employees/${employee.id}/endpoints" class="row">
+      ${csrfField(session)}
+      <div><label for="ep-name">Endpoint name</label><input id="ep-name" name="name" type="text" required maxlength="64" /></div>
+      <div><label for="ep-url">URL</label><input id="ep-url" name="url" type="url" required placeholder="https://" /></div>
+      <div><button type="submit">Add endpoint</button></div>
+    </form>
+  </section>`;
+}
+
+export function employeePage(session: ConsoleSession, employee: Employee, publicUrl: string, extras: EmployeeExtras = { endpoints: [] }): Html {
   const limits = LIMITS.map(
     ([key, label]) =>
       html`<tr>
@@ -110,6 +165,7 @@ export function employeePage(session: ConsoleSession, employee: Employee, public
         <h3>Instructions</h3>
         <pre class="wrap">${employee.instructions}</pre>
         <p><a href="/events?employee=${employee.id}">Events of this employee</a></p>
-      </section>`,
+      </section>
+      ${endpointsSection(session, employee, extras)}`,
   );
 }

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { TOOL_NAMES } from '../../../workflows/contract';
 import { apiError } from '../../http/errors';
 import type { Employee } from '../../stores/employees';
+import { EndpointExistsError } from '../../stores/endpoints';
 import type { ConsoleDeps } from '../console';
 import { employeePage, employeesPage } from '../pages/employees';
 import { signedIn, type ConsoleState, type SignedInState } from '../session';
@@ -34,6 +35,14 @@ const NewEmployee = z.object({
     .optional()
     .transform((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]))
     .pipe(z.array(z.enum(TOOL_NAMES))),
+});
+
+const NewEndpoint = z.object({
+  name: z.string().trim().min(1, 'Name is required.').max(64),
+  url: z
+    .string()
+    .trim()
+    .pipe(z.url({ protocol: /^https?$/, error: 'must be an http or https URL' })),
 });
 
 /** The account's employee by id; another account's is 404, exactly like an unknown one. */
@@ -72,6 +81,29 @@ export function employeePages(router: Router<ConsoleState>, deps: ConsoleDeps): 
     const { session } = ctx.state;
     const employee = await ownEmployee(deps, session.account.id, ctx.params.id);
     ctx.type = 'html';
-    ctx.body = employeePage(session, employee, deps.publicUrl).text;
+    ctx.body = employeePage(session, employee, deps.publicUrl, { endpoints: await deps.endpoints.list(employee.id) }).text;
+  });
+
+  // The signing secret is rendered once, in the answer to this POST.
+  router.post<SignedInState>('/employees/:id/endpoints', signedIn(), async (ctx) => {
+    const { session } = ctx.state;
+    const employee = await ownEmployee(deps, session.account.id, ctx.params.id);
+    const parsed = NewEndpoint.safeParse(ctx.request.body);
+    let result: { created?: { name: string; secret: string }; error?: string };
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      result = { error: `${String(issue.path[0] ?? '')}: ${issue.message}` };
+    } else {
+      try {
+        const { endpoint, secret } = await deps.endpoints.add({ employeeId: employee.id, name: parsed.data.name, url: parsed.data.url });
+        result = { created: { name: endpoint.name, secret } };
+      } catch (err) {
+        if (!(err instanceof EndpointExistsError)) throw err;
+        result = { error: `An endpoint named ${parsed.data.name} already exists.` };
+      }
+    }
+    ctx.status = result.created ? 201 : 400;
+    ctx.type = 'html';
+    ctx.body = employeePage(session, employee, deps.publicUrl, { endpoints: await deps.endpoints.list(employee.id), ...result }).text;
   });
 }
