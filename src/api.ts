@@ -3,6 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { loadConfigOrExit, publicUrl, temporalAddress, type Config } from './config';
+import { normalizeIp } from './console/client-ip';
 import { consoleRoutes } from './console/console';
 import { ConsoleEvents } from './console/data';
 import { createMailer } from './console/mailer';
@@ -97,6 +98,7 @@ function buildConsole(
     publicUrl: base,
     sessionIdleMs: config.SESSION_IDLE_MS,
     sessionMaxMs: config.SESSION_MAX_MS,
+    trustedProxies: new Set(config.TRUST_PROXY.map(normalizeIp)),
     signIn,
     sessions,
     accounts,

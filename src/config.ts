@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import { ModelPrices, type PriceList } from './billing/pricing';
 import type { PayloadKeys } from './temporal/codec';
@@ -156,6 +157,14 @@ export const Config = z.object({
   /** Sign-in mails per email address and per client IP, each per 15 minutes. */
   SIGN_IN_LIMIT_PER_EMAIL: z.coerce.number().int().positive().default(5),
   SIGN_IN_LIMIT_PER_IP: z.coerce.number().int().positive().default(30),
+  /** Proxies (comma-separated IPs) whose X-Forwarded-For is believed for per-IP limits; unset: the socket's address counts. */
+  TRUST_PROXY: optionalString.pipe(
+    z
+      .string()
+      .optional()
+      .transform((v) => (v ? v.split(',').map((ip) => ip.trim()) : []))
+      .pipe(z.array(z.string().refine((ip) => ipaddr.isValid(ip), 'must list IP addresses, comma-separated'))),
+  ),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_PRETTY: envBoolean.default(false),
   /** Payload text and raw keys stay out of logs unless this is set. */

@@ -26,6 +26,8 @@ export interface ConsoleDeps {
   publicUrl: string;
   sessionIdleMs: number;
   sessionMaxMs: number;
+  /** Proxies whose X-Forwarded-For names the client (TRUST_PROXY), normalized. */
+  trustedProxies: ReadonlySet<string>;
   signIn: SignInService;
   sessions: ConsoleSessionStore;
   accounts: AccountStore;

@@ -145,6 +145,11 @@ describe('the console, in Chromium', () => {
     await eventually('the API to refuse the revoked key', async () => ((await postCurl(curl, key)).status === 401 ? true : undefined), 5_000);
 
     for (const html of pagesAfterBanner) expect(html).not.toContain(key);
+    // The log is there (one line per request) and holds neither secret.
+    expect(stack.logs.lines.filter((l) => l.msg === 'request').length).toBeGreaterThan(10);
+    expect(stack.logs.text()).not.toContain(key);
+    expect(stack.logs.text()).not.toContain(secret);
+    expect(stack.logs.text()).not.toContain(new URL(link).searchParams.get('token'));
     const found = await findInPostgres(stack.h.db, [key, key.slice(3)]);
     expect([...found.values()].flat()).toEqual([]);
     await context.close();

@@ -1,5 +1,6 @@
 import type Router from '@koa/router';
 import { z } from 'zod';
+import { clientIp } from '../client-ip';
 import type { ConsoleDeps } from '../console';
 import { INVALID_EMAIL, LINK_INVALID, limited, MAIL_FAILED, SENT, signInPage } from '../pages/sign-in';
 import { sessionCookie, signedIn, type ConsoleState } from '../session';
@@ -26,7 +27,10 @@ export function authRoutes(router: Router<ConsoleState>, deps: ConsoleDeps): voi
       ctx.body = signInPage({ notice: INVALID_EMAIL }).text;
       return;
     }
-    const result = await deps.signIn.requestLink(parsed.data, ctx.req.socket.remoteAddress ?? 'unknown');
+    const result = await deps.signIn.requestLink(
+      parsed.data,
+      clientIp(ctx.req.socket.remoteAddress, ctx.get('X-Forwarded-For') || undefined, deps.trustedProxies),
+    );
     if (result.outcome === 'limited') {
       ctx.status = 429;
       ctx.set('Retry-After', String(result.retryAfterSeconds));

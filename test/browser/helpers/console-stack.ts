@@ -1,7 +1,10 @@
 import type { Server } from 'node:http';
+import type { Connection } from '@temporalio/client';
+import { buildApi } from '../../../src/api';
 import { freePort } from '../../../src/dev/services';
 import { createServer } from '../../../src/http/server';
 import { createLogger } from '../../../src/observability/logger';
+import { captureLogs, type CapturedLogs } from '../../helpers/captured-logs';
 import type { FakeModelServer } from '../../helpers/fake-model-server';
 import { createHarnessWithFakeModel, type Harness } from '../../helpers/harness';
 import { startSmtpSink, type SmtpSink } from './smtp-sink';
@@ -10,6 +13,8 @@ export interface ConsoleStack {
   h: Harness;
   fake: FakeModelServer;
   smtp: SmtpSink;
+  /** Everything the API logged, at debug. */
+  logs: CapturedLogs;
   /** The console's origin, as PUBLIC_URL says it: http://127.0.0.1:<port>. */
   url: string;
   close(): Promise<void>;
@@ -31,12 +36,20 @@ export async function startConsoleStack(overrides: Record<string, string> = {}):
     SIGN_IN_LIMIT_PER_IP: '10000',
     ...overrides,
   });
-  const server: Server = createServer(h.app, { timeoutMs: h.config.BODY_TIMEOUT_MS, logger: createLogger(h.config, 'test-http') }).listen(port, '127.0.0.1');
+  // The API as the harness builds it, but logging at debug into memory: tests search it for secrets.
+  const logs = captureLogs();
+  const app = buildApi(
+    h.config,
+    { db: h.db, redis: h.redis, connection: h.client.connection as Connection },
+    createLogger({ ...h.config, LOG_LEVEL: 'debug' }, 'api', logs.stream),
+  );
+  const server: Server = createServer(app, { timeoutMs: h.config.BODY_TIMEOUT_MS, logger: createLogger(h.config, 'test-http') }).listen(port, '127.0.0.1');
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
   return {
     h,
     fake,
     smtp,
+    logs,
     url,
     async close() {
       server.closeAllConnections();
