@@ -106,6 +106,8 @@ describe('the console, in Chromium', () => {
     expect(key).toMatch(/^sk-/);
     await checkPage(page, 'settings-communications-key-banner');
 
+    // A slow first model turn: the Events page meets the event still running.
+    stack.fake.enqueue({ kind: 'hang', ms: 4_000 });
     const accepted = await postCurl(curl, key);
     expect(accepted.status).toBe(202);
     const { message_id: messageId } = (await accepted.json()) as { message_id: string };
@@ -113,9 +115,12 @@ describe('the console, in Chromium', () => {
     const pagesAfterBanner: string[] = [];
     await nav(page, 'Events');
     const status = page.locator(`#event-${messageId} .status`);
-    // No reload: the row polls while the event runs.
+    expect(['accepted', 'processing']).toContain(await status.textContent());
+    // No reload: the row polls while the event runs (a reload would drop this mark).
+    await page.evaluate('window.noReload = true');
     await eventually('the event to complete on the Events page', async () => ((await status.textContent()) === 'completed' ? true : undefined), 60_000);
     const credits = Number(await page.locator(`#event-${messageId} td.num`).textContent());
+    expect(await page.evaluate('window.noReload')).toBe(true);
     expect(credits).toBeGreaterThan(0);
     await checkPage(page, 'events');
     pagesAfterBanner.push(await page.content());
