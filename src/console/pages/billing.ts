@@ -79,9 +79,9 @@ export function billingPage(session: ConsoleSession, v: BillingView): Html {
   return page(
     { title: 'Billing', session, section: 'billing' },
     html`<div class="figures">
-        <div>${v.balance}<span>balance (credits)</span></div>
-        <div>${v.reserved}<span>reserved for running events</span></div>
-        <div>${v.balance - v.reserved}<span>available</span></div>
+        <div>${v.balance}<span class="label">balance (credits)</span></div>
+        <div>${v.reserved}<span class="label">reserved for running events</span></div>
+        <div>${v.balance - v.reserved}<span class="label">available</span></div>
       </div>
       <form method="get" action="/billing" class="row" aria-label="Range">
         <div><label for="b-from">From (UTC date)</label><input id="b-from" name="from" type="date" value="${v.fromDate}" /></div>

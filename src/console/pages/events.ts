@@ -118,9 +118,9 @@ export function eventStatusPanel(view: EventStatusView): Html {
         );
   return html`<div id="event-panel" ${poll}>
     <div class="figures">
-      <div>${statusCell(view.status)}<span>status</span></div>
-      <div>${view.credits ?? '—'}<span>credits</span></div>
-      <div>${view.attempts}<span>attempts</span></div>
+      <div>${statusCell(view.status)}<span class="label">status</span></div>
+      <div>${view.credits ?? '—'}<span class="label">credits</span></div>
+      <div>${view.attempts}<span class="label">attempts</span></div>
     </div>
     ${view.error ? html`<p class="error" role="alert">Error${view.error.type ? html` <code>${view.error.type}</code>` : ''}: ${view.error.message}</p>` : ''}
     <h2>Steps</h2>
