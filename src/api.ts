@@ -27,6 +27,7 @@ import { createPool } from './stores/postgres/pool';
 import { createRedis } from './stores/redis/client';
 import { IdempotencyCache } from './stores/redis/idempotency-cache';
 import { AccountRateLimiter } from './stores/redis/rate-limiter';
+import { TopUpStore } from './stores/top-ups';
 import { UsageStore } from './stores/usage';
 import { temporalDataConverter } from './temporal/codec';
 
@@ -103,6 +104,7 @@ function buildConsole(
     sessions,
     accounts,
     ledger,
+    topUps: new TopUpStore(db),
     usage: new UsageStore(db),
     events: new ConsoleEvents(new MessageStore(db), shared.statusReader),
     keys: shared.keys,

@@ -9,6 +9,7 @@ import type { ConsoleSessionStore } from '../stores/console-sessions';
 import type { EmployeeStore } from '../stores/employees';
 import type { EndpointStore } from '../stores/endpoints';
 import type { Ledger } from '../stores/ledger';
+import type { TopUpStore } from '../stores/top-ups';
 import type { UsageStore } from '../stores/usage';
 import { assetRoutes } from './assets';
 import type { ConsoleEvents } from './data';
@@ -35,6 +36,7 @@ export interface ConsoleDeps {
   employees: EmployeeStore;
   endpoints: EndpointStore;
   ledger: Ledger;
+  topUps: TopUpStore;
   usage: UsageStore;
   events: ConsoleEvents;
   logger: Logger;

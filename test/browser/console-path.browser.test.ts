@@ -133,6 +133,7 @@ describe('the console, in Chromium', () => {
 
     await nav(page, 'Billing');
     await page.getByRole('region', { name: 'Usage by employee' }).getByText('Ada').waitFor();
+    await page.getByRole('region', { name: 'Top-ups' }).getByText(`signup:${account.id}`).waitFor();
     await checkPage(page, 'billing');
     pagesAfterBanner.push(await page.content());
     const csvResponse = await page.request.get(`${stack.url}${await page.getByRole('link', { name: 'Download CSV by employee' }).getAttribute('href')}`);

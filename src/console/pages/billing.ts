@@ -1,6 +1,6 @@
 import type { BillingReport, ReportRow } from '../../billing/report';
-import type { Posting } from '../../billing/types';
 import type { ConsoleSession } from '../../stores/console-sessions';
+import type { TopUp } from '../../stores/top-ups';
 import { creditsChart, daysOf } from '../chart';
 import { html, type Html } from '../html';
 import { page, scrollTable, when } from '../layout';
@@ -8,7 +8,7 @@ import { page, scrollTable, when } from '../layout';
 export interface BillingView {
   balance: number;
   reserved: number;
-  topUps: Posting[];
+  topUps: TopUp[];
   byDay: BillingReport;
   byEmployee: BillingReport;
   byEvent: BillingReport;

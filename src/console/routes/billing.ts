@@ -27,18 +27,14 @@ export function billingPages(router: Router<ConsoleState>, deps: ConsoleDeps): v
     const accountId = session.account.id;
     const range = params(ctx.query, 'day');
     const report = (groupBy: GroupBy) => billingReport(deps.usage, accountId, { ...range, groupBy });
-    const [counters, postings, byDay, byEmployee, byEvent, employees] = await Promise.all([
+    const [counters, topUps, byDay, byEmployee, byEvent, employees] = await Promise.all([
       deps.ledger.counters(accountId),
-      deps.ledger.postings(accountId),
+      deps.topUps.latest(accountId, TOP_UPS_SHOWN),
       report('day'),
       report('employee'),
       report('event'),
       deps.employees.listEmployees(accountId),
     ]);
-    const topUps = postings
-      .filter((p) => p.kind === 'topup')
-      .reverse()
-      .slice(0, TOP_UPS_SHOWN);
     ctx.type = 'html';
     ctx.body = billingPage(session, {
       balance: counters.balance,

@@ -26,6 +26,10 @@ CREATE INDEX console_sessions_by_account ON console_sessions (account_id);
 -- The console's Events page lists an account's events newest first.
 CREATE INDEX messages_by_account_time ON messages (account_id, received_at DESC);
 
+-- The Billing page lists an account's latest top-ups: few rows among all of its postings.
+CREATE INDEX postings_topups_by_account ON postings (account_id, seq DESC) WHERE kind = 'topup';
+
 -- Down Migration
+DROP INDEX postings_topups_by_account;
 DROP INDEX messages_by_account_time;
 DROP TABLE console_sessions, sign_in_links;
