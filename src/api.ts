@@ -18,6 +18,7 @@ import { createApiMetrics } from './observability/metrics';
 import { AccountStore } from './stores/accounts';
 import { ApiKeyStore } from './stores/api-keys';
 import { ConsoleSessionStore } from './stores/console-sessions';
+import { EmployeeMemory } from './stores/employee-memory';
 import { EmployeeStore } from './stores/employees';
 import { EndpointStore } from './stores/endpoints';
 import { Ledger } from './stores/ledger';
@@ -110,6 +111,7 @@ function buildConsole(
     keys: shared.keys,
     employees: shared.employees,
     endpoints: new EndpointStore(db),
+    memory: new EmployeeMemory(db, config.MEMORY_TURNS),
     logger,
   });
 }

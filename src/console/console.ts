@@ -6,6 +6,7 @@ import type { Logger } from '../observability/logger';
 import { NotFoundError, type AccountStore } from '../stores/accounts';
 import type { ApiKeyStore } from '../stores/api-keys';
 import type { ConsoleSessionStore } from '../stores/console-sessions';
+import type { EmployeeMemory } from '../stores/employee-memory';
 import type { EmployeeStore } from '../stores/employees';
 import type { EndpointStore } from '../stores/endpoints';
 import type { Ledger } from '../stores/ledger';
@@ -35,6 +36,7 @@ export interface ConsoleDeps {
   keys: ApiKeyStore;
   employees: EmployeeStore;
   endpoints: EndpointStore;
+  memory: EmployeeMemory;
   ledger: Ledger;
   topUps: TopUpStore;
   usage: UsageStore;

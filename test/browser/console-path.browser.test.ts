@@ -131,6 +131,11 @@ describe('the console, in Chromium', () => {
     await checkPage(page, 'event-detail');
     pagesAfterBanner.push(await page.content());
 
+    await page.getByRole('link', { name: 'Ada' }).click();
+    await page.getByRole('region', { name: 'Inbox' }).getByText('Customer John placed order #1234').waitFor();
+    await checkPage(page, 'employee-with-inbox');
+    pagesAfterBanner.push(await page.content());
+
     await nav(page, 'Billing');
     await page.getByRole('region', { name: 'Usage by employee' }).getByText('Ada').waitFor();
     await page.getByRole('region', { name: 'Top-ups' }).getByText(`signup:${account.id}`).waitFor();

@@ -1,6 +1,7 @@
 import { TOOL_NAMES } from '../../../workflows/contract';
 import type { ConsoleSession } from '../../stores/console-sessions';
 import type { Employee } from '../../stores/employees';
+import type { InboxEntry } from '../../stores/employee-memory';
 import type { Endpoint } from '../../stores/endpoints';
 import { html, type Html } from '../html';
 import { copyable, csrfField, page, scrollTable, when } from '../layout';
@@ -75,9 +76,55 @@ export function curlFor(publicUrl: string, employeeId: string): string {
 
 export interface EmployeeExtras {
   endpoints: Endpoint[];
+  /** What `remember` kept, oldest first; what the employee received and replied, newest first. */
+  notes?: string[];
+  inbox?: InboxEntry[];
   /** A just-added endpoint's signing secret: shown in the answer to that POST only. */
   created?: { name: string; secret: string };
   error?: string;
+}
+
+function memorySection(extras: EmployeeExtras): Html {
+  const notes = extras.notes ?? [];
+  const inbox = extras.inbox ?? [];
+  return html`<section aria-labelledby="emp-memory">
+    <h2 id="emp-memory">Notes and inbox</h2>
+    <h3>Notes</h3>
+    ${
+      notes.length === 0
+        ? html`<p class="muted">No notes.</p>`
+        : html`<ul>
+            ${notes.map((n) => html`<li class="wrap">${n}</li>`)}
+          </ul>`
+    }
+    <h3>Inbox</h3>
+    ${
+      inbox.length === 0
+        ? html`<p class="muted">Nothing received yet.</p>`
+        : scrollTable(
+            'Inbox',
+            html`<table>
+              <thead>
+                <tr>
+                  <th scope="col">When</th>
+                  <th scope="col">Direction</th>
+                  <th scope="col">Text</th>
+                </tr>
+              </thead>
+              <tbody>
+                ${inbox.map(
+                  (m) =>
+                    html`<tr>
+                      <td>${when(m.at)}</td>
+                      <td>${m.direction}</td>
+                      <td class="wrap">${m.text}</td>
+                    </tr>`,
+                )}
+              </tbody>
+            </table>`,
+          )
+    }
+  </section>`;
 }
 
 function endpointsSection(session: ConsoleSession, employee: Employee, extras: EmployeeExtras): Html {
@@ -166,6 +213,6 @@ export function employeePage(session: ConsoleSession, employee: Employee, public
         <pre class="wrap">${employee.instructions}</pre>
         <p><a href="/events?employee=${employee.id}">Events of this employee</a></p>
       </section>
-      ${endpointsSection(session, employee, extras)}`,
+      ${endpointsSection(session, employee, extras)} ${memorySection(extras)}`,
   );
 }

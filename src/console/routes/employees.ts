@@ -45,6 +45,9 @@ const NewEndpoint = z.object({
     .pipe(z.url({ protocol: /^https?$/, error: 'must be an http or https URL' })),
 });
 
+/** Inbox entries on an employee's page, newest first. */
+const INBOX_SHOWN = 20;
+
 /** The account's employee by id; another account's is 404, exactly like an unknown one. */
 export async function ownEmployee(deps: ConsoleDeps, accountId: string, id: string): Promise<Employee> {
   const employee = await deps.employees.getEmployee(id);
@@ -81,7 +84,12 @@ export function employeePages(router: Router<ConsoleState>, deps: ConsoleDeps): 
     const { session } = ctx.state;
     const employee = await ownEmployee(deps, session.account.id, ctx.params.id);
     ctx.type = 'html';
-    ctx.body = employeePage(session, employee, deps.publicUrl, { endpoints: await deps.endpoints.list(employee.id) }).text;
+    const [endpoints, notes, inbox] = await Promise.all([
+      deps.endpoints.list(employee.id),
+      deps.memory.notes(employee.id),
+      deps.memory.inbox(employee.id, INBOX_SHOWN),
+    ]);
+    ctx.body = employeePage(session, employee, deps.publicUrl, { endpoints, notes, inbox }).text;
   });
 
   // The signing secret is rendered once, in the answer to this POST.
