@@ -125,6 +125,23 @@ describe('the console, in Chromium', () => {
     await checkPage(page, 'events');
     pagesAfterBanner.push(await page.content());
 
+    // The filters, through the form: each narrows the same list.
+    const row = page.locator(`#event-${messageId}`);
+    await page.getByLabel('Status').selectOption('failed');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.getByText('No events match').waitFor();
+    await page.getByLabel('Status').selectOption('completed');
+    await page.getByLabel('Employee', { exact: true }).selectOption({ label: 'Ada' });
+    await page.getByLabel('Label').fill('order.completed');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await row.waitFor();
+    for (const query of ['label=deploy.failed', `employee=${randomUUID()}`, 'from=2099-01-01', 'to=2000-01-01']) {
+      await page.goto(`${stack.url}/events?${query}`);
+      expect([query, await row.count()]).toEqual([query, 0]);
+    }
+    await page.goto(`${stack.url}/events?from=2000-01-01&status=completed`);
+    await row.waitFor();
+
     await page.getByRole('link', { name: messageId }).click();
     await page.getByText('model turn').first().waitFor();
     expect(await page.getByRole('link', { name: 'Trace in the Temporal UI' }).getAttribute('href')).toContain('/workflows/');
