@@ -53,15 +53,15 @@ function errorPages(): Koa.Middleware<ConsoleState> {
     try {
       await next();
     } catch (err) {
-      const body = toErrorBody(err instanceof NotFoundError ? Object.assign(new Error(), { status: 404 }) : err);
-      const status = err instanceof NotFoundError ? 404 : body.status;
-      const message = err instanceof NotFoundError ? 'Not found.' : body.message;
+      const body: { status: number; message: string; headers?: Record<string, string> } =
+        err instanceof NotFoundError ? { status: 404, message: 'Not found.' } : toErrorBody(err);
+      const status = body.status;
       ctx.status = status;
       if (body.headers) ctx.set(body.headers);
       ctx.type = 'html';
       ctx.body = page(
         { title: status === 404 ? 'Not found' : 'Something went wrong', session: ctx.state.session },
-        html`<p class="error" role="alert">${message}</p>
+        html`<p class="error" role="alert">${body.message}</p>
           <p><a href="/">Back to the console</a></p>`,
       ).text;
       if (status >= 500) ctx.app.emit('error', err, ctx);
@@ -78,7 +78,7 @@ export function consoleRoutes(deps: ConsoleDeps): Koa.Middleware[] {
   assetRoutes(assets);
   const pages = new Router<ConsoleState>();
   pages.use(errorPages());
-  pages.use(consoleSession(deps.sessions, { publicUrl: deps.publicUrl, idleMs: deps.sessionIdleMs, maxMs: deps.sessionMaxMs }));
+  pages.use(consoleSession(deps.sessions, { publicUrl: deps.publicUrl, idleMs: deps.sessionIdleMs }));
   // Forms only, and small ones: the console posts nothing but short fields.
   pages.use(koaBody({ json: false, urlencoded: true, text: false, multipart: false, formLimit: '32kb' }));
   authRoutes(pages, deps);

@@ -17,7 +17,6 @@ export interface SignedInState extends ConsoleState {
 export interface SessionOptions {
   publicUrl: string;
   idleMs: number;
-  maxMs: number;
 }
 
 /** Scripts, styles and images from this origin only; no inline script or style, no framing. */

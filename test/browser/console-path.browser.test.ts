@@ -1,12 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { ConsoleSessionStore } from '../../src/stores/console-sessions';
 import { eventually } from '../helpers/harness';
 import { findInPostgres } from '../helpers/postgres-dump';
 import { runCli } from '../helpers/run-cli';
-import { axeCheck, axeResults, launchBrowser, screenshot, SCREENSHOTS } from './helpers/browser';
+import { axeCheck, launchBrowser, saveAxeResults, screenshot } from './helpers/browser';
 import { startConsoleStack, type ConsoleStack } from './helpers/console-stack';
 import { DESKTOP, PHONE, requestLink } from './helpers/session';
 
@@ -22,8 +20,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await stack?.close();
-  fs.mkdirSync(SCREENSHOTS, { recursive: true });
-  fs.writeFileSync(path.join(SCREENSHOTS, 'axe-results.json'), JSON.stringify({ seconds: (Date.now() - started) / 1000, axeResults }, null, 2));
+  saveAxeResults('console-path', started);
 });
 
 /** Screenshots and axe at the desktop and the phone width; no serious or critical violation at either. */

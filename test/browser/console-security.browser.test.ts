@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { Browser } from 'playwright-core';
 import { ConsoleSessionStore } from '../../src/stores/console-sessions';
 import { eventually } from '../helpers/harness';
-import { launchBrowser } from './helpers/browser';
+import { axeCheck, launchBrowser, saveAxeResults, screenshot } from './helpers/browser';
 import { startConsoleStack, type ConsoleStack } from './helpers/console-stack';
 import { cookieHeader, csrfToken, signedInContext } from './helpers/session';
 
 let stack: ConsoleStack;
 let browser: Browser;
+const started = Date.now();
 
 beforeAll(async () => {
   [stack, browser] = await Promise.all([startConsoleStack(), launchBrowser()]);
@@ -17,6 +18,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await stack?.close();
+  saveAxeResults('console-security', started);
 });
 
 /** A form POST as a browser sends it, with the given Origin and cookie. */
@@ -75,6 +77,8 @@ describe('the console refuses', () => {
       expect([path, response!.status()]).toEqual([path, 404]);
       expect(await intruder.page.content()).not.toContain('Private');
     }
+    await screenshot(intruder.page, 'not-found-desktop');
+    expect(await axeCheck(intruder.page, 'not-found (desktop)')).toEqual([]);
     await intruder.page.goto(`${stack.url}/events?employee=${employee.id}`);
     expect(await intruder.page.content()).not.toContain(messageId);
     await intruder.page.goto(`${stack.url}/settings/communications`);

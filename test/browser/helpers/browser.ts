@@ -35,6 +35,12 @@ export async function axeCheck(page: Page, name: string): Promise<AxeViolation[]
 
 export const axeResults: Array<{ page: string; width: number; violations: string[] }> = [];
 
+/** Writes this file's axe results (every violation, by impact and rule) and its duration beside the screenshots. */
+export function saveAxeResults(file: string, startedAt: number): void {
+  fs.mkdirSync(SCREENSHOTS, { recursive: true });
+  fs.writeFileSync(path.join(SCREENSHOTS, `axe-${file}.json`), JSON.stringify({ seconds: (Date.now() - startedAt) / 1000, axeResults }, null, 2));
+}
+
 /** Saves a full-page screenshot under test/browser/screenshots/ (ignored by git). */
 export async function screenshot(page: Page, name: string): Promise<string> {
   fs.mkdirSync(SCREENSHOTS, { recursive: true });
