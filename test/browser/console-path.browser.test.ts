@@ -86,7 +86,7 @@ describe('the console, in Chromium', () => {
     const secret = (await page.locator('#new-secret').textContent())!.trim();
     expect(secret).toMatch(/^whsec_/);
     await page.goto(`${stack.url}/employees/${employeeId}`);
-    await page.getByRole('region', { name: 'Outbound endpoints' }).getByText('https://crm.example.test/hooks').waitFor();
+    await page.getByRole('region', { name: 'Endpoint list' }).getByText('https://crm.example.test/hooks').waitFor();
     expect(await page.content()).not.toContain(secret);
 
     await nav(page, 'Settings');

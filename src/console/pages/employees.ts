@@ -132,7 +132,7 @@ function endpointsSection(session: ConsoleSession, employee: Employee, extras: E
     extras.endpoints.length === 0
       ? html`<p class="muted">No outbound endpoints.</p>`
       : scrollTable(
-          'Outbound endpoints',
+          'Endpoint list',
           html`<table>
             <thead>
               <tr>
