@@ -70,9 +70,16 @@ describe('the console, in Chromium', () => {
     await page.getByLabel('Name', { exact: true }).fill('Ada');
     await page.getByLabel('Instructions').fill('You handle shop events.');
     await page.getByLabel('Max credits per event').fill('50');
+    await page.getByLabel('remember').check();
+    await page.getByLabel('reply').check();
     await page.getByRole('button', { name: 'Create employee' }).click();
     await page.waitForURL(/\/employees\/[0-9a-f-]{36}$/);
     const employeeId = (await page.locator('#employee-id').textContent())!.trim();
+    expect(await stack.h.employees.getEmployee(employeeId)).toMatchObject({
+      tools: ['remember', 'reply'],
+      limits: { maxCredits: 50 },
+      instructions: 'You handle shop events.',
+    });
     const curl = (await page.locator('#curl').textContent())!;
     expect(curl).toContain(`curl -X POST ${stack.url}/api/webhook/`);
     expect(curl).toContain(`"employee_id": "${employeeId}"`);
