@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
+import { curlFor } from '../../src/console/pages/employees';
 import { ConsoleSessionStore } from '../../src/stores/console-sessions';
 import { eventually } from '../helpers/harness';
 import { findInPostgres } from '../helpers/postgres-dump';
 import { runCli } from '../helpers/run-cli';
 import { axeCheck, launchBrowser, saveAxeResults, screenshot } from './helpers/browser';
 import { startConsoleStack, type ConsoleStack } from './helpers/console-stack';
-import { DESKTOP, PHONE, requestLink } from './helpers/session';
+import { DESKTOP, PHONE, requestLink, signedInContext } from './helpers/session';
 
 let stack: ConsoleStack;
 let browser: Browser;
@@ -248,6 +249,30 @@ describe('the console, in Chromium', () => {
     await page.waitForURL(`${stack.url}/employees`);
     expect(await page.locator('.who').textContent()).toBe(email);
     expect((await page.goto(cli.json.link))!.status()).toBe(400);
+    await context.close();
+  });
+
+  it("shows a failed event's status and error, and no charge", async () => {
+    const email = `failed-${randomUUID()}@example.test`;
+    const { context, page } = await signedInContext(browser, stack, email);
+    const account = (await new ConsoleSessionStore(stack.h.db).accountByEmail(email))!;
+    await stack.h.accounts.updateAccount(account.id, { webhookEnabled: true });
+    const employee = await stack.h.employees.createEmployee({ accountId: account.id, name: 'Bea' });
+    const { key } = await stack.h.keys.createApiKey(account.id, 'ci');
+    stack.fake.enqueue({ kind: 'status', status: 400, message: 'Invalid value for messages.', code: 'invalid_value' });
+    const accepted = await postCurl(curlFor(stack.url, employee.id), key);
+    expect(accepted.status).toBe(202);
+    const { message_id: messageId } = (await accepted.json()) as { message_id: string };
+
+    await page.goto(`${stack.url}/events/${messageId}`);
+    const status = page.locator('#event-panel .status').first();
+    await eventually('the event to fail on its page', async () => ((await status.textContent()) === 'failed' ? true : undefined), 60_000);
+    await page.getByRole('alert').getByText('MODEL_REJECTED').waitFor();
+    expect(await page.locator('#event-panel .figures div').nth(1).textContent()).toContain('—');
+    expect(await stack.h.ledger.chargeFor(account.id, messageId)).toBeUndefined();
+    await checkPage(page, 'event-failed');
+    await page.goto(`${stack.url}/events?status=failed`);
+    await page.locator(`#event-${messageId}`).waitFor();
     await context.close();
   });
 });
