@@ -71,6 +71,13 @@ export function signedIn(): Koa.Middleware<ConsoleState> {
   return async (ctx, next) => {
     const session = ctx.state.session;
     if (!session) {
+      // htmx would swap a redirect's sign-in page into the element that polled: it follows HX-Redirect instead.
+      if (ctx.get('HX-Request') === 'true') {
+        ctx.set('HX-Redirect', '/');
+        ctx.status = 401;
+        ctx.body = '';
+        return;
+      }
       if (ctx.method === 'GET') {
         ctx.redirect('/');
         return;

@@ -78,7 +78,7 @@ export class SignInService {
   }
 
   /** Opens a link: the signed-in account and a new session id, or undefined for a used, expired or unknown link. */
-  async openLink(token: string, sessionMaxMs: number): Promise<{ account: Account; sessionId: string } | undefined> {
+  async openLink(token: string, session: { maxMs: number; idleMs: number }): Promise<{ account: Account; sessionId: string } | undefined> {
     const email = await this.sessions.consumeLink(token);
     if (!email) return undefined;
     let account = await this.sessions.accountByEmail(email);
@@ -93,7 +93,7 @@ export class SignInService {
     if (!account.emailVerified) account = await this.sessions.markVerified(account.id);
     // Every sign-in retries it; the reference makes all but the first a no-op.
     if (this.opts.signupCredits > 0) await this.ledger.topUp(account.id, this.opts.signupCredits, `signup:${account.id}`);
-    const sessionId = await this.sessions.createSession(account.id, sessionMaxMs);
+    const sessionId = await this.sessions.createSession(account.id, session.maxMs, session.idleMs);
     return { account, sessionId };
   }
 

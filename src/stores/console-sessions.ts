@@ -14,6 +14,9 @@ const insertLink = statement<{ hash: string; email: string; expiresAt: Date }>(
   `INSERT INTO sign_in_links (token_hash, email, expires_at) VALUES (:hash, :email, :expiresAt)`,
 );
 
+/** Links an hour past their end: used or not, they can only be refused, so they go. */
+const deleteStaleLinks = statement('sign_in_links_delete_stale', `DELETE FROM sign_in_links WHERE expires_at < now() - interval '1 hour'`);
+
 /** Single use by construction: only the first UPDATE finds used_at NULL. */
 const consumeLink = statement<{ hash: string }, { email: string }>(
   'sign_in_links_consume',
@@ -42,6 +45,13 @@ const touchSession = statement<{ hash: string; idleMs: number }, AccountRow & { 
    SELECT a.*, s.csrf_token FROM s JOIN accounts a ON a.id = s.account_id`,
 );
 
+/** The account's sessions that can no longer be resumed, removed when it opens a new one. */
+const deleteEndedSessions = statement<{ accountId: string; idleMs: number }>(
+  'console_sessions_delete_ended',
+  `DELETE FROM console_sessions
+   WHERE account_id = :accountId AND (expires_at <= now() OR last_seen_at <= now() - make_interval(secs => :idleMs / 1000.0))`,
+);
+
 const deleteSession = statement<{ hash: string }>('console_sessions_delete', `DELETE FROM console_sessions WHERE id_hash = :hash`);
 
 const deleteAccountSessions = statement<{ accountId: string }>('console_sessions_delete_account', `DELETE FROM console_sessions WHERE account_id = :accountId`);
@@ -58,6 +68,7 @@ export class ConsoleSessionStore {
   /** Records a link for `email`; returns the raw token, which only the mail carries. */
   async createLink(email: string, ttlMs: number): Promise<string> {
     const token = newSecret();
+    await deleteStaleLinks.run(this.db, {});
     await insertLink.run(this.db, { hash: sha256Hex(token), email, expiresAt: new Date(Date.now() + ttlMs) });
     return token;
   }
@@ -78,9 +89,10 @@ export class ConsoleSessionStore {
     return toAccount(row);
   }
 
-  /** Opens a session; returns its raw id (the cookie), which is stored only hashed. */
-  async createSession(accountId: string, maxMs: number): Promise<string> {
+  /** Opens a session; returns its raw id (the cookie), which is stored only hashed. Ended ones of the account go. */
+  async createSession(accountId: string, maxMs: number, idleMs = maxMs): Promise<string> {
     const id = newSecret();
+    await deleteEndedSessions.run(this.db, { accountId, idleMs });
     await insertSession.run(this.db, { hash: sha256Hex(id), accountId, csrf: newSecret(), expiresAt: new Date(Date.now() + maxMs) });
     return id;
   }

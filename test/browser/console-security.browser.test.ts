@@ -108,6 +108,12 @@ describe('the console refuses', () => {
     await phone.page.goto(`${stack.url}/employees`);
     expect(phone.page.url()).toBe(`${stack.url}/`);
     await phone.page.getByLabel('Email').waitFor();
+    // A polling fragment of the ended session is sent to the sign-in page, not given it to swap in.
+    const poll = await fetch(`${stack.url}/events/${randomUUID()}/row`, {
+      headers: { 'HX-Request': 'true', Cookie: await cookieHeader(phone.context, stack.url) },
+      redirect: 'manual',
+    });
+    expect([poll.status, poll.headers.get('HX-Redirect')]).toEqual([401, '/']);
     await laptop.context.close();
     await phone.context.close();
   });

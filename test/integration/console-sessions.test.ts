@@ -55,4 +55,16 @@ describe('console sessions and sign-in links in PostgreSQL', () => {
     expect(await sessions.resolve(b, HOUR)).toBeUndefined();
     expect(await sessions.resolve(c, HOUR)).toBeUndefined();
   });
+
+  it("clear an account's ended sessions when it opens a new one", async () => {
+    const account = await newAccount();
+    await sessions.createSession(account.id, 1);
+    await eventually('the short session to end', async () => {
+      const { rows } = await stores.db.query('SELECT count(*)::int AS n FROM console_sessions WHERE account_id = $1 AND expires_at <= now()', [account.id]);
+      return rows[0].n === 1 ? true : undefined;
+    });
+    await sessions.createSession(account.id, HOUR);
+    const { rows } = await stores.db.query('SELECT count(*)::int AS n FROM console_sessions WHERE account_id = $1', [account.id]);
+    expect(rows[0].n).toBe(1);
+  });
 });

@@ -47,7 +47,7 @@ export function authRoutes(router: Router<ConsoleState>, deps: ConsoleDeps): voi
   // redirects at once; Referrer-Policy same-origin keeps it from other sites.
   router.get('/sign-in/link', async (ctx) => {
     const token = typeof ctx.query.token === 'string' ? ctx.query.token : '';
-    const opened = token ? await deps.signIn.openLink(token, deps.sessionMaxMs) : undefined;
+    const opened = token ? await deps.signIn.openLink(token, { maxMs: deps.sessionMaxMs, idleMs: deps.sessionIdleMs }) : undefined;
     if (!opened) {
       ctx.status = 400;
       ctx.type = 'html';
