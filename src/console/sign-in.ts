@@ -22,8 +22,8 @@ export interface SignInOptions {
 
 /**
  * Sign-up and sign-in by emailed link. Requesting a link creates nothing but the link, and answers
- * the same whether the address is known or not; opening it creates the account if needed, marks
- * its email verified and posts the sign-up credits (once: the top-up's reference is the account's).
+ * the same whether the address is known or not; opening it creates the account if needed (with the
+ * sign-up credits, posted once under the reference signup:<account id>) and marks its email verified.
  */
 export class SignInService {
   private readonly perEmail: RateLimiterRedis;
@@ -84,15 +84,14 @@ export class SignInService {
     let account = await this.sessions.accountByEmail(email);
     if (!account) {
       // Two links of one new address opened at once: the second insert finds the first account.
-      account = await this.accounts.createAccount({ email, emailVerified: true }).catch(async (err: unknown) => {
-        const existing = await this.sessions.accountByEmail(email);
-        if (!existing) throw err;
-        return existing;
-      });
+      const created = await this.accounts.createAccount({ email, emailVerified: true }).catch(() => undefined);
+      account = created ?? (await this.sessions.accountByEmail(email));
+      if (!account) throw new Error('the account could neither be created nor found');
+      // Only an account this link created gets them (an operator's existing account does not), once
+      // by the reference. Should this fail, the request fails: `credits add --reference signup:<id>` repairs it.
+      if (created && this.opts.signupCredits > 0) await this.ledger.topUp(created.id, this.opts.signupCredits, `signup:${created.id}`);
     }
     if (!account.emailVerified) account = await this.sessions.markVerified(account.id);
-    // Every sign-in retries it; the reference makes all but the first a no-op.
-    if (this.opts.signupCredits > 0) await this.ledger.topUp(account.id, this.opts.signupCredits, `signup:${account.id}`);
     const sessionId = await this.sessions.createSession(account.id, session.maxMs, session.idleMs);
     return { account, sessionId };
   }

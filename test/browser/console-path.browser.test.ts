@@ -238,6 +238,15 @@ describe('the console, in Chromium', () => {
     await context.close();
   });
 
+  it("verifies an operator-made account's email at its first sign-in, without sign-up credits", async () => {
+    const email = `operator-made-${randomUUID()}@example.test`;
+    const made = await stack.h.accounts.createAccount({ email });
+    const { context } = await signedInContext(browser, stack, email);
+    expect(await stack.h.accounts.getAccount(made.id)).toMatchObject({ emailVerified: true, webhookEnabled: false });
+    expect(await stack.h.ledger.balance(made.id)).toBe(0);
+    await context.close();
+  });
+
   it('signs a person in with the link an operator prints (sistava account sign-in-link), once', async () => {
     const email = `support-${randomUUID()}@example.test`;
     const cli = await runCli(['account', 'sign-in-link', '--email', email, '--json'], { PUBLIC_URL: stack.url });
