@@ -2,7 +2,11 @@ import type { Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
-import { loadConfigOrExit, temporalAddress, type Config } from './config';
+import { loadConfigOrExit, publicUrl, temporalAddress, type Config } from './config';
+import { consoleRoutes } from './console/console';
+import { ConsoleEvents } from './console/data';
+import { createMailer } from './console/mailer';
+import { SignInService } from './console/sign-in';
 import { EventStatusReader } from './events/event-status';
 import { EventIngest } from './events/ingest';
 import { createApp } from './http/app';
@@ -13,10 +17,14 @@ import { parseTrustedProxies } from './net/client-ip';
 import { exitWithSupervisor } from './shared/supervised-child';
 import { createLogger, type Logger } from './observability/logger';
 import { createApiMetrics } from './observability/metrics';
+import { AccountStore } from './stores/accounts';
 import { ApiKeyStore } from './stores/api-keys';
+import { ConsoleSessionStore } from './stores/console-sessions';
+import { EmployeeMemory } from './stores/employee-memory';
 import { EmployeeStore } from './stores/employees';
 import { ConversationStore } from './stores/conversations';
 import { EventIntake } from './stores/intake';
+import { EndpointStore } from './stores/endpoints';
 import { Ledger } from './stores/ledger';
 import { MessageStore } from './stores/messages';
 import { assertSchemaCurrent } from './stores/postgres/migrate';
@@ -24,6 +32,7 @@ import { createPool } from './stores/postgres/pool';
 import { createRedis } from './stores/redis/client';
 import { IdempotencyCache } from './stores/redis/idempotency-cache';
 import { AccountRateLimiter } from './stores/redis/rate-limiter';
+import { TopUpStore } from './stores/top-ups';
 import { UsageStore } from './stores/usage';
 import { temporalDataConverter } from './temporal/codec';
 import { EventRuns } from './temporal/event-runs';
@@ -57,14 +66,16 @@ export function buildApi(config: Config, { db, redis, connection }: ApiClients, 
     },
     logger,
   );
+  const keys = new ApiKeyStore(db);
+  const statusReader = new EventStatusReader(runs, new MessageStore(db), config.TEMPORAL_UI_URL, config.TEMPORAL_NAMESPACE);
   return createApp({
-    keys: new ApiKeyStore(db),
+    keys,
     ingest,
     rateLimiter: new AccountRateLimiter(redis, config.RATE_LIMIT_PER_MINUTE),
     logger,
     bodyTimeoutMs: config.BODY_TIMEOUT_MS,
     logPayloads: config.LOG_PAYLOADS,
-    statusReader: new EventStatusReader(runs, new MessageStore(db), config.TEMPORAL_UI_URL, config.TEMPORAL_NAMESPACE),
+    statusReader,
     usage: new UsageStore(db),
     metrics: createApiMetrics(),
     codec: codecEndpoint(config),
@@ -72,11 +83,49 @@ export function buildApi(config: Config, { db, redis, connection }: ApiClients, 
     authFailures: { perMinute: config.AUTH_FAILURES_PER_MINUTE, trustedProxies: parseTrustedProxies(config.TRUST_PROXY) },
     readinessTimeoutMs: config.READINESS_TIMEOUT_MS,
     lifecycle,
+    console: buildConsole(config, { db, redis }, { keys, employees, statusReader }, logger),
     readiness: [
       { name: 'database', check: async () => void (await db.query('SELECT 1')) },
       { name: 'redis', check: async () => void (await redis.ping()) },
       { name: 'temporal', check: async () => void (await connection.withDeadline(Date.now() + 2_000, () => connection.healthService.check({}))) },
     ],
+  });
+}
+
+/** The console over the same stores and event status code as the API. */
+function buildConsole(
+  config: Config,
+  { db, redis }: Pick<ApiClients, 'db' | 'redis'>,
+  shared: { keys: ApiKeyStore; employees: EmployeeStore; statusReader: EventStatusReader },
+  logger: Logger,
+) {
+  const base = publicUrl(config);
+  const sessions = new ConsoleSessionStore(db);
+  const accounts = new AccountStore(db);
+  const ledger = new Ledger(db);
+  const signIn = new SignInService(redis, sessions, accounts, ledger, createMailer(config.SMTP_URL, config.SMTP_FROM, logger), {
+    publicUrl: base,
+    signupCredits: config.SIGNUP_CREDITS,
+    limitPerEmail: config.SIGN_IN_LIMIT_PER_EMAIL,
+    limitPerIp: config.SIGN_IN_LIMIT_PER_IP,
+  });
+  return consoleRoutes({
+    publicUrl: base,
+    sessionIdleMs: config.SESSION_IDLE_MS,
+    sessionMaxMs: config.SESSION_MAX_MS,
+    trustedProxies: parseTrustedProxies(config.TRUST_PROXY),
+    signIn,
+    sessions,
+    accounts,
+    ledger,
+    topUps: new TopUpStore(db),
+    usage: new UsageStore(db),
+    events: new ConsoleEvents(new MessageStore(db), shared.statusReader),
+    keys: shared.keys,
+    employees: shared.employees,
+    endpoints: new EndpointStore(db),
+    memory: new EmployeeMemory(db, config.MEMORY_TURNS),
+    logger,
   });
 }
 

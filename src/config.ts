@@ -175,6 +175,28 @@ export const Config = z.object({
   /** Then requests in flight get this long to finish; connections still open past it are closed. */
   SHUTDOWN_DRAIN_MS: z.coerce.number().int().positive().default(10_000),
   // --- end of operations ---
+  /** The console (served by the API at /): where its links point, how sign-in mail leaves, how long a session lasts. */
+  /** Base of the console's links (sign-in mail, the curl shown per employee); default http://localhost:$PORT. */
+  PUBLIC_URL: optionalString.pipe(z.string().url().optional()),
+  /** smtp://user:pass@host:port for sign-in mail; unset: each mail's link is logged instead (dev only). */
+  SMTP_URL: optionalString.pipe(z.string().url().optional()),
+  SMTP_FROM: z.string().min(3).default('no-reply@localhost'),
+  /** Credits a new account starts with, posted once as a top-up (reference signup:<account id>). */
+  SIGNUP_CREDITS: z.coerce.number().int().min(0).default(100),
+  /** A console session ends after this long without a request, and in any case after SESSION_MAX_MS. */
+  SESSION_IDLE_MS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(8 * 3_600_000),
+  SESSION_MAX_MS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(7 * 24 * 3_600_000),
+  /** Sign-in mails per email address and per client IP, each per 15 minutes. */
+  SIGN_IN_LIMIT_PER_EMAIL: z.coerce.number().int().positive().default(5),
+  SIGN_IN_LIMIT_PER_IP: z.coerce.number().int().positive().default(30),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_PRETTY: envBoolean.default(false),
   /** Payload text and raw keys stay out of logs unless this is set. */
@@ -214,6 +236,11 @@ export function priceList(
     defaultCompletionPer1k: config.CREDITS_PER_1K_COMPLETION_TOKENS,
     runtimePerSecond: config.CREDITS_PER_RUNTIME_SECOND,
   };
+}
+
+/** The console's public base URL without a trailing slash. */
+export function publicUrl(config: Pick<Config, 'PUBLIC_URL' | 'PORT'>): string {
+  return (config.PUBLIC_URL ?? `http://localhost:${config.PORT}`).replace(/\/+$/, '');
 }
 
 /** Temporal address: the configured one, or the dev server's default. */

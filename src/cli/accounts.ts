@@ -1,4 +1,6 @@
 import { Argument, type Command } from 'commander';
+import { publicUrl } from '../config';
+import { SIGN_IN_LINK_TTL_MS } from '../console/sign-in';
 import type { Account } from '../stores/accounts';
 import type { Employee } from '../stores/employees';
 import { email, nonNegativeInt, positiveInt } from './arguments';
@@ -31,7 +33,7 @@ function accountText(account: Account, extra: Array<[string, string]> = []): str
 
 const show = (account: Account): CommandResult => ({ json: accountJson(account), text: accountText(account) });
 
-/** `account create|show|verify-email|set-rate-limit` and `channel enable|disable webhook`. */
+/** `account create|show|verify-email|set-rate-limit|sign-in-link` and `channel enable|disable webhook`. */
 export function registerAccountCommands(program: Command): void {
   const account = program.command('account').description('create and inspect accounts');
 
@@ -73,6 +75,22 @@ export function registerAccountCommands(program: Command): void {
     .description('override the per-account webhook rate limit')
     .requiredOption('--per-minute <n>', 'requests per minute', positiveInt)
     .action(action<{ perMinute: number }>(async (ctx, [id], opts) => show(await ctx.accounts.updateAccount(id, { rateLimitPerMinute: opts.perMinute }))));
+
+  withJson(account.command('sign-in-link'))
+    .description('print a one-time console sign-in link for an email, as the sign-in mail would carry (single use, 15 minutes)')
+    .requiredOption('--email <email>', 'the address to sign in; opening the link creates its account if there is none', email)
+    .action(
+      action<{ email: string }>(async (ctx, _args, opts) => {
+        const token = await ctx.sessions.createLink(opts.email, SIGN_IN_LINK_TTL_MS);
+        const link = `${publicUrl(ctx.config)}/sign-in/link?token=${encodeURIComponent(token)}`;
+        const expiresAt = new Date(Date.now() + SIGN_IN_LINK_TTL_MS).toISOString();
+        return {
+          json: { email: opts.email, link, expires_at: expiresAt },
+          text: `${link}
+(works once, until ${expiresAt})`,
+        };
+      }),
+    );
 
   const channel = program.command('channel').description('turn inbound channels on or off');
   for (const [verb, enabled] of [

@@ -4,6 +4,7 @@ import type pg from 'pg';
 import { parseConfig, temporalAddress, type Config } from '../config';
 import { AccountStore, NotFoundError } from '../stores/accounts';
 import { ApiKeyStore } from '../stores/api-keys';
+import { ConsoleSessionStore } from '../stores/console-sessions';
 import { EmployeeMemory } from '../stores/employee-memory';
 import { EmployeeStore } from '../stores/employees';
 import { EndpointExistsError, EndpointStore } from '../stores/endpoints';
@@ -20,6 +21,8 @@ export interface CliContext {
   employees: EmployeeStore;
   endpoints: EndpointStore;
   keys: ApiKeyStore;
+  /** The console's sign-in links (account sign-in-link). */
+  sessions: ConsoleSessionStore;
   ledger: Ledger;
   usage: UsageStore;
   memory: EmployeeMemory;
@@ -59,6 +62,7 @@ export function action<O extends object = object>(handler: Handler<O>) {
         employees: new EmployeeStore(db),
         endpoints: new EndpointStore(db),
         keys: new ApiKeyStore(db),
+        sessions: new ConsoleSessionStore(db),
         ledger: new Ledger(db),
         usage: new UsageStore(db),
         memory: new EmployeeMemory(db, config.MEMORY_TURNS),

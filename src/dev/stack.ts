@@ -113,6 +113,7 @@ export function banner(config: Config, demo: Demo, created: boolean, opts: Banne
     '',
     `Ready. ${created ? 'Created' : 'Reusing'} the demo account ${demo.accountId} (see ${path.join(config.DATA_DIR, 'demo.json')}).`,
     `  API          ${apis}`,
+    `  Console      ${apiUrl}/  (sign in by email; without SMTP_URL the API prints each sign-in link in this log)`,
     `  Temporal UI  ${opts.temporalUi}`,
     `  Metrics      ${opts.apiUrls.map((url) => `${url}/metrics`).join(', ')} (API), ${opts.workerMetrics.map((a) => `http://${a}/metrics`).join(', ')} (worker)`,
     `  Model        ${model}`,

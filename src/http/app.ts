@@ -27,6 +27,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   if (deps.authFailures) app.use(authFailureLimit(deps.authFailures));
   app.use(requireHost());
   app.use(unmatched());
+  for (const middleware of deps.console ?? []) app.use(middleware);
 
   const router = new Router<AppState>();
   healthRoutes(router, deps);

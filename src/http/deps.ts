@@ -1,3 +1,4 @@
+import type Koa from 'koa';
 import type { EventStatusReader } from '../events/event-status';
 import type { EventIngest } from '../events/ingest';
 import type { Logger } from '../observability/logger';
@@ -47,4 +48,6 @@ export interface AppDeps {
   readinessTimeoutMs?: number;
   /** Set `draining` on shutdown: /readyz then answers 503. */
   lifecycle?: Lifecycle;
+  /** The console's routers (src/console/console.ts), served at `/` when present. */
+  console?: Koa.Middleware[];
 }

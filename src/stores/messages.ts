@@ -36,6 +36,59 @@ const selectMessage = statement<
    WHERE m.id = :id AND m.account_id = :accountId`,
 );
 
+/** Filters of an account's event list; each one absent means "any". */
+export interface MessageFilter {
+  employeeId?: string;
+  event?: string;
+  from?: Date;
+  to?: Date;
+  limit: number;
+}
+
+/** An account's events newest first, with their charges, through messages_by_account_time. */
+const listMessages = statement<
+  { accountId: string; employeeId?: string; event?: string; from?: Date; to?: Date; limit: number },
+  {
+    id: string;
+    account_id: string;
+    employee_id: string;
+    workflow_id: string;
+    event: string | null;
+    received_at: Date;
+    charge_at: Date | null;
+    charge_credits: number | null;
+  }
+>(
+  'messages_list',
+  `SELECT m.*, p.at AS charge_at, p.credits AS charge_credits
+   FROM messages m
+   LEFT JOIN postings p ON p.account_id = m.account_id AND p.message_id = m.id AND p.kind = 'charge'
+   WHERE m.account_id = :accountId
+     AND (:employeeId::uuid IS NULL OR m.employee_id = :employeeId::uuid)
+     AND (:event::text IS NULL OR m.event = :event::text)
+     AND (:from::timestamptz IS NULL OR m.received_at >= :from::timestamptz)
+     AND (:to::timestamptz IS NULL OR m.received_at < :to::timestamptz)
+   ORDER BY m.received_at DESC, m.id
+   LIMIT :limit`,
+);
+
+type MessageRow = Awaited<ReturnType<typeof listMessages.run>>[number];
+
+function toRecord(row: MessageRow): MessageRecord {
+  return {
+    messageId: row.id,
+    accountId: row.account_id,
+    employeeId: row.employee_id,
+    workflowId: row.workflow_id,
+    event: row.event ?? undefined,
+    receivedAt: row.received_at,
+    charge:
+      row.charge_at && row.charge_credits !== null
+        ? { id: '', kind: 'charge', at: row.charge_at.toISOString(), credits: Number(row.charge_credits), messageId: row.id }
+        : undefined,
+  };
+}
+
 /** Accepted events, written by the ledger's reservation (one statement at ingest), read by the status API. */
 export class MessageStore {
   constructor(private readonly db: pg.Pool) {}
@@ -43,18 +96,12 @@ export class MessageStore {
   async get(accountId: string, messageId: string): Promise<MessageRecord | undefined> {
     if (!isUuid(messageId) || !isUuid(accountId)) return undefined;
     const [row] = await selectMessage.run(this.db, { id: messageId, accountId });
-    if (!row) return undefined;
-    return {
-      messageId: row.id,
-      accountId: row.account_id,
-      employeeId: row.employee_id,
-      workflowId: row.workflow_id,
-      event: row.event ?? undefined,
-      receivedAt: row.received_at,
-      charge:
-        row.charge_at && row.charge_credits !== null
-          ? { id: '', kind: 'charge', at: row.charge_at.toISOString(), credits: row.charge_credits, messageId: row.id }
-          : undefined,
-    };
+    return row && toRecord(row);
+  }
+
+  /** The account's events matching `filter`, newest first; an employee id that is not a uuid matches nothing. */
+  async list(accountId: string, filter: MessageFilter): Promise<MessageRecord[]> {
+    if (!isUuid(accountId) || (filter.employeeId !== undefined && !isUuid(filter.employeeId))) return [];
+    return (await listMessages.run(this.db, { accountId, ...filter })).map(toRecord);
   }
 }

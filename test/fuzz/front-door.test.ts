@@ -134,7 +134,7 @@ function expectDocumented(res: WireResponse, sent: { method: string; path?: stri
   if (typeof request_id !== 'string' || res.headers['x-request-id'] !== request_id) fail('request_id missing or not echoed in X-Request-Id');
 }
 
-/** A 2xx only where the service really succeeds: an accepted or duplicate event, a probe, an OPTIONS. */
+/** A 2xx only where the service really succeeds: an accepted or duplicate event, a probe, an OPTIONS, the console's first page. */
 function expectRealSuccess(res: WireResponse, request: { method: string; path?: string }, fail: (problem: string) => never): void {
   if (request.method === 'OPTIONS') {
     if (res.status !== 200 || !res.headers.allow) fail('OPTIONS without Allow');
@@ -147,7 +147,8 @@ function expectRealSuccess(res: WireResponse, request: { method: string; path?: 
       fail('not an accepted event');
     return;
   }
-  if (!['GET', 'HEAD'].includes(request.method) || !/^\/(healthz|metrics|api\/billing\/usage)(\?|$)/.test(request.path ?? ''))
+  // `/` is the console's sign-in page (src/console/), served to anyone.
+  if (!['GET', 'HEAD'].includes(request.method) || !/^\/(healthz|metrics|api\/billing\/usage)?(\?|$)/.test(request.path ?? ''))
     fail('success for a request that should fail');
 }
 
