@@ -62,7 +62,7 @@ export function employeesPage(session: ConsoleSession, employees: Employee[], er
           <fieldset>
             <legend>Tools</legend>
             ${TOOL_NAMES.map((t) => html`<label><input type="checkbox" name="tools" value="${t}" /> ${t}</label>`)}
-            <label><input type="checkbox" name="keepNotes" value="on" checked /> Keep notes (remember)</label>
+            <label><input type="checkbox" name="keepNotes" value="on" checked /> Keep notes between events</label>
           </fieldset>
           <p><button type="submit">Create employee</button></p>
         </form>
