@@ -2,6 +2,7 @@ import type { EventStatus, EventStep } from '../domain/events';
 import type { MessageStore } from '../stores/messages';
 import type { EventRuns } from '../temporal/event-runs';
 import { upstream } from './errors';
+import { tenantFailureMessage } from './failure-messages';
 
 export interface EventStatusView {
   message_id: string;
@@ -72,7 +73,7 @@ export class EventStatusReader {
       completed_at: settled?.at ?? (status === 'failed' ? (result?.failedAt ?? run.closeTime?.toISOString() ?? null) : null),
       attempts: Math.max(run.pendingAttempt, result?.attempts ?? 0),
       steps: result?.steps ?? [],
-      ...(result?.error ? { error: { type: result.error.type ?? null, message: result.error.message } } : {}),
+      ...(result?.error ? { error: { type: result.error.type ?? null, message: tenantFailureMessage(result.error.type, result.error.message) } } : {}),
       trace_url: traceUrl(this.traceBaseUrl, this.namespace, record.workflowId, run.runId),
     };
   }

@@ -249,7 +249,7 @@ export class EventIngest {
   private async cache(req: IngestRequest, original: OriginalEvent, until: number): Promise<void> {
     if (req.idempotencyKey === undefined) return;
     try {
-      await this.windows.remember(req.accountId, req.idempotencyKey, original, until);
+      await this.windows.store(req.accountId, req.idempotencyKey, original, until);
     } catch (err) {
       this.logger.warn({ err: (err as Error).message }, 'could not cache idempotency window; the database still guards it');
     }

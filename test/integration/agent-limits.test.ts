@@ -226,12 +226,19 @@ describe('limits: every event ends', () => {
 
   it('a model that rejects the first turn: nothing completed, nothing charged, the reservation released', async () => {
     const e = await employee();
-    fake.enqueue({ kind: 'status', status: 400, message: 'bad request' });
+    fake.enqueue({ kind: 'status', status: 400, message: 'provider says: your key sk-live-123 is wrong' });
     const messageId = await post(e);
     const failure = await failureOf(e, messageId);
     expect(failure.type).toBe('MODEL_REJECTED');
+    expect(failure.message).toContain('provider says');
     const s = await status(e, messageId);
-    expect(s).toMatchObject({ status: 'failed', credits: null, error: { type: 'MODEL_REJECTED' } });
+    // The tenant reads our message for the type, never the provider's own text (operators have it in the trace).
+    expect(s).toMatchObject({
+      status: 'failed',
+      credits: null,
+      error: { type: 'MODEL_REJECTED', message: expect.stringMatching(/^The model server refused the request/) },
+    });
+    expect(JSON.stringify(s)).not.toContain('provider says');
     expect(stepsOf(s.steps)).toEqual(['model:turn 1:failed']);
     await expectSettledFailed(e, messageId, undefined);
   });

@@ -35,7 +35,7 @@ export class IdempotencyCache {
    * Remembers the window until `until` (ms since epoch), never longer: an entry that outlived the
    * window's row would answer "duplicate" past the window, and a re-cache must not extend it (NX).
    */
-  async remember(accountId: string, idempotencyKey: string, original: OriginalEvent, until: number): Promise<void> {
+  async store(accountId: string, idempotencyKey: string, original: OriginalEvent, until: number): Promise<void> {
     if (!(until > Date.now())) return;
     await this.redis.set(windowKey(accountId, idempotencyKey), JSON.stringify(original), 'PXAT', until, 'NX');
   }
