@@ -7,7 +7,7 @@ import { ApiKeyStore } from '../stores/api-keys';
 import { EmployeeMemory } from '../stores/employee-memory';
 import { EmployeeStore } from '../stores/employees';
 import { EndpointExistsError, EndpointStore } from '../stores/endpoints';
-import { Ledger } from '../stores/ledger';
+import { Ledger, TopUpReferenceConflictError } from '../stores/ledger';
 import { createPool } from '../stores/postgres/pool';
 import { ReconcileRunStore } from '../stores/reconcile-runs';
 import { UsageStore } from '../stores/usage';
@@ -133,6 +133,7 @@ async function connectTemporal(config: Config): Promise<Connection> {
 function toCliError(err: unknown): CliError {
   // An uncaught database error: no row changed, and the message names what PostgreSQL refused.
   if (err instanceof CliError) return err;
+  if (err instanceof TopUpReferenceConflictError) return new CliError('REFERENCE_CONFLICT', err.message);
   if (err instanceof EndpointExistsError) return new CliError('ENDPOINT_EXISTS', `${err.message}; remove it first or choose another name.`);
   if (err instanceof NotFoundError) {
     return new CliError(`${err.what.toUpperCase()}_NOT_FOUND`, `No ${err.what} with id ${err.id}.`);
