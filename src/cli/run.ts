@@ -8,6 +8,7 @@ import { EmployeeMemory } from '../stores/employee-memory';
 import { EmployeeStore } from '../stores/employees';
 import { EndpointExistsError, EndpointStore } from '../stores/endpoints';
 import { Ledger, TopUpReferenceConflictError } from '../stores/ledger';
+import { appDatabaseUrl } from '../stores/postgres/app-role';
 import { createPool } from '../stores/postgres/pool';
 import { ReconcileRunStore } from '../stores/reconcile-runs';
 import { UsageStore } from '../stores/usage';
@@ -100,8 +101,17 @@ function loadConfig(json: boolean): Config | undefined {
 
 /** The pool, once the database answered; undefined (error printed, exit code set) when it does not. */
 async function connect(config: Config, json: boolean): Promise<pg.Pool | undefined> {
+  let url: string;
+  try {
+    url = appDatabaseUrl(config);
+  } catch (err) {
+    printError(new CliError('DATABASE_ROLE_MISSING', (err as Error).message), json);
+    process.exitCode = 1;
+    return undefined;
+  }
   // Fails fast when the database is down, but lets `credits verify` read a million postings (about 2 s here).
-  const db = createPool(config.DATABASE_URL, { name: 'sistava-cli', max: 2, failFast: true, statementTimeoutMs: 120_000 });
+  // The application role, like the service: day-to-day commands need nothing more.
+  const db = createPool(url, { name: 'sistava-cli', max: 2, failFast: true, statementTimeoutMs: 120_000 });
   try {
     await db.query('SELECT 1');
     return db;

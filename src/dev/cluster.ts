@@ -57,7 +57,7 @@ async function main(): Promise<void> {
       dataDir: path.join(config.DATA_DIR, 'cluster-postgres'),
       logFile: path.join(logDir, 'postgres.log'),
     });
-    const { demo, created } = await prepareDatabase(databaseUrl, config.DATA_DIR, say);
+    const { demo, created, appUrl } = await prepareDatabase(databaseUrl, config, say);
     const redisUrl = await ensureRedis(config, started, say, { dir: path.join(config.DATA_DIR, 'cluster-redis'), logFile: path.join(logDir, 'redis.log') });
 
     const apiUrls = apis.map((_, i) => `http://localhost:${config.PORT + i}`);
@@ -90,6 +90,7 @@ async function main(): Promise<void> {
       TEMPORAL_UI_URL: config.TEMPORAL_UI_URL,
       REDIS_URL: redisUrl,
       DATABASE_URL: databaseUrl,
+      APP_DATABASE_URL: appUrl,
       WORKFLOW_BUNDLE_PATH: bundlePath,
       LOG_PRETTY: process.env.LOG_PRETTY ?? 'true',
     };

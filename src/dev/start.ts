@@ -33,13 +33,14 @@ async function main(): Promise<void> {
       dataDir: path.join(config.DATA_DIR, 'postgres'),
       logFile: path.join(config.DATA_DIR, 'postgres.log'),
     });
-    const { demo, created } = await prepareDatabase(databaseUrl, config.DATA_DIR, say);
+    const { demo, created, appUrl } = await prepareDatabase(databaseUrl, config, say);
 
     const env = {
       ...process.env,
       TEMPORAL_ADDRESS: temporal,
       REDIS_URL: redisUrl,
       DATABASE_URL: databaseUrl,
+      APP_DATABASE_URL: appUrl,
       LOG_PRETTY: process.env.LOG_PRETTY ?? 'true',
       WORKER_METRICS_ADDRESS: config.WORKER_METRICS_ADDRESS ?? `127.0.0.1:${WORKER_METRICS_PORT}`,
     };

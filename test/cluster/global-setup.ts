@@ -6,7 +6,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { freePort, quietBundlerLogger, startPostgresServer, startRedisServer, waitFor } from '../../src/dev/services';
 import { spawnNodeService, Supervisor } from '../../src/dev/supervisor';
 import { ensureTemporalBinaries, postgresEndpoint, startTemporalCluster, waitForPollers } from '../../src/dev/temporal-server';
-import { migrate } from '../../src/stores/postgres/migrate';
+import { setUpDatabase } from '../../src/stores/postgres/app-role';
 import { startFakeModelServer } from '../helpers/fake-model-server';
 import { API_NAMES, CLUSTER_TASK_QUEUE, FAKE_MODEL_MS, WORKER_NAMES, type ClusterState } from './cluster-env';
 
@@ -42,7 +42,8 @@ export default async function globalSetup(): Promise<void> {
   ]);
   fake.setDefault({ kind: 'hang', ms: FAKE_MODEL_MS });
   const databaseUrl = `postgres://postgres:postgres@127.0.0.1:${pgPort}/sistava`;
-  await migrate(databaseUrl);
+  // As the owner; the APIs and workers then connect as the application role.
+  const { appUrl } = await setUpDatabase({ DATABASE_URL: databaseUrl, DATA_DIR: dir });
   await supervisor.add({
     name: 'redis',
     start: () => startRedisServer({ port: redisPort, dir: path.join(dir, 'redis'), appendfsync: 'always', logFile: path.join(logDir, 'redis.log') }),
@@ -64,6 +65,7 @@ export default async function globalSetup(): Promise<void> {
   const env = {
     ...process.env,
     DATABASE_URL: databaseUrl,
+    APP_DATABASE_URL: appUrl,
     REDIS_URL: redisUrl,
     TEMPORAL_ADDRESS: temporal.address,
     TEMPORAL_TASK_QUEUE: CLUSTER_TASK_QUEUE,
@@ -123,6 +125,8 @@ export default async function globalSetup(): Promise<void> {
   Object.assign(process.env, {
     TEST_DIR: dir,
     TEST_DATABASE_URL: databaseUrl,
+    TEST_APP_DATABASE_URL: appUrl,
+    DATA_DIR: dir,
     TEST_REDIS_URL: redisUrl,
     TEST_TEMPORAL_ADDRESS: temporal.address,
     WORKFLOW_BUNDLE_PATH: bundlePath,

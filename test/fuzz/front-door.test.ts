@@ -67,7 +67,7 @@ beforeAll(async () => {
   });
   const logger = pino({ level: 'info' }, accessLog);
   connection = await Connection.connect({ address: h.config.TEMPORAL_ADDRESS! });
-  const koa = buildApi(h.config, { db: h.db, redis: h.redis, connection }, logger);
+  const koa = buildApi(h.config, { db: h.appDb, redis: h.redis, connection }, logger);
   koa.on('error', (err) => appErrors.push(err));
   server = createServer(koa, { timeoutMs: TIMEOUT_MS, logger });
   server.on('request', () => (app.entered += 1));

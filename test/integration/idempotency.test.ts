@@ -6,6 +6,7 @@ import { buildApi } from '../../src/api';
 import { eventWorkflowId } from '../../src/events/workflow-id';
 import { createLogger } from '../../src/observability/logger';
 import { sha256Hex } from '../../src/shared/hash';
+import { appDatabaseUrl } from '../../src/stores/postgres/app-role';
 import { createPool } from '../../src/stores/postgres/pool';
 import { connectRedis } from '../../src/stores/redis/client';
 import type { WebhookEventInput } from '../../workflows/contract';
@@ -99,7 +100,7 @@ describe('Idempotency-Key', () => {
     const { acct, first } = await acceptedWithKey(key);
 
     const redis = await connectRedis(h.config.REDIS_URL, { failFast: true });
-    const db = createPool(h.config.DATABASE_URL, { name: 'test-api-restarted', failFast: true });
+    const db = createPool(appDatabaseUrl(h.config), { name: 'test-api-restarted', failFast: true });
     const connection = await Connection.connect({ address: h.config.TEMPORAL_ADDRESS! });
     try {
       const restarted = buildApi(h.config, { db, redis, connection }, createLogger(h.config, 'test-api-restarted'));

@@ -12,6 +12,7 @@ import { codecEndpoint } from '../../src/http/routes/codec';
 import { createLogger } from '../../src/observability/logger';
 import { ApiKeyStore } from '../../src/stores/api-keys';
 import { EmployeeStore } from '../../src/stores/employees';
+import { appDatabaseUrl } from '../../src/stores/postgres/app-role';
 import { createPool } from '../../src/stores/postgres/pool';
 import { AccountRateLimiter } from '../../src/stores/redis/rate-limiter';
 import { ENCRYPTED_ENCODING, KEY_ID_METADATA, payloadCodec, temporalDataConverter } from '../../src/temporal/codec';
@@ -80,7 +81,7 @@ beforeAll(async () => {
   codecHttp = request(codecApp(codecEndpoint(config)).callback());
 
   nativeConnection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS! });
-  workerDb = createPool(config.DATABASE_URL, { name: 'test-codec-worker' });
+  workerDb = createPool(appDatabaseUrl(config), { name: 'test-codec-worker' });
   worker = await createWorker(config, nativeConnection, workerDb, logger, { shutdownGraceTime: '1s', dataConverter });
   running = worker.run();
 });

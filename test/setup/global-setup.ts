@@ -4,7 +4,7 @@ import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { freePort, startPostgresServer, startRedisServer, startTemporalDevServer, quietBundlerLogger } from '../../src/dev/services';
 import { findTemporalCli } from '../../src/dev/temporal-cli';
-import { migrate } from '../../src/stores/postgres/migrate';
+import { setUpDatabase } from '../../src/stores/postgres/app-role';
 import { testStack } from './test-stack';
 
 /**
@@ -21,8 +21,9 @@ export default async function globalSetup(): Promise<void> {
     startPostgresServer({ port: postgresPort, dataDir: path.join(dir, 'postgres'), logFile: path.join(dir, 'postgres.log') }),
     bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietBundlerLogger }),
   ]);
-  // Once per run, like `npm start` does: tests meet the schema the code expects.
-  await migrate(postgres.url);
+  // Once per run, like `npm start` does: tests meet the schema the code expects, and the API and
+  // workers connect as the application role, its password in the run's folder (DATA_DIR).
+  const { appUrl } = await setUpDatabase({ DATABASE_URL: postgres.url, DATA_DIR: dir });
   const bundlePath = path.join(dir, 'workflow-bundle.js');
   fs.writeFileSync(bundlePath, bundle.code);
   Object.assign(process.env, {
@@ -31,6 +32,8 @@ export default async function globalSetup(): Promise<void> {
     TEST_REDIS_PORT: String(redisPort),
     TEST_TEMPORAL_ADDRESS: temporal.address,
     TEST_DATABASE_URL: postgres.url,
+    TEST_APP_DATABASE_URL: appUrl,
+    DATA_DIR: dir,
     WORKFLOW_BUNDLE_PATH: bundlePath,
   });
   testStack.current = { redis, temporal, postgres, dir };
