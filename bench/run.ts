@@ -4,12 +4,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse } from 'yaml';
-import { Client, Connection } from '@temporalio/client';
+import { Client, type Connection } from '@temporalio/client';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
+import { parseConfig } from '../src/config';
 import { freePort } from '../src/dev/services';
 import { ensureTemporalBinaries, TEMPORAL_SERVER_VERSION } from '../src/dev/temporal-server';
 import { createPool } from '../src/stores/postgres/pool';
+import { connectTemporal } from '../src/temporal/connect';
 import { connectRedis } from '../src/stores/redis/client';
 import { ledgerPhase, type LedgerReport } from './ledger';
 import { completionPhases, startPhases, type BenchContext, type CompletionResults } from './phases';
@@ -171,7 +173,7 @@ async function main(): Promise<void> {
 
     /** The start and completion phases on the Temporal server at `address`, with their own client. */
     const throughputOn = async (address: string, serverPids: BenchContext['pids'], idle: BenchContext['idleRssMb'], account: BenchContext['account']) => {
-      connection = await Connection.connect({ address });
+      connection = await connectTemporal(parseConfig({ ...process.env, TEMPORAL_ADDRESS: address }));
       try {
         const ctx: BenchContext = {
           stack,

@@ -1,8 +1,8 @@
 import type { Server } from 'node:http';
-import { Client, Connection } from '@temporalio/client';
+import type { Connection } from '@temporalio/client';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
-import { loadConfigOrExit, temporalAddress, type Config } from './config';
+import { loadConfigOrExit, type Config } from './config';
 import { EventStatusReader } from './events/event-status';
 import { EventIngest } from './events/ingest';
 import { createApp } from './http/app';
@@ -21,7 +21,7 @@ import { createRedis } from './stores/redis/client';
 import { IdempotencyCache } from './stores/redis/idempotency-cache';
 import { AccountRateLimiter } from './stores/redis/rate-limiter';
 import { UsageStore } from './stores/usage';
-import { temporalDataConverter } from './temporal/codec';
+import { connectTemporal, temporalClient } from './temporal/connect';
 
 /** The clients the API talks through. */
 export interface ApiClients {
@@ -32,7 +32,7 @@ export interface ApiClients {
 
 /** The HTTP app wired to its stores and to Temporal; shared by the entry point and the tests. */
 export function buildApi(config: Config, { db, redis, connection }: ApiClients, logger: Logger) {
-  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(config) });
+  const client = temporalClient(config, connection);
   const ingest = new EventIngest(
     client,
     connection,
@@ -81,7 +81,7 @@ export async function startApi(config: Config): Promise<{ server: Server; close:
   });
   const redis = createRedis(config.REDIS_URL, { failFast: true, name: 'sistava-api' });
   // Lazy: the API starts even while Temporal is down, answers 502 meanwhile, and heals when it is back.
-  const connection = Connection.lazy({ address: temporalAddress(config) });
+  const connection = await connectTemporal(config, { lazy: true });
   const app = buildApi(config, { db, redis, connection }, logger);
   const server = createServer(app, { timeoutMs: config.BODY_TIMEOUT_MS, logger }).listen(config.PORT, config.HOST);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));

@@ -202,6 +202,6 @@ export function priceList(
 }
 
 /** Temporal address: the configured one, or the dev server's default. */
-export function temporalAddress(config: Config): string {
+export function temporalAddress(config: Pick<Config, 'TEMPORAL_ADDRESS'>): string {
   return config.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
 }

@@ -1,13 +1,11 @@
-import { Client } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
-import { loadConfigOrExit, temporalAddress } from './config';
+import { loadConfigOrExit } from './config';
 import { createLogger } from './observability/logger';
 import { appDatabaseUrl, assertApplicationRole, explainLoginRefusal } from './stores/postgres/app-role';
 import { assertSchemaCurrent } from './stores/postgres/migrate';
 import { createPool } from './stores/postgres/pool';
 import { createWorker } from './temporal/create-worker';
 import { installTemporalRuntime } from './temporal/runtime';
-import { temporalDataConverter } from './temporal/codec';
+import { connectTemporalNative, temporalClient } from './temporal/connect';
 import { ensureReconcileSchedule } from './temporal/schedules';
 
 /** Runs one worker until SIGINT/SIGTERM; the SDK then drains running activities (shutdownGraceTime). */
@@ -23,15 +21,12 @@ async function main(): Promise<void> {
   } catch (err) {
     throw explainLoginRefusal(err, dbUrl);
   }
-  const connection = await NativeConnection.connect({ address: temporalAddress(config) });
+  const connection = await connectTemporalNative(config);
   const worker = await createWorker(config, connection, db, logger);
-  const schedule = await ensureReconcileSchedule(
-    new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(config) }),
-    {
-      taskQueue: config.TEMPORAL_TASK_QUEUE,
-      every: config.RECONCILE_INTERVAL,
-    },
-  );
+  const schedule = await ensureReconcileSchedule(temporalClient(config, connection), {
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    every: config.RECONCILE_INTERVAL,
+  });
   logger.info(
     {
       task_queue: config.TEMPORAL_TASK_QUEUE,

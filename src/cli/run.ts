@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { Client, Connection } from '@temporalio/client';
+import type { Client, Connection } from '@temporalio/client';
 import type pg from 'pg';
 import { parseConfig, temporalAddress, type Config } from '../config';
 import { AccountStore, NotFoundError } from '../stores/accounts';
@@ -12,7 +12,7 @@ import { appDatabaseUrl } from '../stores/postgres/app-role';
 import { createPool } from '../stores/postgres/pool';
 import { ReconcileRunStore } from '../stores/reconcile-runs';
 import { UsageStore } from '../stores/usage';
-import { temporalDataConverter } from '../temporal/codec';
+import { connectTemporal as connectFromConfig, temporalClient } from '../temporal/connect';
 import { CliError, printError, printResult, type CommandResult } from './output';
 
 /** The stores a command works with, on the same database as the running service. */
@@ -67,7 +67,7 @@ export function action<O extends object = object>(handler: Handler<O>) {
         config,
         async temporal() {
           connection ??= connectTemporal(config);
-          return new Client({ connection: await connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(config) });
+          return temporalClient(config, await connection);
         },
       };
       const result = await handler(ctx, command.processedArgs as string[], opts);
@@ -130,7 +130,7 @@ async function connect(config: Config, json: boolean): Promise<pg.Pool | undefin
 async function connectTemporal(config: Config): Promise<Connection> {
   const address = temporalAddress(config);
   try {
-    return await Connection.connect({ address, connectTimeout: TEMPORAL_CONNECT_TIMEOUT_MS });
+    return await connectFromConfig(config, { connectTimeoutMs: TEMPORAL_CONNECT_TIMEOUT_MS });
   } catch (err) {
     throw new CliError(
       'TEMPORAL_UNAVAILABLE',

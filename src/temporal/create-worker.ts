@@ -1,4 +1,3 @@
-import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type pg from 'pg';
 import { createActivities } from '../../activities';
@@ -12,29 +11,31 @@ import { EndpointStore } from '../stores/endpoints';
 import { Ledger } from '../stores/ledger';
 import { ReconcileRunStore } from '../stores/reconcile-runs';
 import { temporalDataConverter } from './codec';
+import { temporalClient, type TemporalConfig } from './connect';
 
-export type WorkerConfig = Pick<
-  Config,
-  | 'TEMPORAL_NAMESPACE'
-  | 'TEMPORAL_TASK_QUEUE'
-  | 'OPENAI_BASE_URL'
-  | 'OPENAI_API_KEY'
-  | 'OPENAI_MODEL'
-  | 'MODEL_TIMEOUT_MS'
-  | 'MEMORY_TURNS'
-  | 'MODEL_PRICES'
-  | 'CREDITS_PER_1K_PROMPT_TOKENS'
-  | 'CREDITS_PER_1K_COMPLETION_TOKENS'
-  | 'CREDITS_PER_RUNTIME_SECOND'
-  | 'RECONCILE_STALE_AFTER_MS'
-  | 'AGENT_MAX_STEPS'
-  | 'AGENT_MAX_TOKENS'
-  | 'AGENT_DEADLINE_MS'
-  | 'AGENT_MAX_CREDITS'
-  | 'WEBHOOK_TIMEOUT_MS'
-  | 'WORKFLOW_BUNDLE_PATH'
-  | 'PAYLOAD_KEYS'
->;
+export type WorkerConfig = TemporalConfig &
+  Pick<
+    Config,
+    | 'TEMPORAL_NAMESPACE'
+    | 'TEMPORAL_TASK_QUEUE'
+    | 'OPENAI_BASE_URL'
+    | 'OPENAI_API_KEY'
+    | 'OPENAI_MODEL'
+    | 'MODEL_TIMEOUT_MS'
+    | 'MEMORY_TURNS'
+    | 'MODEL_PRICES'
+    | 'CREDITS_PER_1K_PROMPT_TOKENS'
+    | 'CREDITS_PER_1K_COMPLETION_TOKENS'
+    | 'CREDITS_PER_RUNTIME_SECOND'
+    | 'RECONCILE_STALE_AFTER_MS'
+    | 'AGENT_MAX_STEPS'
+    | 'AGENT_MAX_TOKENS'
+    | 'AGENT_DEADLINE_MS'
+    | 'AGENT_MAX_CREDITS'
+    | 'WEBHOOK_TIMEOUT_MS'
+    | 'WORKFLOW_BUNDLE_PATH'
+    | 'PAYLOAD_KEYS'
+  >;
 
 /**
  * A worker for the event and reconcile workflows. Workflow code comes from a prebuilt bundle when
@@ -69,7 +70,7 @@ export async function createWorker(
       ? createModelServer({ baseURL: config.OPENAI_BASE_URL, apiKey: config.OPENAI_API_KEY, timeoutMs: config.MODEL_TIMEOUT_MS })
       : undefined,
     reconcile: {
-      client: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter }),
+      client: temporalClient(config, connection),
       ledger,
       accounts: new AccountStore(db),
       runs: new ReconcileRunStore(db),

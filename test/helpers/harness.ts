@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import type { NativeConnection, Worker } from '@temporalio/worker';
 import type { Redis } from 'ioredis';
 import request from 'supertest';
 import type Koa from 'koa';
@@ -20,7 +20,7 @@ import { createPool } from '../../src/stores/postgres/pool';
 import { connectRedis } from '../../src/stores/redis/client';
 import { IdempotencyCache } from '../../src/stores/redis/idempotency-cache';
 import { UsageStore } from '../../src/stores/usage';
-import { temporalDataConverter } from '../../src/temporal/codec';
+import { connectTemporalNative, createTemporalClient } from '../../src/temporal/connect';
 import { createWorker } from '../../src/temporal/create-worker';
 import { installTemporalRuntime } from '../../src/temporal/runtime';
 import { startFakeModelServer, type FakeModelServer } from './fake-model-server';
@@ -83,8 +83,7 @@ export async function createHarness(overrides: Record<string, string | undefined
   const db = createPool(config.DATABASE_URL, { name: 'test-owner', failFast: true });
   const apiDb = createPool(appDatabaseUrl(config), { name: 'test-api', failFast: true });
   const workerDb = createPool(appDatabaseUrl(config), { name: 'test-worker' });
-  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS! });
-  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(config) });
+  const { client, connection } = await createTemporalClient(config);
   const app = buildApi(config, { db: apiDb, redis, connection }, createLogger(config, 'test-api'));
   const accounts = new AccountStore(apiDb);
   const employees = new EmployeeStore(apiDb);
@@ -111,7 +110,7 @@ export async function createHarness(overrides: Record<string, string | undefined
     memory: new EmployeeMemory(apiDb, config.MEMORY_TURNS),
     async startWorker() {
       if (worker) return worker;
-      nativeConnection ??= await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS! });
+      nativeConnection ??= await connectTemporalNative(config);
       worker = await createWorker(config, nativeConnection, workerDb, createLogger(config, 'test-worker'), { shutdownGraceTime: '1s' });
       running = worker.run();
       return worker;

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { Connection } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import request from 'supertest';
 import { buildApi } from '../../src/api';
@@ -7,6 +6,7 @@ import { eventWorkflowId } from '../../src/events/workflow-id';
 import { createLogger } from '../../src/observability/logger';
 import { sha256Hex } from '../../src/shared/hash';
 import { appDatabaseUrl } from '../../src/stores/postgres/app-role';
+import { connectTemporal } from '../../src/temporal/connect';
 import { createPool } from '../../src/stores/postgres/pool';
 import { connectRedis } from '../../src/stores/redis/client';
 import type { WebhookEventInput } from '../../workflows/contract';
@@ -101,7 +101,7 @@ describe('Idempotency-Key', () => {
 
     const redis = await connectRedis(h.config.REDIS_URL, { failFast: true });
     const db = createPool(appDatabaseUrl(h.config), { name: 'test-api-restarted', failFast: true });
-    const connection = await Connection.connect({ address: h.config.TEMPORAL_ADDRESS! });
+    const connection = await connectTemporal(h.config);
     try {
       const restarted = buildApi(h.config, { db, redis, connection }, createLogger(h.config, 'test-api-restarted'));
       const again = await send(request(restarted.callback()), acct, key);
