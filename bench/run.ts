@@ -11,6 +11,7 @@ import { parseConfig } from '../src/config';
 import { freePort } from '../src/dev/services';
 import { ensureTemporalBinaries, TEMPORAL_SERVER_VERSION } from '../src/dev/temporal-server';
 import { createPool } from '../src/stores/postgres/pool';
+import { FAILURE_CONVERTER_PATH } from '../src/temporal/codec';
 import { connectTemporal } from '../src/temporal/connect';
 import { connectRedis } from '../src/stores/redis/client';
 import { ledgerPhase, type LedgerReport } from './ledger';
@@ -138,7 +139,7 @@ async function main(): Promise<void> {
       stack.startPostgres(),
       opts['redis-url'] ? undefined : stack.startRedis(),
       needTemporal ? stack.startTemporal() : undefined,
-      throughput ? stack.bundle('app', require.resolve('../workflows')) : undefined,
+      throughput ? stack.bundle('app', require.resolve('../workflows'), FAILURE_CONVERTER_PATH) : undefined,
       throughput ? stack.bundle('ceiling', require.resolve('./ceiling-workflows')) : undefined,
       // Found in ~/.cache/sistava, or built with Go (minutes, once per machine) before anything is measured.
       cluster ? ensureTemporalBinaries(log) : undefined,

@@ -100,9 +100,9 @@ export class Stack {
     this.stoppers.push(() => service.stop());
   }
 
-  /** Builds a workflow bundle once and writes it into the run's folder. */
-  async bundle(name: string, workflowsPath: string): Promise<string> {
-    const { code } = await bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
+  /** Builds a workflow bundle once (with the service's failure converter when given) and writes it into the run's folder. */
+  async bundle(name: string, workflowsPath: string, failureConverterPath?: string): Promise<string> {
+    const { code } = await bundleWorkflowCode({ workflowsPath, failureConverterPath, logger: quietBundlerLogger });
     const file = path.join(this.dir, `${name}-bundle.js`);
     fs.writeFileSync(file, code);
     return file;

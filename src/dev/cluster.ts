@@ -6,6 +6,7 @@ import { quietBundlerLogger, waitFor, type RunningService } from './services';
 import { banner, ensurePostgres, ensureRedis, portFree, prepareDatabase, stopOnSignals } from './stack';
 import { spawnNodeService, Supervisor } from './supervisor';
 import { ensureTemporalBinaries, postgresEndpoint, startTemporalCluster, waitForPollers } from './temporal-server';
+import { FAILURE_CONVERTER_PATH } from '../temporal/codec';
 
 /**
  * `npm run stack:cluster`: the production shape on one machine. A Temporal server (the real
@@ -81,7 +82,11 @@ async function main(): Promise<void> {
     let bundlePath = config.WORKFLOW_BUNDLE_PATH;
     if (!bundlePath) {
       bundlePath = path.join(clusterDir, 'workflow-bundle.js');
-      const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietBundlerLogger });
+      const { code } = await bundleWorkflowCode({
+        workflowsPath: require.resolve('../../workflows'),
+        failureConverterPath: FAILURE_CONVERTER_PATH,
+        logger: quietBundlerLogger,
+      });
       fs.writeFileSync(bundlePath, code);
     }
     const env = {

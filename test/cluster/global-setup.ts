@@ -9,6 +9,7 @@ import { ensureTemporalBinaries, postgresEndpoint, startTemporalCluster, waitFor
 import { setUpDatabase } from '../../src/stores/postgres/app-role';
 import { startFakeModelServer } from '../helpers/fake-model-server';
 import { API_NAMES, CLUSTER_TASK_QUEUE, FAKE_MODEL_MS, WORKER_NAMES, type ClusterState } from './cluster-env';
+import { FAILURE_CONVERTER_PATH } from '../../src/temporal/codec';
 
 /**
  * Once per `npm run drills:cluster`: the cluster stack of `npm run stack:cluster` on free ports in a
@@ -37,7 +38,7 @@ export default async function globalSetup(): Promise<void> {
       name: 'postgres',
       start: () => startPostgresServer({ port: pgPort, dataDir: path.join(dir, 'postgres'), logFile: path.join(logDir, 'postgres.log') }),
     }),
-    bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietBundlerLogger }),
+    bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), failureConverterPath: FAILURE_CONVERTER_PATH, logger: quietBundlerLogger }),
     startFakeModelServer(),
   ]);
   fake.setDefault({ kind: 'hang', ms: FAKE_MODEL_MS });

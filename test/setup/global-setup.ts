@@ -6,6 +6,7 @@ import { freePort, startPostgresServer, startRedisServer, startTemporalDevServer
 import { findTemporalCli } from '../../src/dev/temporal-cli';
 import { setUpDatabase } from '../../src/stores/postgres/app-role';
 import { testStack } from './test-stack';
+import { FAILURE_CONVERTER_PATH } from '../../src/temporal/codec';
 
 /**
  * Once per run: a real redis-server, a real PostgreSQL and a real Temporal dev server on free
@@ -19,7 +20,7 @@ export default async function globalSetup(): Promise<void> {
     startRedisServer({ port: redisPort, dir: path.join(dir, 'redis'), appendfsync: 'always', logFile: path.join(dir, 'redis.log') }),
     startTemporalDevServer({ cli: findTemporalCli(), port: temporalPort, dbFile: path.join(dir, 'temporal.db'), logFile: path.join(dir, 'temporal.log') }),
     startPostgresServer({ port: postgresPort, dataDir: path.join(dir, 'postgres'), logFile: path.join(dir, 'postgres.log') }),
-    bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietBundlerLogger }),
+    bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), failureConverterPath: FAILURE_CONVERTER_PATH, logger: quietBundlerLogger }),
   ]);
   // Once per run, like `npm start` does: tests meet the schema the code expects, and the API and
   // workers connect as the application role, its password in the run's folder (DATA_DIR).
