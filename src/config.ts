@@ -41,7 +41,7 @@ const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
  * A key ring (PAYLOAD_KEYS, SECRET_KEYS): `id:base64key,id:base64key,…`, each key 32 random bytes (`openssl rand -base64 32`).
  * The first encrypts; every one listed decrypts. Messages name the entry and its id, never key bytes.
  */
-const KeyRingSchema = z.string().transform((text, ctx): PayloadKeys => {
+export const KeyRingSchema = z.string().transform((text, ctx): PayloadKeys => {
   const keys = new Map<string, Buffer>();
   const problem = (message: string) => ctx.addIssue({ code: 'custom', message });
   const entries = text.split(',').map((entry) => entry.trim());

@@ -7,6 +7,7 @@ import { ApiKeyStore } from '../stores/api-keys';
 import { EmployeeMemory } from '../stores/employee-memory';
 import { EmployeeStore } from '../stores/employees';
 import { EndpointExistsError, EndpointStore } from '../stores/endpoints';
+import { SecretKeysMissingError, secretKeys } from '../secrets/secret-box';
 import { Ledger, TopUpReferenceConflictError } from '../stores/ledger';
 import { appDatabaseUrl } from '../stores/postgres/app-role';
 import { createPool } from '../stores/postgres/pool';
@@ -28,6 +29,11 @@ export interface CliContext {
   config: Config;
   /** A Temporal client on the service's namespace, connected on first use (only some commands need one). */
   temporal(): Promise<Client>;
+  /**
+   * A pool as the tables' owner (DATABASE_URL), for the few administrative commands that change what
+   * the application role may not (re-sealing stored secrets). Opened on first use.
+   */
+  owner(): pg.Pool;
 }
 
 /** How long a command waits for Temporal to answer the first connect. */
@@ -54,11 +60,12 @@ export function action<O extends object = object>(handler: Handler<O>) {
     const db = await connect(config, json);
     if (!db) return;
     let connection: Promise<Connection> | undefined;
+    let ownerDb: pg.Pool | undefined;
     try {
       const ctx: CliContext = {
         accounts: new AccountStore(db),
         employees: new EmployeeStore(db),
-        endpoints: new EndpointStore(db),
+        endpoints: new EndpointStore(db, secretKeys(config)),
         keys: new ApiKeyStore(db),
         ledger: new Ledger(db),
         usage: new UsageStore(db),
@@ -68,6 +75,10 @@ export function action<O extends object = object>(handler: Handler<O>) {
         async temporal() {
           connection ??= connectTemporal(config);
           return temporalClient(config, await connection);
+        },
+        owner() {
+          ownerDb ??= createPool(config.DATABASE_URL, { name: 'sistava-cli-owner', max: 1, failFast: true });
+          return ownerDb;
         },
       };
       const result = await handler(ctx, command.processedArgs as string[], opts);
@@ -79,6 +90,7 @@ export function action<O extends object = object>(handler: Handler<O>) {
       process.exitCode = cliError.exitCode;
     } finally {
       await db.end();
+      await ownerDb?.end();
       await connection?.then((c) => c.close()).catch(() => undefined);
     }
   };
@@ -143,6 +155,7 @@ async function connectTemporal(config: Config): Promise<Connection> {
 function toCliError(err: unknown): CliError {
   // An uncaught database error: no row changed, and the message names what PostgreSQL refused.
   if (err instanceof CliError) return err;
+  if (err instanceof SecretKeysMissingError) return new CliError('SECRET_KEYS_MISSING', err.message);
   if (err instanceof TopUpReferenceConflictError) return new CliError('REFERENCE_CONFLICT', err.message);
   if (err instanceof EndpointExistsError) return new CliError('ENDPOINT_EXISTS', `${err.message}; remove it first or choose another name.`);
   if (err instanceof NotFoundError) {

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { loadConfigOrExit, temporalAddress } from '../config';
+import { ensureDevSecretKeys } from '../secrets/secret-box';
 import { quietBundlerLogger, waitFor, type RunningService } from './services';
 import { banner, ensurePostgres, ensureRedis, portFree, prepareDatabase, stopOnSignals } from './stack';
 import { spawnNodeService, Supervisor } from './supervisor';
@@ -96,6 +97,8 @@ async function main(): Promise<void> {
       REDIS_URL: redisUrl,
       DATABASE_URL: databaseUrl,
       APP_DATABASE_URL: appUrl,
+      // Unless SECRET_KEYS is set: the dev key prepareDatabase generated into DATA_DIR.
+      SECRET_KEYS: process.env.SECRET_KEYS || ensureDevSecretKeys(config.DATA_DIR),
       WORKFLOW_BUNDLE_PATH: bundlePath,
       LOG_PRETTY: process.env.LOG_PRETTY ?? 'true',
     };

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import path from 'node:path';
 import type { Config } from '../config';
+import { ensureDevSecretKeys, secretKeysFile } from '../secrets/secret-box';
 import { setUpDatabase } from '../stores/postgres/app-role';
 import { createPool } from '../stores/postgres/pool';
 import { ensureDemo, type Demo } from './demo';
@@ -58,12 +59,16 @@ export async function ensurePostgres(config: Config, started: RunningService[], 
  */
 export async function prepareDatabase(
   databaseUrl: string,
-  config: Pick<Config, 'APP_DATABASE_URL' | 'DATA_DIR'>,
+  config: Pick<Config, 'APP_DATABASE_URL' | 'DATA_DIR' | 'SECRET_KEYS'>,
   log: Log,
 ): Promise<{ demo: Demo; created: boolean; appUrl: string }> {
   const { applied, appUrl } = await setUpDatabase({ DATABASE_URL: databaseUrl, APP_DATABASE_URL: config.APP_DATABASE_URL, DATA_DIR: config.DATA_DIR });
   log(applied.length ? `PostgreSQL: applied ${applied.length} migration(s): ${applied.join(', ')}` : 'PostgreSQL: schema is current');
   log(`PostgreSQL: the API and workers connect as ${decodeURIComponent(new URL(appUrl).username)} (INSERT and SELECT on the ledger, no DDL)`);
+  if (!config.SECRET_KEYS) {
+    ensureDevSecretKeys(config.DATA_DIR);
+    log(`Secrets: signing secrets are sealed with a dev key generated into ${secretKeysFile(config.DATA_DIR)} (set SECRET_KEYS to use your own)`);
+  }
   const db = createPool(appUrl, { name: 'sistava-dev-stack', max: 2 });
   const demo = await ensureDemo(db, config.DATA_DIR).finally(() => db.end());
   return { ...demo, appUrl };

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfigOrExit, temporalAddress, type Config } from '../config';
+import { ensureDevSecretKeys } from '../secrets/secret-box';
 import { startTemporalDevServer, waitFor, type RunningService } from './services';
 import { banner, ensurePostgres, ensureRedis, prepareDatabase, stopOnSignals } from './stack';
 import { spawnNodeService, Supervisor } from './supervisor';
@@ -41,6 +42,8 @@ async function main(): Promise<void> {
       REDIS_URL: redisUrl,
       DATABASE_URL: databaseUrl,
       APP_DATABASE_URL: appUrl,
+      // Unless SECRET_KEYS is set: the dev key prepareDatabase generated into DATA_DIR.
+      SECRET_KEYS: process.env.SECRET_KEYS || ensureDevSecretKeys(config.DATA_DIR),
       LOG_PRETTY: process.env.LOG_PRETTY ?? 'true',
       WORKER_METRICS_ADDRESS: config.WORKER_METRICS_ADDRESS ?? `127.0.0.1:${WORKER_METRICS_PORT}`,
     };

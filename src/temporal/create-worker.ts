@@ -8,6 +8,7 @@ import { AccountStore } from '../stores/accounts';
 import { EmployeeMemory } from '../stores/employee-memory';
 import { EmployeeStore } from '../stores/employees';
 import { EndpointStore } from '../stores/endpoints';
+import { secretKeys } from '../secrets/secret-box';
 import { Ledger } from '../stores/ledger';
 import { ReconcileRunStore } from '../stores/reconcile-runs';
 import { temporalDataConverter } from './codec';
@@ -35,6 +36,8 @@ export type WorkerConfig = TemporalConfig &
     | 'WEBHOOK_TIMEOUT_MS'
     | 'WORKFLOW_BUNDLE_PATH'
     | 'PAYLOAD_KEYS'
+    | 'SECRET_KEYS'
+    | 'DATA_DIR'
   >;
 
 /**
@@ -51,7 +54,7 @@ export async function createWorker(
   const dataConverter = temporalDataConverter(config);
   const ledger = new Ledger(db);
   const employees = new EmployeeStore(db);
-  const endpoints = new EndpointStore(db);
+  const endpoints = new EndpointStore(db, secretKeys(config));
   const activities = createActivities({
     employees,
     endpoints,

@@ -6,6 +6,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { freePort, quietBundlerLogger, startPostgresServer, startRedisServer, waitFor } from '../../src/dev/services';
 import { spawnNodeService, Supervisor } from '../../src/dev/supervisor';
 import { ensureTemporalBinaries, postgresEndpoint, startTemporalCluster, waitForPollers } from '../../src/dev/temporal-server';
+import { ensureDevSecretKeys } from '../../src/secrets/secret-box';
 import { setUpDatabase } from '../../src/stores/postgres/app-role';
 import { startFakeModelServer } from '../helpers/fake-model-server';
 import { API_NAMES, CLUSTER_TASK_QUEUE, FAKE_MODEL_MS, WORKER_NAMES, type ClusterState } from './cluster-env';
@@ -45,6 +46,7 @@ export default async function globalSetup(): Promise<void> {
   const databaseUrl = `postgres://postgres:postgres@127.0.0.1:${pgPort}/sistava`;
   // As the owner; the APIs and workers then connect as the application role.
   const { appUrl } = await setUpDatabase({ DATABASE_URL: databaseUrl, DATA_DIR: dir });
+  const secretKeys = ensureDevSecretKeys(dir);
   await supervisor.add({
     name: 'redis',
     start: () => startRedisServer({ port: redisPort, dir: path.join(dir, 'redis'), appendfsync: 'always', logFile: path.join(logDir, 'redis.log') }),
@@ -67,6 +69,7 @@ export default async function globalSetup(): Promise<void> {
     ...process.env,
     DATABASE_URL: databaseUrl,
     APP_DATABASE_URL: appUrl,
+    SECRET_KEYS: secretKeys,
     REDIS_URL: redisUrl,
     TEMPORAL_ADDRESS: temporal.address,
     TEMPORAL_TASK_QUEUE: CLUSTER_TASK_QUEUE,

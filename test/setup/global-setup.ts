@@ -4,6 +4,7 @@ import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { freePort, startPostgresServer, startRedisServer, startTemporalDevServer, quietBundlerLogger } from '../../src/dev/services';
 import { findTemporalCli } from '../../src/dev/temporal-cli';
+import { ensureDevSecretKeys } from '../../src/secrets/secret-box';
 import { setUpDatabase } from '../../src/stores/postgres/app-role';
 import { testStack } from './test-stack';
 import { FAILURE_CONVERTER_PATH } from '../../src/temporal/codec';
@@ -25,6 +26,9 @@ export default async function globalSetup(): Promise<void> {
   // Once per run, like `npm start` does: tests meet the schema the code expects, and the API and
   // workers connect as the application role, its password in the run's folder (DATA_DIR).
   const { appUrl } = await setUpDatabase({ DATABASE_URL: postgres.url, DATA_DIR: dir });
+  // The key that seals the endpoints' signing secrets, as `npm start` makes one: the harness, the
+  // workers and the CLI find it in DATA_DIR.
+  ensureDevSecretKeys(dir);
   const bundlePath = path.join(dir, 'workflow-bundle.js');
   fs.writeFileSync(bundlePath, bundle.code);
   Object.assign(process.env, {
