@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { Config } from '../config';
@@ -66,8 +67,12 @@ export async function prepareDatabase(
   log(applied.length ? `PostgreSQL: applied ${applied.length} migration(s): ${applied.join(', ')}` : 'PostgreSQL: schema is current');
   log(`PostgreSQL: the API and workers connect as ${decodeURIComponent(new URL(appUrl).username)} (INSERT and SELECT on the ledger, no DDL)`);
   if (!config.SECRET_KEYS) {
+    const generated = !fs.existsSync(secretKeysFile(config.DATA_DIR));
     ensureDevSecretKeys(config.DATA_DIR);
-    log(`Secrets: signing secrets are sealed with a dev key generated into ${secretKeysFile(config.DATA_DIR)} (set SECRET_KEYS to use your own)`);
+    log(
+      `Secrets: signing secrets are sealed with the dev key ${generated ? 'generated into' : 'kept in'} ${secretKeysFile(config.DATA_DIR)} ` +
+        '(set SECRET_KEYS to use your own)',
+    );
   }
   const db = createPool(appUrl, { name: 'sistava-dev-stack', max: 2 });
   const demo = await ensureDemo(db, config.DATA_DIR).finally(() => db.end());
