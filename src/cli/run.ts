@@ -129,9 +129,13 @@ async function connect(config: Config, json: boolean): Promise<pg.Pool | undefin
     return db;
   } catch (err) {
     await db.end().catch(() => undefined);
-    const where = new URL(config.DATABASE_URL).host;
+    const where = new URL(url);
     printError(
-      new CliError('DATABASE_UNAVAILABLE', `Could not connect to PostgreSQL at ${where}: ${(err as Error).message.replace(/\.$/, '')}. Check DATABASE_URL.`),
+      new CliError(
+        'DATABASE_UNAVAILABLE',
+        `Could not connect to PostgreSQL at ${where.host} as ${decodeURIComponent(where.username)}: ${(err as Error).message.replace(/\.$/, '')}. ` +
+          'Check DATABASE_URL and APP_DATABASE_URL (or run `npm run migrate`, which creates the application role).',
+      ),
       json,
     );
     process.exitCode = 1;
