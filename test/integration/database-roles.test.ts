@@ -92,7 +92,7 @@ describe('the API and the worker, given only DATABASE_URL (the owner)', () => {
     const sessions = async () =>
       (
         await h.db.query<{ application_name: string; usename: string }>(
-          `SELECT application_name, usename FROM pg_stat_activity WHERE application_name IN ('sistava-api', 'sistava-worker') ORDER BY 1, 2`,
+          `SELECT application_name, usename FROM pg_stat_activity WHERE datname = current_database() AND application_name IN ('sistava-api', 'sistava-worker') ORDER BY 1, 2`,
         )
       ).rows;
     const seen = await eventually(
@@ -110,6 +110,22 @@ describe('the API and the worker, given only DATABASE_URL (the owner)', () => {
     expect(worker.child.exitCode).toBeNull();
     await Promise.all([api.stop(), worker.stop()]);
   }, 90_000);
+
+  it('refuse to start as a role that is a member of the tables’ owner (SET ROLE would give its rights back)', async () => {
+    const member = `member_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+    await h.db.query(`CREATE ROLE ${member} LOGIN PASSWORD 'member'`);
+    try {
+      const owner = (await h.db.query<{ tableowner: string }>(`SELECT tableowner FROM pg_tables WHERE tablename = 'postings'`)).rows[0].tableowner;
+      await h.db.query(`GRANT ${owner} TO ${member}`);
+      const url = new URL(process.env.TEST_DATABASE_URL!);
+      Object.assign(url, { username: member, password: 'member' });
+      const api = startService('src/api.ts', { PORT: '0', HOST: '127.0.0.1', APP_DATABASE_URL: url.toString() });
+      expect(await api.exited).toBe(1);
+      expect(api.output.join('')).toMatch(new RegExp(`Connected to PostgreSQL as ${member}, which owns \\(or is a member of the owner of\\) .*postings`));
+    } finally {
+      await h.db.query(`DROP ROLE IF EXISTS ${member}`);
+    }
+  }, 60_000);
 
   it('refuse to start when APP_DATABASE_URL names the owner', async () => {
     const api = startService('src/api.ts', { PORT: '0', HOST: '127.0.0.1', APP_DATABASE_URL: process.env.TEST_DATABASE_URL });

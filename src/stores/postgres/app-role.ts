@@ -142,11 +142,16 @@ export async function prepareAppRole(ownerUrl: string, spec: AppRoleSpec, log: (
     } else if (spec.managed && mayCreate && spec.password) {
       await client.query(`ALTER ROLE ${ident(spec.role)} LOGIN${password}`);
     }
+    // Owning a table through membership counts too: SET ROLE would give the owner's rights back.
     const { rows: owned } = await client.query<{ table: string }>(
-      `SELECT tablename AS table FROM pg_tables WHERE schemaname = 'public' AND tableowner = $1 ORDER BY 1`,
+      `SELECT tablename AS table FROM pg_tables WHERE schemaname = 'public' AND pg_has_role($1, tableowner, 'MEMBER') ORDER BY 1`,
       [spec.role],
     );
-    if (owned.length > 0) throw new AppRoleError(`The application role ${spec.role} owns tables (${owned.map((r) => r.table).join(', ')}); it must own none.`);
+    if (owned.length > 0) {
+      throw new AppRoleError(
+        `The application role ${spec.role} owns tables, or is a member of their owner (${owned.map((r) => r.table).join(', ')}); it must be neither.`,
+      );
+    }
 
     await client.query(`GRANT CONNECT ON DATABASE ${ident(database)} TO ${ident(spec.role)}`);
     await client.query(`GRANT USAGE ON SCHEMA public TO ${ident(spec.role)}`);
@@ -187,13 +192,13 @@ export function explainLoginRefusal(err: unknown, url: string): unknown {
 export async function assertApplicationRole(db: pg.Pool): Promise<void> {
   const { rows } = await db.query<{ user: string; superuser: boolean; owned: string[] }>(
     `SELECT current_user AS user, r.rolsuper AS superuser,
-            ARRAY(SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' AND tableowner = current_user ORDER BY 1) AS owned
+            ARRAY(SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' AND pg_has_role(current_user, tableowner, 'MEMBER') ORDER BY 1) AS owned
      FROM pg_roles r WHERE r.rolname = current_user`,
   );
   const { user, superuser, owned } = rows[0];
   if (superuser || owned.length > 0) {
     throw new AppRoleError(
-      `Connected to PostgreSQL as ${user}, which ${superuser ? 'is a superuser' : `owns ${owned.join(', ')}`}: the service must run as the ` +
+      `Connected to PostgreSQL as ${user}, which ${superuser ? 'is a superuser' : `owns (or is a member of the owner of) ${owned.join(', ')}`}: the service must run as the ` +
         'application role (APP_DATABASE_URL), which can neither change the ledger nor its triggers. Run `npm run migrate` to create it.',
     );
   }
