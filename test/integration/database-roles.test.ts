@@ -135,6 +135,51 @@ describe('the API and the worker, given only DATABASE_URL (the owner)', () => {
 });
 
 describe('a migration by an owner that may not create roles', () => {
+  it('grants an application role an administrator made (APP_DATABASE_URL, as in compose) exactly its privileges, and the API starts as it', async () => {
+    const admin = new pg.Pool({ connectionString: process.env.TEST_DATABASE_URL, max: 1 });
+    const suffix = randomUUID().replaceAll('-', '').slice(0, 12);
+    const [owner, app, database] = [`owner_${suffix}`, `app_${suffix}`, `made_${suffix}`];
+    try {
+      await admin.query(`CREATE ROLE ${owner} LOGIN PASSWORD 'owner'`);
+      await admin.query(`CREATE ROLE ${app} LOGIN PASSWORD 'app' NOSUPERUSER NOCREATEDB NOCREATEROLE`);
+      await admin.query(`CREATE DATABASE ${database} OWNER ${owner}`);
+      const at = (user: string, password: string) => {
+        const url = new URL(process.env.TEST_DATABASE_URL!);
+        Object.assign(url, { username: user, password, pathname: `/${database}` });
+        return url.toString();
+      };
+      const env = { DATABASE_URL: at(owner, 'owner'), APP_DATABASE_URL: at(app, 'app') };
+      const migrate = startService('src/migrate.ts', env);
+      expect(await migrate.exited).toBe(0);
+      expect(migrate.output.join('')).toContain(`The service connects as ${app}.`);
+
+      const asApp = new pg.Client({ connectionString: env.APP_DATABASE_URL });
+      await asApp.connect();
+      try {
+        const { rows } = await asApp.query<{ table_name: string; privileges: string[] }>(
+          `SELECT table_name, array_agg(privilege_type::text ORDER BY privilege_type) AS privileges
+           FROM information_schema.role_table_grants WHERE grantee = current_user GROUP BY table_name`,
+        );
+        const wanted = Object.fromEntries(Object.entries(APP_PRIVILEGES).map(([table, privileges]) => [table, [...privileges].sort()]));
+        expect(Object.fromEntries(rows.map((r) => [r.table_name, r.privileges]))).toEqual(wanted);
+        await expect(asApp.query('DELETE FROM postings')).rejects.toMatchObject(denied);
+      } finally {
+        await asApp.end();
+      }
+      const api = startService('src/api.ts', { ...env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' });
+      try {
+        await eventually('the API listening', async () => (api.output.join('').includes('api listening') ? true : undefined), 30_000);
+      } finally {
+        await api.stop();
+      }
+    } finally {
+      await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+      await admin.query(`DROP ROLE IF EXISTS ${app}`);
+      await admin.query(`DROP ROLE IF EXISTS ${owner}`);
+      await admin.end();
+    }
+  }, 90_000);
+
   it('fails and says what an administrator must run', async () => {
     const admin = new pg.Pool({ connectionString: process.env.TEST_DATABASE_URL, max: 1 });
     const suffix = randomUUID().replaceAll('-', '').slice(0, 12);
