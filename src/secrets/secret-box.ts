@@ -49,10 +49,11 @@ export class SecretBox {
     const key = this.keys.keys.get(keyId);
     if (!key) throw new Error(`A secret is sealed with key id "${keyId}", which is not in SECRET_KEYS (configured: ${[...this.keys.keys.keys()].join(', ')}).`);
     const data = Buffer.from(encoded, 'base64');
-    const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, NONCE_BYTES), { authTagLength: TAG_BYTES });
-    decipher.setAAD(Buffer.from(context, 'utf8'));
-    decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
     try {
+      if (data.length < NONCE_BYTES + TAG_BYTES) throw new Error('too short');
+      const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, NONCE_BYTES), { authTagLength: TAG_BYTES });
+      decipher.setAAD(Buffer.from(context, 'utf8'));
+      decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
       return Buffer.concat([decipher.update(data.subarray(NONCE_BYTES, data.length - TAG_BYTES)), decipher.final()]).toString('utf8');
     } catch {
       throw new Error(`A secret sealed with key id "${keyId}" failed authentication: altered, moved from another row, or the wrong key.`);
