@@ -1,5 +1,7 @@
 import { parseArgs } from 'node:util';
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { parseConfig } from '../src/config';
+import { connectTemporalNative } from '../src/temporal/connect';
 import type { CeilingActivities } from './ceiling-workflows';
 
 /**
@@ -12,7 +14,8 @@ async function main(): Promise<void> {
   });
   if (!values.address || !values['task-queue'] || !values.bundle) throw new Error('usage: ceiling-worker --address A --task-queue Q --bundle FILE');
   Runtime.install({ logger: new DefaultLogger('WARN') });
-  const connection = await NativeConnection.connect({ address: values.address });
+  // Through the service's own connection builder, so TEMPORAL_TLS_* and TEMPORAL_API_KEY apply here too.
+  const connection = await connectTemporalNative(parseConfig({ ...process.env, TEMPORAL_ADDRESS: values.address }));
   const activities: CeilingActivities = { noop: async () => undefined };
   const worker = await Worker.create({
     connection,

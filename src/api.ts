@@ -1,8 +1,8 @@
 import type { Server } from 'node:http';
-import { Client, Connection } from '@temporalio/client';
+import type { Connection } from '@temporalio/client';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
-import { loadConfigOrExit, publicUrl, temporalAddress, type Config } from './config';
+import { loadConfigOrExit, publicUrl, type Config } from './config';
 import { consoleRoutes } from './console/console';
 import { ConsoleEvents } from './console/data';
 import { createMailer } from './console/mailer';
@@ -27,6 +27,7 @@ import { EventIntake } from './stores/intake';
 import { EndpointStore } from './stores/endpoints';
 import { Ledger } from './stores/ledger';
 import { MessageStore } from './stores/messages';
+import { appDatabaseUrl, assertApplicationRole, explainLoginRefusal } from './stores/postgres/app-role';
 import { assertSchemaCurrent } from './stores/postgres/migrate';
 import { createPool } from './stores/postgres/pool';
 import { createRedis } from './stores/redis/client';
@@ -34,7 +35,7 @@ import { IdempotencyCache } from './stores/redis/idempotency-cache';
 import { AccountRateLimiter } from './stores/redis/rate-limiter';
 import { TopUpStore } from './stores/top-ups';
 import { UsageStore } from './stores/usage';
-import { temporalDataConverter } from './temporal/codec';
+import { connectTemporal, temporalClient } from './temporal/connect';
 import { EventRuns } from './temporal/event-runs';
 
 const WINDOW_PRUNE_EVERY_MS = 60_000;
@@ -49,7 +50,7 @@ export interface ApiClients {
 
 /** The HTTP app wired to its stores and to Temporal; shared by the entry point and the tests. */
 export function buildApi(config: Config, { db, redis, connection }: ApiClients, logger: Logger, lifecycle?: Lifecycle) {
-  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(config) });
+  const client = temporalClient(config, connection);
   const runs = new EventRuns(client);
   const employees = new EmployeeStore(db);
   const ingest = new EventIngest(
@@ -133,7 +134,8 @@ function buildConsole(
 export async function startApi(config: Config): Promise<{ server: Server; close: () => Promise<void> }> {
   const logger = createLogger(config, 'api');
   // A request waits for the database a bounded time, however slow it is: pool wait, then statement.
-  const db = createPool(config.DATABASE_URL, {
+  const dbUrl = appDatabaseUrl(config);
+  const db = createPool(dbUrl, {
     name: 'sistava-api',
     max: config.DATABASE_POOL_SIZE,
     failFast: true,
@@ -141,13 +143,16 @@ export async function startApi(config: Config): Promise<{ server: Server; close:
     connectionTimeoutMs: config.API_POOL_WAIT_MS,
   });
   // A refused start leaves no connection behind (a caller that handles the error keeps running).
-  await assertSchemaCurrent(db).catch(async (err: unknown) => {
+  await (async () => {
+    await assertSchemaCurrent(db);
+    await assertApplicationRole(db);
+  })().catch(async (err: unknown) => {
     await db.end();
-    throw err;
+    throw explainLoginRefusal(err, dbUrl);
   });
   const redis = createRedis(config.REDIS_URL, { failFast: true, name: 'sistava-api', commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS });
   // Lazy: the API starts even while Temporal is down, answers 502 meanwhile, and heals when it is back.
-  const connection = Connection.lazy({ address: temporalAddress(config) });
+  const connection = await connectTemporal(config, { lazy: true });
   const lifecycle: Lifecycle = { draining: false };
   const app = buildApi(config, { db, redis, connection }, logger, lifecycle);
   // Expired Idempotency-Key windows answer nothing; deleting them is housekeeping, in small batches.

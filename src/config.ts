@@ -39,10 +39,10 @@ const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
 /**
- * PAYLOAD_KEYS: `id:base64key,id:base64key,…`, each key 32 random bytes (`openssl rand -base64 32`).
+ * A key ring (PAYLOAD_KEYS, SECRET_KEYS): `id:base64key,id:base64key,…`, each key 32 random bytes (`openssl rand -base64 32`).
  * The first encrypts; every one listed decrypts. Messages name the entry and its id, never key bytes.
  */
-const PayloadKeysSchema = z.string().transform((text, ctx): PayloadKeys => {
+export const KeyRingSchema = z.string().transform((text, ctx): PayloadKeys => {
   const keys = new Map<string, Buffer>();
   const problem = (message: string) => ctx.addIssue({ code: 'custom', message });
   const entries = text.split(',').map((entry) => entry.trim());
@@ -142,7 +142,7 @@ export const Config = z.object({
    * prepend a new key, keep the old until no history needing it is within retention). Unset: payloads
    * are NOT encrypted and histories hold them in plain text — the dev default only.
    */
-  PAYLOAD_KEYS: optionalString.pipe(PayloadKeysSchema.optional()),
+  PAYLOAD_KEYS: optionalString.pipe(KeyRingSchema.optional()),
   /** Operator credential for POST /codec/decode and /codec/encode (the Web UI's codec server); unset: those routes are 404. */
   CODEC_AUTH_TOKEN: optionalString.pipe(z.string().min(32, 'must be at least 32 characters (openssl rand -base64 32)').optional()),
   // --- Operations: bounded waits, load shedding, cheap refusals, shutdown (issue 19) ---
@@ -197,6 +197,32 @@ export const Config = z.object({
   /** Sign-in mails per email address and per client IP, each per 15 minutes. */
   SIGN_IN_LIMIT_PER_EMAIL: z.coerce.number().int().positive().default(5),
   SIGN_IN_LIMIT_PER_IP: z.coerce.number().int().positive().default(30),
+  // --- Trust boundaries (issue 18): database roles, Temporal transport, payload and secret encryption. ---
+  /**
+   * The application role the API, the worker and the CLI's day-to-day commands connect as (INSERT and
+   * SELECT on the ledger, no DDL). Unset: DATABASE_URL's server as `<database>_app`, created by
+   * `npm run migrate` with its password kept in DATA_DIR (dev, test and cluster stacks).
+   */
+  APP_DATABASE_URL: optionalString.pipe(z.string().url().optional()),
+  /** Migration period only: payloads written before PAYLOAD_KEYS was set still decode unencrypted. */
+  PAYLOAD_ALLOW_PLAINTEXT: envBoolean.default(false),
+  /** TLS towards Temporal: on when set true, or when any TEMPORAL_TLS_* or TEMPORAL_API_KEY is set; `false` forces plain gRPC. */
+  TEMPORAL_TLS: envBoolean.optional(),
+  /** PEM of the CA that signed the Temporal server's certificate (or a path to it); unset: the system's roots. */
+  TEMPORAL_TLS_CA: optionalString,
+  /** mTLS: the client certificate and its key, PEM or paths (Temporal Cloud's certificate auth, or our own server). */
+  TEMPORAL_TLS_CERT: optionalString,
+  TEMPORAL_TLS_KEY: optionalString,
+  /** The name the server's certificate must carry, when it differs from TEMPORAL_ADDRESS's host. */
+  TEMPORAL_TLS_SERVER_NAME: optionalString,
+  /** Temporal Cloud API key, sent as `Authorization: Bearer …` on every call. */
+  TEMPORAL_API_KEY: optionalString,
+  /**
+   * Key-encryption keys for secrets at rest (outbound signing secrets), same format and rotation as
+   * PAYLOAD_KEYS. Unset: creating an endpoint is refused (`npm start` generates one into DATA_DIR).
+   */
+  SECRET_KEYS: optionalString.pipe(KeyRingSchema.optional()),
+  // --- end of trust boundaries ---
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_PRETTY: envBoolean.default(false),
   /** Payload text and raw keys stay out of logs unless this is set. */
@@ -244,6 +270,6 @@ export function publicUrl(config: Pick<Config, 'PUBLIC_URL' | 'PORT'>): string {
 }
 
 /** Temporal address: the configured one, or the dev server's default. */
-export function temporalAddress(config: Config): string {
+export function temporalAddress(config: Pick<Config, 'TEMPORAL_ADDRESS'>): string {
   return config.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
 }

@@ -1,11 +1,16 @@
 import { loadConfigOrExit } from './config';
-import { migrate } from './stores/postgres/migrate';
+import { setUpDatabase } from './stores/postgres/app-role';
 
-/** `npm run migrate`: applies every pending migration to DATABASE_URL, then exits. */
+/**
+ * `npm run migrate`: applies every pending migration to DATABASE_URL (the tables' owner), then
+ * creates the application role if it may and sets that role's privileges, then exits.
+ */
 const config = loadConfigOrExit();
-migrate(config.DATABASE_URL, (line) => process.stdout.write(`${line}\n`)).then(
-  (applied) => {
+const log = (line: string) => process.stdout.write(`${line}\n`);
+setUpDatabase(config, log).then(
+  ({ applied, appUrl }) => {
     process.stdout.write(applied.length ? `Applied ${applied.length} migration(s).\n` : 'The schema is current; nothing to apply.\n');
+    process.stdout.write(`The service connects as ${decodeURIComponent(new URL(appUrl).username)}.\n`);
   },
   (err: unknown) => {
     process.stderr.write(`migrate failed: ${(err as Error).message}\n`);

@@ -1,13 +1,13 @@
-import { Client } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
-import { loadConfigOrExit, temporalAddress } from './config';
+import type { Worker } from '@temporalio/worker';
+import { loadConfigOrExit } from './config';
 import { createLogger } from './observability/logger';
+import { appDatabaseUrl, assertApplicationRole, explainLoginRefusal } from './stores/postgres/app-role';
 import { assertSchemaCurrent } from './stores/postgres/migrate';
 import { createPool, WORKER_STATEMENT_TIMEOUT_MS } from './stores/postgres/pool';
 import { exitWithSupervisor } from './shared/supervised-child';
 import { createWorker } from './temporal/create-worker';
 import { installTemporalRuntime } from './temporal/runtime';
-import { temporalDataConverter } from './temporal/codec';
+import { connectTemporalNative, temporalClient } from './temporal/connect';
 import { ensureReconcileSchedule } from './temporal/schedules';
 
 /** Runs one worker until SIGINT/SIGTERM; the SDK then drains running activities (shutdownGraceTime). */
@@ -19,18 +19,21 @@ async function main(): Promise<void> {
   const logger = createLogger(config, 'worker');
   installTemporalRuntime(logger, 'WARN', config.WORKER_METRICS_ADDRESS);
   // Statements end before the local activities running them time out: see WORKER_STATEMENT_TIMEOUT_MS.
-  const db = createPool(config.DATABASE_URL, { name: 'sistava-worker', max: config.DATABASE_POOL_SIZE, statementTimeoutMs: WORKER_STATEMENT_TIMEOUT_MS });
-  await assertSchemaCurrent(db);
-  const connection = await NativeConnection.connect({ address: temporalAddress(config) });
+  const dbUrl = appDatabaseUrl(config);
+  const db = createPool(dbUrl, { name: 'sistava-worker', max: config.DATABASE_POOL_SIZE, statementTimeoutMs: WORKER_STATEMENT_TIMEOUT_MS });
+  try {
+    await assertSchemaCurrent(db);
+    await assertApplicationRole(db);
+  } catch (err) {
+    throw explainLoginRefusal(err, dbUrl);
+  }
+  const connection = await connectTemporalNative(config);
   const worker = await createWorker(config, connection, db, logger);
   running.worker = worker;
-  const schedule = await ensureReconcileSchedule(
-    new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(config) }),
-    {
-      taskQueue: config.TEMPORAL_TASK_QUEUE,
-      every: config.RECONCILE_INTERVAL,
-    },
-  );
+  const schedule = await ensureReconcileSchedule(temporalClient(config, connection), {
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    every: config.RECONCILE_INTERVAL,
+  });
   logger.info(
     {
       task_queue: config.TEMPORAL_TASK_QUEUE,

@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { secretKeys } from '../secrets/secret-box';
+import { EndpointStore } from '../stores/endpoints';
 import { jsonSchemaFile, nonEmpty, nonNegativeInt, webhookUrl } from './arguments';
 import { fields, table } from './output';
 import { action, withJson } from './run';
@@ -59,6 +61,22 @@ export function registerEndpointCommands(program: Command): void {
                 endpoints.map((e) => [e.id, e.name, e.url, e.allowPrivate ? 'allowed' : 'refused']),
               )
             : 'No endpoints.',
+        };
+      }),
+    );
+
+  withJson(endpoint.command('encrypt-secrets'))
+    .description(
+      'seal signing secrets stored in plain text (from before SECRET_KEYS) and re-seal older keys’ with the current one; runs as the owner (DATABASE_URL)',
+    )
+    .option('--employee <employee-id>', 'only this employee’s endpoints')
+    .action(
+      action<{ employee?: string }>(async (ctx, _args, opts) => {
+        const store = new EndpointStore(ctx.owner(), secretKeys(ctx.config));
+        const { sealed, rotated, current } = await store.sealStoredSecrets(opts.employee);
+        return {
+          json: { sealed, rotated, already_current: current },
+          text: `Sealed ${sealed} plain-text secret(s), re-sealed ${rotated} under the current key; ${current} already current.`,
         };
       }),
     );

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { Client, Connection } from '@temporalio/client';
+import type { Client, Connection } from '@temporalio/client';
 import type pg from 'pg';
 import { parseConfig, temporalAddress, type Config } from '../config';
 import { AccountStore, NotFoundError } from '../stores/accounts';
@@ -8,11 +8,13 @@ import { ConsoleSessionStore } from '../stores/console-sessions';
 import { EmployeeMemory } from '../stores/employee-memory';
 import { EmployeeStore } from '../stores/employees';
 import { EndpointExistsError, EndpointStore } from '../stores/endpoints';
-import { Ledger } from '../stores/ledger';
+import { SecretKeysMissingError, secretKeys } from '../secrets/secret-box';
+import { Ledger, TopUpReferenceConflictError } from '../stores/ledger';
+import { appDatabaseUrl } from '../stores/postgres/app-role';
 import { createPool } from '../stores/postgres/pool';
 import { ReconcileRunStore } from '../stores/reconcile-runs';
 import { UsageStore } from '../stores/usage';
-import { temporalDataConverter } from '../temporal/codec';
+import { connectTemporal as connectFromConfig, temporalClient } from '../temporal/connect';
 import { CliError, printError, printResult, type CommandResult } from './output';
 
 /** The stores a command works with, on the same database as the running service. */
@@ -30,6 +32,11 @@ export interface CliContext {
   config: Config;
   /** A Temporal client on the service's namespace, connected on first use (only some commands need one). */
   temporal(): Promise<Client>;
+  /**
+   * A pool as the tables' owner (DATABASE_URL), for the few administrative commands that change what
+   * the application role may not (re-sealing stored secrets). Opened on first use.
+   */
+  owner(): pg.Pool;
 }
 
 /** How long a command waits for Temporal to answer the first connect. */
@@ -56,11 +63,12 @@ export function action<O extends object = object>(handler: Handler<O>) {
     const db = await connect(config, json);
     if (!db) return;
     let connection: Promise<Connection> | undefined;
+    let ownerDb: pg.Pool | undefined;
     try {
       const ctx: CliContext = {
         accounts: new AccountStore(db),
         employees: new EmployeeStore(db),
-        endpoints: new EndpointStore(db),
+        endpoints: new EndpointStore(db, secretKeys(config)),
         keys: new ApiKeyStore(db),
         sessions: new ConsoleSessionStore(db),
         ledger: new Ledger(db),
@@ -70,7 +78,11 @@ export function action<O extends object = object>(handler: Handler<O>) {
         config,
         async temporal() {
           connection ??= connectTemporal(config);
-          return new Client({ connection: await connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(config) });
+          return temporalClient(config, await connection);
+        },
+        owner() {
+          ownerDb ??= createPool(config.DATABASE_URL, { name: 'sistava-cli-owner', max: 1, failFast: true });
+          return ownerDb;
         },
       };
       const result = await handler(ctx, command.processedArgs as string[], opts);
@@ -82,6 +94,7 @@ export function action<O extends object = object>(handler: Handler<O>) {
       process.exitCode = cliError.exitCode;
     } finally {
       await db.end();
+      await ownerDb?.end();
       await connection?.then((c) => c.close()).catch(() => undefined);
     }
   };
@@ -104,16 +117,29 @@ function loadConfig(json: boolean): Config | undefined {
 
 /** The pool, once the database answered; undefined (error printed, exit code set) when it does not. */
 async function connect(config: Config, json: boolean): Promise<pg.Pool | undefined> {
+  let url: string;
+  try {
+    url = appDatabaseUrl(config);
+  } catch (err) {
+    printError(new CliError('DATABASE_ROLE_MISSING', (err as Error).message), json);
+    process.exitCode = 1;
+    return undefined;
+  }
   // Fails fast when the database is down, but lets `credits verify` read a million postings (about 2 s here).
-  const db = createPool(config.DATABASE_URL, { name: 'sistava-cli', max: 2, failFast: true, statementTimeoutMs: 120_000 });
+  // The application role, like the service: day-to-day commands need nothing more.
+  const db = createPool(url, { name: 'sistava-cli', max: 2, failFast: true, statementTimeoutMs: 120_000 });
   try {
     await db.query('SELECT 1');
     return db;
   } catch (err) {
     await db.end().catch(() => undefined);
-    const where = new URL(config.DATABASE_URL).host;
+    const where = new URL(url);
     printError(
-      new CliError('DATABASE_UNAVAILABLE', `Could not connect to PostgreSQL at ${where}: ${(err as Error).message.replace(/\.$/, '')}. Check DATABASE_URL.`),
+      new CliError(
+        'DATABASE_UNAVAILABLE',
+        `Could not connect to PostgreSQL at ${where.host} as ${decodeURIComponent(where.username)}: ${(err as Error).message.replace(/\.$/, '')}. ` +
+          'Check DATABASE_URL and APP_DATABASE_URL (or run `npm run migrate`, which creates the application role).',
+      ),
       json,
     );
     process.exitCode = 1;
@@ -124,7 +150,7 @@ async function connect(config: Config, json: boolean): Promise<pg.Pool | undefin
 async function connectTemporal(config: Config): Promise<Connection> {
   const address = temporalAddress(config);
   try {
-    return await Connection.connect({ address, connectTimeout: TEMPORAL_CONNECT_TIMEOUT_MS });
+    return await connectFromConfig(config, { connectTimeoutMs: TEMPORAL_CONNECT_TIMEOUT_MS });
   } catch (err) {
     throw new CliError(
       'TEMPORAL_UNAVAILABLE',
@@ -137,6 +163,8 @@ async function connectTemporal(config: Config): Promise<Connection> {
 function toCliError(err: unknown): CliError {
   // An uncaught database error: no row changed, and the message names what PostgreSQL refused.
   if (err instanceof CliError) return err;
+  if (err instanceof SecretKeysMissingError) return new CliError('SECRET_KEYS_MISSING', err.message);
+  if (err instanceof TopUpReferenceConflictError) return new CliError('REFERENCE_CONFLICT', err.message);
   if (err instanceof EndpointExistsError) return new CliError('ENDPOINT_EXISTS', `${err.message}; remove it first or choose another name.`);
   if (err instanceof NotFoundError) {
     return new CliError(`${err.what.toUpperCase()}_NOT_FOUND`, `No ${err.what} with id ${err.id}.`);

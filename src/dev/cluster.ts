@@ -10,6 +10,8 @@ import { ensureTemporalBinaries } from './temporal-cluster/binaries';
 import { waitForPollers } from './temporal-cluster/pollers';
 import { postgresEndpoint } from './temporal-cluster/postgres-endpoint';
 import { startTemporalCluster } from './temporal-cluster/start-cluster';
+import { ensureDevSecretKeys } from '../secrets/secret-box';
+import { FAILURE_CONVERTER_PATH } from '../temporal/codec';
 
 /**
  * `npm run stack:cluster`: the production shape on one machine. A Temporal server (the real
@@ -62,7 +64,7 @@ async function main(): Promise<void> {
       dataDir: path.join(config.DATA_DIR, 'cluster-postgres'),
       logFile: path.join(logDir, 'postgres.log'),
     });
-    const { demo, created } = await prepareDatabase(databaseUrl, config.DATA_DIR, say);
+    const { demo, created, appUrl } = await prepareDatabase(databaseUrl, config, say);
     const redisUrl = await ensureRedis(config, started, say, { dir: path.join(config.DATA_DIR, 'cluster-redis'), logFile: path.join(logDir, 'redis.log') });
 
     const apiUrls = apis.map((_, i) => `http://localhost:${config.PORT + i}`);
@@ -86,7 +88,11 @@ async function main(): Promise<void> {
     let bundlePath = config.WORKFLOW_BUNDLE_PATH;
     if (!bundlePath) {
       bundlePath = path.join(clusterDir, 'workflow-bundle.js');
-      const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietBundlerLogger });
+      const { code } = await bundleWorkflowCode({
+        workflowsPath: require.resolve('../../workflows'),
+        failureConverterPath: FAILURE_CONVERTER_PATH,
+        logger: quietBundlerLogger,
+      });
       fs.writeFileSync(bundlePath, code);
     }
     const env = {
@@ -95,6 +101,9 @@ async function main(): Promise<void> {
       TEMPORAL_UI_URL: config.TEMPORAL_UI_URL,
       REDIS_URL: redisUrl,
       DATABASE_URL: databaseUrl,
+      APP_DATABASE_URL: appUrl,
+      // Unless SECRET_KEYS is set: the dev key prepareDatabase generated into DATA_DIR.
+      SECRET_KEYS: process.env.SECRET_KEYS || ensureDevSecretKeys(config.DATA_DIR),
       WORKFLOW_BUNDLE_PATH: bundlePath,
       LOG_PRETTY: process.env.LOG_PRETTY ?? 'true',
     };

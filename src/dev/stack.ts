@@ -1,7 +1,9 @@
+import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { Config } from '../config';
-import { migrate } from '../stores/postgres/migrate';
+import { ensureDevSecretKeys, secretKeysFile } from '../secrets/secret-box';
+import { setUpDatabase } from '../stores/postgres/app-role';
 import { createPool } from '../stores/postgres/pool';
 import { ensureDemo, type Demo } from './demo';
 import { describePortInUse } from './port-holder';
@@ -52,12 +54,30 @@ export async function ensurePostgres(config: Config, started: RunningService[], 
   return postgres.url;
 }
 
-/** Our migrations, then the demo account (created once, its key kept in DATA_DIR/demo.json). */
-export async function prepareDatabase(databaseUrl: string, dataDir: string, log: Log): Promise<{ demo: Demo; created: boolean }> {
-  const applied = await migrate(databaseUrl);
+/**
+ * Our migrations as the owner, then the application role (its password generated once into
+ * DATA_DIR/app-database-password unless APP_DATABASE_URL names one), then the demo account (created
+ * once, its key kept in DATA_DIR/demo.json). Returns the URL the API and workers connect with.
+ */
+export async function prepareDatabase(
+  databaseUrl: string,
+  config: Pick<Config, 'APP_DATABASE_URL' | 'DATA_DIR' | 'SECRET_KEYS'>,
+  log: Log,
+): Promise<{ demo: Demo; created: boolean; appUrl: string }> {
+  const { applied, appUrl } = await setUpDatabase({ DATABASE_URL: databaseUrl, APP_DATABASE_URL: config.APP_DATABASE_URL, DATA_DIR: config.DATA_DIR });
   log(applied.length ? `PostgreSQL: applied ${applied.length} migration(s): ${applied.join(', ')}` : 'PostgreSQL: schema is current');
-  const db = createPool(databaseUrl, { name: 'sistava-dev-stack', max: 2 });
-  return ensureDemo(db, dataDir).finally(() => db.end());
+  log(`PostgreSQL: the API and workers connect as ${decodeURIComponent(new URL(appUrl).username)} (INSERT and SELECT on the ledger, no DDL)`);
+  if (!config.SECRET_KEYS) {
+    const generated = !fs.existsSync(secretKeysFile(config.DATA_DIR));
+    ensureDevSecretKeys(config.DATA_DIR);
+    log(
+      `Secrets: signing secrets are sealed with the dev key ${generated ? 'generated into' : 'kept in'} ${secretKeysFile(config.DATA_DIR)} ` +
+        '(set SECRET_KEYS to use your own)',
+    );
+  }
+  const db = createPool(appUrl, { name: 'sistava-dev-stack', max: 2 });
+  const demo = await ensureDemo(db, config.DATA_DIR).finally(() => db.end());
+  return { ...demo, appUrl };
 }
 
 /** True when nothing listens on `port` at 127.0.0.1. */

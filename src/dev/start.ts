@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfigOrExit, temporalAddress, type Config } from '../config';
+import { ensureDevSecretKeys } from '../secrets/secret-box';
 import { startTemporalDevServer, waitFor, type RunningService } from './services';
 import { assertPortsFree, banner, ensurePostgres, ensureRedis, prepareDatabase, stopOnSignals } from './stack';
 import { spawnNodeService, Supervisor } from './supervisor';
@@ -44,13 +45,16 @@ async function main(): Promise<void> {
       dataDir: path.join(config.DATA_DIR, 'postgres'),
       logFile: path.join(config.DATA_DIR, 'postgres.log'),
     });
-    const { demo, created } = await prepareDatabase(databaseUrl, config.DATA_DIR, say);
+    const { demo, created, appUrl } = await prepareDatabase(databaseUrl, config, say);
 
     const env = {
       ...process.env,
       TEMPORAL_ADDRESS: temporal,
       REDIS_URL: redisUrl,
       DATABASE_URL: databaseUrl,
+      APP_DATABASE_URL: appUrl,
+      // Unless SECRET_KEYS is set: the dev key prepareDatabase generated into DATA_DIR.
+      SECRET_KEYS: process.env.SECRET_KEYS || ensureDevSecretKeys(config.DATA_DIR),
       LOG_PRETTY: process.env.LOG_PRETTY ?? 'true',
       WORKER_METRICS_ADDRESS: metricsAddress,
     };

@@ -1,5 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import { isSealed, SecretBox, SecretKeysMissingError } from '../secrets/secret-box';
+import type { PayloadKeys } from '../temporal/payload-keys';
 import { isUuid, NotFoundError } from './accounts';
 import { statement } from './postgres/statement';
 
@@ -72,27 +74,53 @@ const selectByName = statement<{ employeeId: string; name: string }, EndpointRow
 );
 
 /**
- * Counts one delivery in the endpoint's current minute, or refuses when the minute is full. A fixed
- * window kept in the endpoint's row: concurrent deliveries serialise on the row, and the WHERE is
- * checked again on the row each one finds, so the count never passes the limit.
+ * Counts one delivery in the endpoint's current minute, or refuses when the minute is full: a fixed
+ * window per endpoint (endpoint_delivery_windows). Concurrent deliveries serialise on the window's
+ * row, and ON CONFLICT's WHERE is checked on the row each one finds, so the count never passes the
+ * limit; a limit of 0 refuses every delivery.
  */
 const claimDelivery = statement<{ id: string; defaultPerMinute: number }, { deliveries: number }>(
   'endpoints_claim_delivery',
-  `UPDATE endpoints SET
-     window_started_at = CASE WHEN window_started_at IS NULL OR window_started_at <= now() - interval '1 minute' THEN now() ELSE window_started_at END,
-     window_deliveries = CASE WHEN window_started_at IS NULL OR window_started_at <= now() - interval '1 minute' THEN 1 ELSE window_deliveries + 1 END
-   WHERE id = :id
-     AND (window_started_at IS NULL OR window_started_at <= now() - interval '1 minute' OR window_deliveries < coalesce(per_minute, :defaultPerMinute))
-   RETURNING window_deliveries AS deliveries`,
+  `WITH endpoint AS (SELECT id, coalesce(per_minute, :defaultPerMinute::int) AS per_minute FROM endpoints WHERE id = :id)
+   INSERT INTO endpoint_delivery_windows AS w (endpoint_id, started_at, deliveries)
+   SELECT id, now(), 1 FROM endpoint WHERE per_minute > 0
+   ON CONFLICT (endpoint_id) DO UPDATE SET
+     started_at = CASE WHEN w.started_at <= now() - interval '1 minute' THEN now() ELSE w.started_at END,
+     deliveries = CASE WHEN w.started_at <= now() - interval '1 minute' THEN 1 ELSE w.deliveries + 1 END
+   WHERE w.started_at <= now() - interval '1 minute' OR w.deliveries < (SELECT per_minute FROM endpoint)
+   RETURNING deliveries`,
 );
 
 const deleteEndpoint = statement<{ id: string }, EndpointRow>('endpoints_delete', `DELETE FROM endpoints WHERE id = :id RETURNING *`);
 
+const secretsToSeal = statement<{ employeeId?: string }, { id: string; signing_secret: string }>(
+  'endpoints_secrets',
+  `SELECT id, signing_secret FROM endpoints WHERE :employeeId::uuid IS NULL OR employee_id = :employeeId::uuid ORDER BY id`,
+);
+
+// Only if the row still holds what was read: a concurrent run or a removal wins, nothing is lost.
+const replaceSecret = statement<{ id: string; from: string; to: string }, { id: string }>(
+  'endpoints_replace_secret',
+  `UPDATE endpoints SET signing_secret = :to WHERE id = :id AND signing_secret = :from RETURNING id`,
+);
+
 export class EndpointExistsError extends Error {}
 
-/** Where an employee's `send_webhook` may deliver, by name, and the secrets deliveries are signed with. */
+/**
+ * Where an employee's `send_webhook` may deliver, by name, and the secrets deliveries are signed with.
+ * Secrets are stored sealed with SECRET_KEYS (`keys`; the endpoint's id is the associated data);
+ * without keys no endpoint can be added. Secrets stored in plain text before the keys existed still
+ * sign until `sealStoredSecrets` (`sistava endpoint encrypt-secrets`) seals them.
+ */
 export class EndpointStore {
-  constructor(private readonly db: pg.Pool) {}
+  private readonly box?: SecretBox;
+
+  constructor(
+    private readonly db: pg.Pool,
+    keys?: PayloadKeys,
+  ) {
+    this.box = keys && new SecretBox(keys);
+  }
 
   /** Returns the secret this once: it is never listed again. */
   async add(input: {
@@ -103,14 +131,16 @@ export class EndpointStore {
     perMinute?: number;
     bodySchema?: Record<string, unknown>;
   }): Promise<{ endpoint: Endpoint; secret: string }> {
+    if (!this.box) throw new SecretKeysMissingError('Cannot add an endpoint');
     if (!isUuid(input.employeeId)) throw new NotFoundError('employee', input.employeeId);
     const secret = generateSigningSecret();
+    const id = randomUUID();
     const [row] = await insertEndpoint.run(this.db, {
-      id: randomUUID(),
+      id,
       employeeId: input.employeeId,
       name: input.name,
       url: input.url,
-      secret,
+      secret: this.box.seal(secret, id),
       allowPrivate: input.allowPrivate ?? false,
       perMinute: input.perMinute,
       bodySchema: input.bodySchema === undefined ? undefined : JSON.stringify(input.bodySchema),
@@ -131,7 +161,33 @@ export class EndpointStore {
   /** For signing a delivery: the only read that returns the secret. */
   async forDelivery(employeeId: string, name: string): Promise<SigningEndpoint | undefined> {
     const [row] = await selectByName.run(this.db, { employeeId, name });
-    return row && { ...toEndpoint(row), secret: row.signing_secret };
+    return row && { ...toEndpoint(row), secret: this.reveal(row) };
+  }
+
+  private reveal(row: { id: string; signing_secret: string }): string {
+    if (!isSealed(row.signing_secret)) return row.signing_secret;
+    if (!this.box) throw new SecretKeysMissingError(`Cannot sign with endpoint ${row.id}`);
+    return this.box.open(row.signing_secret, row.id);
+  }
+
+  /**
+   * Seals every secret stored in plain text (from before SECRET_KEYS), and re-seals those under an
+   * older key with the current one (rotation). Needs UPDATE on endpoints: the owner's, not the
+   * application role's. Idempotent; `employeeId` limits it to one employee's endpoints.
+   */
+  async sealStoredSecrets(employeeId?: string): Promise<{ sealed: number; rotated: number; current: number }> {
+    if (!this.box) throw new SecretKeysMissingError('Cannot encrypt stored secrets');
+    const counts = { sealed: 0, rotated: 0, current: 0 };
+    for (const row of await secretsToSeal.run(this.db, { employeeId })) {
+      if (this.box.isCurrent(row.signing_secret)) {
+        counts.current += 1;
+        continue;
+      }
+      const plain = this.reveal(row);
+      const [changed] = await replaceSecret.run(this.db, { id: row.id, from: row.signing_secret, to: this.box.seal(plain, row.id) });
+      if (changed) counts[isSealed(row.signing_secret) ? 'rotated' : 'sealed'] += 1;
+    }
+    return counts;
   }
 
   /** True when a delivery may go now (and it is counted); false when the endpoint's minute is full. */

@@ -330,6 +330,23 @@ const audit = statement<{ accountId: string }, LedgerAudit>(
    FROM credit_balances b, totals t WHERE b.account_id = :accountId`,
 );
 
+/** A top-up whose reference the account already used for another amount: nothing was added. */
+export class TopUpReferenceConflictError extends Error {
+  constructor(
+    readonly accountId: string,
+    readonly reference: string,
+    readonly amount: number,
+    /** The top-up already posted under this reference. */
+    readonly existing: Posting,
+  ) {
+    super(
+      `Reference ${reference} was already used on account ${accountId} for ${existing.credits} credits (posting ${existing.id}), ` +
+        `not ${amount}; nothing added. Use a new reference for a different top-up.`,
+    );
+    this.name = 'TopUpReferenceConflictError';
+  }
+}
+
 /** The charge posting of an event; its credits are negative, like every debit. */
 export function chargePosting(input: ChargeInput, at = new Date()): Posting {
   return {
@@ -359,7 +376,11 @@ export function chargePosting(input: ChargeInput, at = new Date()): Posting {
 export class Ledger {
   constructor(private readonly db: pg.Pool) {}
 
-  /** Adds credits; with a reference (an invoice number), the same reference twice adds once. */
+  /**
+   * Adds credits; with a reference (an invoice number), the same reference twice adds once. The same
+   * reference with another amount is refused (TopUpReferenceConflictError): it is a different top-up
+   * under a reused reference, not a retry, and reporting it as a duplicate would lose it silently.
+   */
   async topUp(accountId: string, amount: number, reference?: string): Promise<{ added: boolean; balance: number; posting: Posting }> {
     const params = { id: randomUUID(), accountId, at: new Date(), credits: amount, reference };
     let [row] = await topUp.run(this.db, params);
@@ -367,7 +388,9 @@ export class Ledger {
     // waited for it and did nothing, but the snapshot cannot see its posting. The next statement can.
     if (!row.posting && reference !== undefined) [row] = await topUp.run(this.db, params);
     if (!row.posting) throw new Error(`account ${accountId} has no credit balance`);
-    return { added: row.added, balance: Number(row.balance), posting: toPosting(row.posting) };
+    const posting = toPosting(row.posting);
+    if (!row.added && posting.credits !== amount) throw new TopUpReferenceConflictError(accountId, reference ?? '', amount, posting);
+    return { added: row.added, balance: Number(row.balance), posting };
   }
 
   /** Holds `credits` for one event if the account can cover it; `ok` false means nothing changed. (Ingest goes through EventIntake, which also claims the key's window.) */

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { quietBundlerLogger } from './quiet-bundler-logger';
+import { FAILURE_CONVERTER_PATH } from './codec';
 
 /**
  * `npm run build` ends here: the workflow bundle is built once, at image build time, so a worker
@@ -9,7 +10,11 @@ import { quietBundlerLogger } from './quiet-bundler-logger';
  */
 async function main(): Promise<void> {
   const out = path.resolve(__dirname, '..', '..', 'workflow-bundle.js');
-  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietBundlerLogger });
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../../workflows'),
+    failureConverterPath: FAILURE_CONVERTER_PATH,
+    logger: quietBundlerLogger,
+  });
   fs.writeFileSync(out, code);
   process.stdout.write(`workflow bundle: ${out} (${Math.round(code.length / 1024)} KB)\n`);
 }

@@ -1,4 +1,3 @@
-import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type pg from 'pg';
 import { createActivities } from '../../activities';
@@ -10,38 +9,42 @@ import { ConversationStore } from '../stores/conversations';
 import { EmployeeMemory } from '../stores/employee-memory';
 import { EmployeeStore } from '../stores/employees';
 import { EndpointStore } from '../stores/endpoints';
+import { secretKeys } from '../secrets/secret-box';
 import { Ledger } from '../stores/ledger';
 import { ReconcileRunStore } from '../stores/reconcile-runs';
 import { temporalDataConverter } from './codec';
+import { temporalClient, type TemporalConfig } from './connect';
 import { EventRuns } from './event-runs';
-
-export type WorkerConfig = Pick<
-  Config,
-  | 'TEMPORAL_NAMESPACE'
-  | 'TEMPORAL_TASK_QUEUE'
-  | 'OPENAI_BASE_URL'
-  | 'OPENAI_API_KEY'
-  | 'OPENAI_MODEL'
-  | 'MODEL_TIMEOUT_MS'
-  | 'MEMORY_TURNS'
-  | 'MODEL_PRICES'
-  | 'CREDITS_PER_1K_PROMPT_TOKENS'
-  | 'CREDITS_PER_1K_COMPLETION_TOKENS'
-  | 'CREDITS_PER_RUNTIME_SECOND'
-  | 'RECONCILE_STALE_AFTER_MS'
-  | 'AGENT_MAX_STEPS'
-  | 'AGENT_MAX_TOKENS'
-  | 'AGENT_DEADLINE_MS'
-  | 'AGENT_MAX_CREDITS'
-  | 'AGENT_MAX_PROMPT_TOKENS'
-  | 'AGENT_MAX_TOOL_CALLS_PER_TURN'
-  | 'AGENT_MAX_TOOL_CALLS'
-  | 'AGENT_MAX_WEBHOOK_BYTES'
-  | 'ENDPOINT_PER_MINUTE'
-  | 'WEBHOOK_TIMEOUT_MS'
-  | 'WORKFLOW_BUNDLE_PATH'
-  | 'PAYLOAD_KEYS'
->;
+export type WorkerConfig = TemporalConfig &
+  Pick<
+    Config,
+    | 'TEMPORAL_NAMESPACE'
+    | 'TEMPORAL_TASK_QUEUE'
+    | 'OPENAI_BASE_URL'
+    | 'OPENAI_API_KEY'
+    | 'OPENAI_MODEL'
+    | 'MODEL_TIMEOUT_MS'
+    | 'MEMORY_TURNS'
+    | 'MODEL_PRICES'
+    | 'CREDITS_PER_1K_PROMPT_TOKENS'
+    | 'CREDITS_PER_1K_COMPLETION_TOKENS'
+    | 'CREDITS_PER_RUNTIME_SECOND'
+    | 'RECONCILE_STALE_AFTER_MS'
+    | 'AGENT_MAX_STEPS'
+    | 'AGENT_MAX_TOKENS'
+    | 'AGENT_DEADLINE_MS'
+    | 'AGENT_MAX_CREDITS'
+    | 'AGENT_MAX_PROMPT_TOKENS'
+    | 'AGENT_MAX_TOOL_CALLS_PER_TURN'
+    | 'AGENT_MAX_TOOL_CALLS'
+    | 'AGENT_MAX_WEBHOOK_BYTES'
+    | 'ENDPOINT_PER_MINUTE'
+    | 'WEBHOOK_TIMEOUT_MS'
+    | 'WORKFLOW_BUNDLE_PATH'
+    | 'PAYLOAD_KEYS'
+    | 'SECRET_KEYS'
+    | 'DATA_DIR'
+  >;
 
 /**
  * A worker for the event and reconcile workflows. Workflow code comes from a prebuilt bundle when
@@ -57,7 +60,7 @@ export async function createWorker(
   const dataConverter = temporalDataConverter(config);
   const ledger = new Ledger(db);
   const employees = new EmployeeStore(db);
-  const endpoints = new EndpointStore(db);
+  const endpoints = new EndpointStore(db, secretKeys(config));
   const activities = createActivities({
     employees,
     endpoints,
@@ -81,7 +84,7 @@ export async function createWorker(
       ? createModelServer({ baseURL: config.OPENAI_BASE_URL, apiKey: config.OPENAI_API_KEY, timeoutMs: config.MODEL_TIMEOUT_MS })
       : undefined,
     reconcile: {
-      events: new EventRuns(new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter })),
+      events: new EventRuns(temporalClient(config, connection)),
       ledger,
       accounts: new AccountStore(db),
       runs: new ReconcileRunStore(db),

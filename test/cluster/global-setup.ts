@@ -9,9 +9,11 @@ import { ensureTemporalBinaries } from '../../src/dev/temporal-cluster/binaries'
 import { waitForPollers } from '../../src/dev/temporal-cluster/pollers';
 import { postgresEndpoint } from '../../src/dev/temporal-cluster/postgres-endpoint';
 import { startTemporalCluster } from '../../src/dev/temporal-cluster/start-cluster';
-import { migrate } from '../../src/stores/postgres/migrate';
+import { ensureDevSecretKeys } from '../../src/secrets/secret-box';
+import { setUpDatabase } from '../../src/stores/postgres/app-role';
 import { startFakeModelServer } from '../helpers/fake-model-server';
 import { API_NAMES, CLUSTER_TASK_QUEUE, FAKE_MODEL_MS, WORKER_NAMES, type ClusterState } from './cluster-env';
+import { FAILURE_CONVERTER_PATH } from '../../src/temporal/codec';
 
 /**
  * Once per `npm run drills:cluster`: the cluster stack of `npm run stack:cluster` on free ports in a
@@ -40,12 +42,14 @@ export default async function globalSetup(): Promise<void> {
       name: 'postgres',
       start: () => startPostgresServer({ port: pgPort, dataDir: path.join(dir, 'postgres'), logFile: path.join(logDir, 'postgres.log') }),
     }),
-    bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietBundlerLogger }),
+    bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), failureConverterPath: FAILURE_CONVERTER_PATH, logger: quietBundlerLogger }),
     startFakeModelServer(),
   ]);
   fake.setDefault({ kind: 'hang', ms: FAKE_MODEL_MS });
   const databaseUrl = `postgres://postgres:postgres@127.0.0.1:${pgPort}/sistava`;
-  await migrate(databaseUrl);
+  // As the owner; the APIs and workers then connect as the application role.
+  const { appUrl } = await setUpDatabase({ DATABASE_URL: databaseUrl, DATA_DIR: dir });
+  const secretKeys = ensureDevSecretKeys(dir);
   await supervisor.add({
     name: 'redis',
     start: () => startRedisServer({ port: redisPort, dir: path.join(dir, 'redis'), appendfsync: 'always', logFile: path.join(logDir, 'redis.log') }),
@@ -67,6 +71,8 @@ export default async function globalSetup(): Promise<void> {
   const env = {
     ...process.env,
     DATABASE_URL: databaseUrl,
+    APP_DATABASE_URL: appUrl,
+    SECRET_KEYS: secretKeys,
     REDIS_URL: redisUrl,
     TEMPORAL_ADDRESS: temporal.address,
     TEMPORAL_TASK_QUEUE: CLUSTER_TASK_QUEUE,
@@ -126,6 +132,8 @@ export default async function globalSetup(): Promise<void> {
   Object.assign(process.env, {
     TEST_DIR: dir,
     TEST_DATABASE_URL: databaseUrl,
+    TEST_APP_DATABASE_URL: appUrl,
+    DATA_DIR: dir,
     TEST_REDIS_URL: redisUrl,
     TEST_TEMPORAL_ADDRESS: temporal.address,
     WORKFLOW_BUNDLE_PATH: bundlePath,

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { secretKeys } from '../../src/secrets/secret-box';
 import { EndpointStore } from '../../src/stores/endpoints';
 import type { WebhookEventResult } from '../../workflows/contract';
 import { turnOf } from '../helpers/fake-model-server';
@@ -27,7 +28,7 @@ describe('drill: worker SIGKILL inside the agent loop', () => {
   it('delivers each webhook-id to the handler once, never gives a call a second id, never asks a finished turn again', async () => {
     const { h, acct, fake } = stack;
     await h.employees.setTools(acct.employeeId, { enable: ['send_webhook'] });
-    const store = new EndpointStore(h.db);
+    const store = new EndpointStore(h.appDb, secretKeys(h.config));
     const paths: Record<string, string> = {};
     for (const name of ['crm', 'erp']) {
       paths[name] = `/hooks/${randomUUID()}`;

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { secretKeys } from '../../src/secrets/secret-box';
 import { EndpointStore } from '../../src/stores/endpoints';
 import type { WebhookEventResult } from '../../workflows/contract';
 import { expectSettledExactly, ledgerState, useDrillStack } from '../helpers/drill-stack';
@@ -23,7 +24,12 @@ describe('drill: webhook receiver down for a minute, then back', () => {
     const { h, acct, fake } = stack;
     await h.employees.setTools(acct.employeeId, { enable: ['send_webhook'] });
     const path = `/hooks/${randomUUID()}`;
-    const { secret } = await new EndpointStore(h.db).add({ employeeId: acct.employeeId, name: 'crm', url: `${receiver.origin}${path}`, allowPrivate: true });
+    const { secret } = await new EndpointStore(h.appDb, secretKeys(h.config)).add({
+      employeeId: acct.employeeId,
+      name: 'crm',
+      url: `${receiver.origin}${path}`,
+      allowPrivate: true,
+    });
     receiver.addSecret(path, secret);
     fake.enqueue(
       { kind: 'tools', calls: [{ id: 'call_crm', name: 'send_webhook', arguments: { endpoint: 'crm', body: { order: 42 } } }] },

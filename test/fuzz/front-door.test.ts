@@ -2,12 +2,13 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { Connection } from '@temporalio/client';
+import type { Connection } from '@temporalio/client';
 import fc from 'fast-check';
 import pino from 'pino';
 import { buildApi } from '../../src/api';
 import { createServer } from '../../src/http/server';
 import { MAX_BODY_BYTES } from '../../src/http/webhook-request';
+import { connectTemporal } from '../../src/temporal/connect';
 import { createHarness, eventually, type Harness } from '../helpers/harness';
 import { describeHttp, describeRaw, httpRequests, rawRequests, render, type FuzzTarget, type HttpSpec } from '../helpers/bad-requests';
 import { sendHttp, sendRaw, type WireResponse } from '../helpers/raw-socket';
@@ -67,8 +68,8 @@ beforeAll(async () => {
     },
   });
   const logger = pino({ level: 'info' }, accessLog);
-  connection = await Connection.connect({ address: h.config.TEMPORAL_ADDRESS! });
-  const koa = buildApi(h.config, { db: h.db, redis: h.redis, connection }, logger);
+  connection = await connectTemporal(h.config);
+  const koa = buildApi(h.config, { db: h.appDb, redis: h.redis, connection }, logger);
   koa.on('error', (err) => appErrors.push(err));
   server = createServer(koa, { timeoutMs: TIMEOUT_MS, logger });
   server.on('request', () => (app.entered += 1));

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { secretKeys } from '../../src/secrets/secret-box';
 import { EndpointStore } from '../../src/stores/endpoints';
 import type { EventStep } from '../../src/domain/events';
 import type { FakeModelServer } from './fake-model-server';
@@ -53,7 +54,7 @@ export async function addEndpoint(
 ): Promise<{ path: string; secret: string }> {
   const path = `/hooks/${randomUUID()}`;
   const url = opts.url ? opts.url(path) : `${receiver.origin}${path}`;
-  const { secret } = await new EndpointStore(h.db).add({ employeeId, name, url, allowPrivate: opts.allowPrivate ?? true });
+  const { secret } = await new EndpointStore(h.appDb, secretKeys(h.config)).add({ employeeId, name, url, allowPrivate: opts.allowPrivate ?? true });
   receiver.addSecret(path, secret);
   return { path, secret };
 }

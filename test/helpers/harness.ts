@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import type { NativeConnection, Worker } from '@temporalio/worker';
 import type { Redis } from 'ioredis';
 import request from 'supertest';
 import type Koa from 'koa';
@@ -15,12 +15,13 @@ import { ApiKeyStore } from '../../src/stores/api-keys';
 import { EmployeeMemory } from '../../src/stores/employee-memory';
 import { EmployeeStore } from '../../src/stores/employees';
 import { Ledger } from '../../src/stores/ledger';
+import { appDatabaseUrl } from '../../src/stores/postgres/app-role';
 import { createPool } from '../../src/stores/postgres/pool';
 import { connectRedis } from '../../src/stores/redis/client';
 import { EventRuns } from '../../src/temporal/event-runs';
 import { IdempotencyCache } from '../../src/stores/redis/idempotency-cache';
 import { UsageStore } from '../../src/stores/usage';
-import { temporalDataConverter } from '../../src/temporal/codec';
+import { connectTemporalNative, createTemporalClient } from '../../src/temporal/connect';
 import { createWorker } from '../../src/temporal/create-worker';
 import { installTemporalRuntime } from '../../src/temporal/runtime';
 import { startFakeModelServer, type FakeModelServer } from './fake-model-server';
@@ -29,6 +30,7 @@ import { startFakeModelServer, type FakeModelServer } from './fake-model-server'
 export function testConfig(overrides: Record<string, string | undefined> = {}): Config {
   return parseConfig({
     DATABASE_URL: process.env.TEST_DATABASE_URL,
+    DATA_DIR: process.env.TEST_DIR,
     REDIS_URL: process.env.TEST_REDIS_URL,
     TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
     TEMPORAL_TASK_QUEUE: `test-${randomUUID()}`,
@@ -42,7 +44,10 @@ export function testConfig(overrides: Record<string, string | undefined> = {}): 
 
 export interface Harness {
   config: Config;
+  /** The tables' owner (a superuser here): for tests that look behind the service's back or break things on purpose. */
   db: pg.Pool;
+  /** The application role, which the harness's API, worker and stores use. */
+  appDb: pg.Pool;
   redis: Redis;
   app: Koa<AppState>;
   http: ReturnType<typeof request>;
@@ -78,15 +83,17 @@ export async function createHarness(overrides: Record<string, string | undefined
   const config = testConfig(overrides);
   installTemporalRuntime(createLogger({ LOG_LEVEL: 'error', LOG_PRETTY: false }, 'test-sdk'), 'ERROR');
   const redis = await connectRedis(config.REDIS_URL, { failFast: true });
-  const db = createPool(config.DATABASE_URL, { name: 'test-api', failFast: true });
-  const workerDb = createPool(config.DATABASE_URL, { name: 'test-worker' });
-  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS! });
-  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(config) });
-  const app = buildApi(config, { db, redis, connection }, createLogger(config, 'test-api'));
-  const accounts = new AccountStore(db);
-  const employees = new EmployeeStore(db);
-  const keys = new ApiKeyStore(db);
-  const ledger = new Ledger(db);
+  // The API and the worker connect as the application role, as in production; `db` is the owner,
+  // for tests that look behind the service's back or break things on purpose.
+  const db = createPool(config.DATABASE_URL, { name: 'test-owner', failFast: true });
+  const apiDb = createPool(appDatabaseUrl(config), { name: 'test-api', failFast: true });
+  const workerDb = createPool(appDatabaseUrl(config), { name: 'test-worker' });
+  const { client, connection } = await createTemporalClient(config);
+  const app = buildApi(config, { db: apiDb, redis, connection }, createLogger(config, 'test-api'));
+  const accounts = new AccountStore(apiDb);
+  const employees = new EmployeeStore(apiDb);
+  const keys = new ApiKeyStore(apiDb);
+  const ledger = new Ledger(apiDb);
   let worker: Worker | undefined;
   let running: Promise<void> | undefined;
   let nativeConnection: NativeConnection | undefined;
@@ -94,6 +101,7 @@ export async function createHarness(overrides: Record<string, string | undefined
   const harness: Harness = {
     config,
     db,
+    appDb: apiDb,
     redis,
     app,
     http: request(app.callback()),
@@ -103,12 +111,12 @@ export async function createHarness(overrides: Record<string, string | undefined
     employees,
     keys,
     ledger,
-    usage: new UsageStore(db),
+    usage: new UsageStore(apiDb),
     windows: new IdempotencyCache(redis),
-    memory: new EmployeeMemory(db, config.MEMORY_TURNS),
+    memory: new EmployeeMemory(apiDb, config.MEMORY_TURNS),
     async startWorker() {
       if (worker) return worker;
-      nativeConnection ??= await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS! });
+      nativeConnection ??= await connectTemporalNative(config);
       worker = await createWorker(config, nativeConnection, workerDb, createLogger(config, 'test-worker'), { shutdownGraceTime: '1s' });
       running = worker.run();
       return worker;
@@ -134,7 +142,7 @@ export async function createHarness(overrides: Record<string, string | undefined
       await nativeConnection?.close();
       await connection.close();
       redis.disconnect();
-      await Promise.all([db.end(), workerDb.end()]);
+      await Promise.all([db.end(), apiDb.end(), workerDb.end()]);
     },
   };
   if (opts.worker !== false) await harness.startWorker();

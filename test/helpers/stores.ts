@@ -4,6 +4,7 @@ import { EmployeeMemory } from '../../src/stores/employee-memory';
 import { EmployeeStore } from '../../src/stores/employees';
 import { EndpointStore } from '../../src/stores/endpoints';
 import { Ledger } from '../../src/stores/ledger';
+import { secretKeys } from '../../src/secrets/secret-box';
 import { createPool } from '../../src/stores/postgres/pool';
 
 /**
@@ -20,6 +21,6 @@ export function suiteStores(name: string) {
     keys: new ApiKeyStore(db),
     ledger: new Ledger(db),
     memory: new EmployeeMemory(db, 20),
-    endpoints: new EndpointStore(db),
+    endpoints: new EndpointStore(db, secretKeys({ DATA_DIR: process.env.TEST_DIR! })),
   };
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { startApi } from '../../src/api';
+import { AppRoleError } from '../../src/stores/postgres/app-role';
 import { expectedMigrations, MIGRATIONS_TABLE, SchemaOutdatedError } from '../../src/stores/postgres/migrate';
 import { eventually, testConfig } from '../helpers/harness';
 import { startService } from '../helpers/processes';
@@ -59,14 +60,30 @@ afterAll(async () => {
 });
 
 describe('startApi against a schema that lacks a migration', () => {
-  it('refuses an empty database, naming every migration and `npm run migrate`, and leaves no connection open', async () => {
+  it('refuses an empty database (no application role yet), naming `npm run migrate`, and leaves no connection open', async () => {
     const url = await freshDatabase();
     const err = await startOutcome(url);
-    expect(err).toBeInstanceOf(SchemaOutdatedError);
+    expect(err).toBeInstanceOf(AppRoleError);
     const message = (err as Error).message;
+    expect(message).toContain(`PostgreSQL refused the application role ${new URL(url).pathname.slice(1)}_app`);
     expect(message).toContain('npm run migrate');
+    await expectNoConnectionsTo(url);
+  });
+
+  it('refuses a database whose migrations table is empty, naming every migration', async () => {
+    const url = await freshDatabase();
+    await runMigrate(url);
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      await client.query(`DELETE FROM ${MIGRATIONS_TABLE}`);
+    } finally {
+      await client.end();
+    }
+    const err = await startOutcome(url);
+    expect(err).toBeInstanceOf(SchemaOutdatedError);
     expect(expectedMigrations().length).toBeGreaterThan(0);
-    for (const name of expectedMigrations()) expect(message).toContain(name);
+    for (const name of expectedMigrations()) expect((err as Error).message).toContain(name);
     await expectNoConnectionsTo(url);
   });
 
@@ -93,7 +110,7 @@ describe('startApi against a schema that lacks a migration', () => {
 
   it('starts once `npm run migrate` has brought the refused schema up to date', async () => {
     const url = await freshDatabase();
-    expect(await startOutcome(url)).toBeInstanceOf(SchemaOutdatedError);
+    expect(await startOutcome(url)).toBeInstanceOf(AppRoleError);
     await runMigrate(url);
     expect(await startOutcome(url)).toBe('started');
     await expectNoConnectionsTo(url);
@@ -103,6 +120,6 @@ describe('startApi against a schema that lacks a migration', () => {
     const url = await freshDatabase();
     const api = startService('src/api.ts', { DATABASE_URL: url, PORT: '0', HOST: '127.0.0.1' });
     expect(await api.exited).toBe(1);
-    expect(api.output.join('')).toMatch(/api failed to start: The database schema is older than this code: .*Run `npm run migrate`/);
+    expect(api.output.join('')).toMatch(/api failed to start: PostgreSQL refused the application role .*Run `npm run migrate`/);
   }, 30_000);
 });

@@ -171,7 +171,7 @@ describe('reserve at ingest, settle in the workflow', () => {
     const connection = Connection.lazy({ address: dead });
     const app = buildApi(
       testConfig({ TEMPORAL_ADDRESS: dead, RESERVE_CREDITS_PER_EVENT: String(RESERVE) }),
-      { db: h.db, redis: h.redis, connection },
+      { db: h.appDb, redis: h.redis, connection },
       createLogger(h.config, 'test-api'),
     );
     try {

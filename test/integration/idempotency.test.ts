@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { Connection } from '@temporalio/client';
 import request from 'supertest';
 import { buildApi } from '../../src/api';
 import { eventWorkflowId } from '../../src/events/workflow-id';
 import { createLogger } from '../../src/observability/logger';
 import { sha256Hex } from '../../src/shared/hash';
 import { EventIntake } from '../../src/stores/intake';
+import { appDatabaseUrl } from '../../src/stores/postgres/app-role';
+import { connectTemporal } from '../../src/temporal/connect';
 import { createPool } from '../../src/stores/postgres/pool';
 import { connectRedis } from '../../src/stores/redis/client';
 import { createHarness, eventually, type Harness, type Seeded } from '../helpers/harness';
@@ -141,8 +142,8 @@ describe('Idempotency-Key', () => {
     const { acct, first } = await acceptedWithKey(key);
 
     const redis = await connectRedis(h.config.REDIS_URL, { failFast: true });
-    const db = createPool(h.config.DATABASE_URL, { name: 'test-api-restarted', failFast: true });
-    const connection = await Connection.connect({ address: h.config.TEMPORAL_ADDRESS! });
+    const db = createPool(appDatabaseUrl(h.config), { name: 'test-api-restarted', failFast: true });
+    const connection = await connectTemporal(h.config);
     try {
       const restarted = buildApi(h.config, { db, redis, connection }, createLogger(h.config, 'test-api-restarted'));
       const again = await send(request(restarted.callback()), acct, key);

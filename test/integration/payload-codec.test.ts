@@ -1,20 +1,22 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { Client, Connection } from '@temporalio/client';
+import { Client, type Connection } from '@temporalio/client';
 import { defaultPayloadConverter, METADATA_ENCODING_KEY, type Payload } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import type { NativeConnection, Worker } from '@temporalio/worker';
 import type pg from 'pg';
 import request from 'supertest';
 import { eventWorkflowId } from '../../src/events/workflow-id';
 import { buildApi } from '../../src/api';
 import { codecEndpoint } from '../../src/http/routes/codec';
 import { createLogger } from '../../src/observability/logger';
+import { appDatabaseUrl } from '../../src/stores/postgres/app-role';
 import { createPool } from '../../src/stores/postgres/pool';
 import { ENCRYPTED_ENCODING, KEY_ID_METADATA, payloadCodec, temporalDataConverter } from '../../src/temporal/codec';
+import { connectTemporal, connectTemporalNative } from '../../src/temporal/connect';
 import { createWorker } from '../../src/temporal/create-worker';
 import { codecApp } from '../helpers/codec-app';
 import { startFakeModelServer, type FakeModelServer } from '../helpers/fake-model-server';
-import { createHarness, type Harness } from '../helpers/harness';
+import { createHarness, eventually, type Harness } from '../helpers/harness';
 import { historyToJson } from '../helpers/history-json';
 
 /**
@@ -46,15 +48,15 @@ beforeAll(async () => {
   const logger = createLogger(config, 'test-codec');
   const dataConverter = temporalDataConverter(config);
 
-  connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS! });
+  connection = await connectTemporal(config);
   client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter });
   // A client without the codec: what anyone reading the database or the history without the keys sees.
   raw = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   api = request(buildApi(config, { db: h.db, redis: h.redis, connection }, logger).callback());
   codecHttp = request(codecApp(codecEndpoint(config)).callback());
 
-  nativeConnection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS! });
-  workerDb = createPool(config.DATABASE_URL, { name: 'test-codec-worker' });
+  nativeConnection = await connectTemporalNative(config);
+  workerDb = createPool(appDatabaseUrl(config), { name: 'test-codec-worker' });
   worker = await createWorker(config, nativeConnection, workerDb, logger, { shutdownGraceTime: '1s', dataConverter });
   running = worker.run();
 });
@@ -154,7 +156,8 @@ describe('payloads in Temporal histories are encrypted', () => {
 
     // The positive control: the same history decoded with the codec holds both texts.
     const codec = payloadCodec(h.config)!;
-    const decoded = await Promise.all(found.map(async ({ path, payload }) => ({ path, payload: (await codec.decode([fromJson(payload)]))[0] })));
+    // (Only the encrypted ones: the codec refuses plaintext, and the plain ones hold no content, as checked above.)
+    const decoded = await Promise.all(encrypted.map(async ({ path, payload }) => ({ path, payload: (await codec.decode([fromJson(payload)]))[0] })));
     const decodedText = JSON.stringify(decoded.map(({ path, payload }) => ({ path, data: Buffer.from(payload.data ?? new Uint8Array()).toString('utf8') })));
     expect(decodedText).toContain(secret);
     expect(decodedText).toContain(reply);
@@ -226,5 +229,58 @@ describe('payloads in Temporal histories are encrypted', () => {
     expect(preflight.headers['access-control-allow-origin']).toBe(UI);
     expect(preflight.headers['access-control-allow-methods']).toContain('POST');
     expect(preflight.headers['access-control-allow-headers'].split(/,\s*/).sort()).toEqual(['authorization', 'content-type', 'x-namespace']);
+  });
+});
+
+/** A failure's message as a reader with the keys sees it: its encoded attributes decrypted, or the plain message. */
+async function failureMessage(failure: { message?: string | null; encodedAttributes?: Payload | null }): Promise<string> {
+  if (!failure.encodedAttributes) return failure.message ?? '';
+  const [decoded] = await payloadCodec(h.config)!.decode([failure.encodedAttributes]);
+  return defaultPayloadConverter.fromPayload<{ message: string }>(decoded).message;
+}
+
+describe('with PAYLOAD_KEYS, nothing unencrypted gets in or out', () => {
+  it('a worker with keys refuses a plaintext payload: a workflow started without encryption never runs', async () => {
+    const workflowId = `plaintext-${randomUUID()}`;
+    // Whoever can reach Temporal could start this: a forged event with a plaintext input.
+    await raw.workflow.start('processWebhookEvent', { taskQueue: h.config.TEMPORAL_TASK_QUEUE, workflowId, args: [{ forged: true }] });
+    try {
+      const failed = await eventually('the worker failing the workflow task', async () => {
+        const history = await raw.workflow.getHandle(workflowId).fetchHistory();
+        return history.events?.find((e) => e.workflowTaskFailedEventAttributes)?.workflowTaskFailedEventAttributes ?? undefined;
+      });
+      expect(await failureMessage(failed.failure!)).toMatch(/is not encrypted, and with PAYLOAD_KEYS set every payload must be/);
+      const history = await raw.workflow.getHandle(workflowId).fetchHistory();
+      expect(history.events?.some((e) => e.activityTaskScheduledEventAttributes || e.markerRecordedEventAttributes)).toBe(false);
+      expect((await raw.workflow.getHandle(workflowId).describe()).status.name).toBe('RUNNING');
+    } finally {
+      await raw.workflow.getHandle(workflowId).terminate('test: plaintext payload refused');
+    }
+  });
+
+  it('keeps failure messages out of the raw history: a model provider’s error text is encrypted, and readable with the keys', async () => {
+    const acct = await h.seedAccount({ credits: 1000 });
+    const providerText = `quota for org-${randomUUID()} exceeded`;
+    fake.enqueue({ kind: 'status', status: 400, message: providerText });
+    const res = await api.post('/api/webhook/').set(acct.auth).send({ employee_id: acct.employeeId, event: 'order.completed', payload: 'x' });
+    expect(res.status).toBe(202);
+    const workflowId = eventWorkflowId(acct.accountId, (res.body as { message_id: string }).message_id);
+    await client.workflow
+      .getHandle(workflowId)
+      .result()
+      .catch(() => undefined);
+
+    const history = await raw.workflow.getHandle(workflowId).fetchHistory();
+    const json = historyToJson(history);
+    expect(JSON.stringify(json)).not.toContain(providerText);
+    expect(readable(json)).not.toContain(providerText);
+    expect(Buffer.from(temporal.api.history.v1.History.encode(history).finish()).includes(Buffer.from(providerText))).toBe(false);
+
+    const failedActivity = history.events?.find((e) => e.activityTaskFailedEventAttributes)?.activityTaskFailedEventAttributes;
+    expect(failedActivity?.failure?.message).toBe('Encoded failure');
+    expect(failedActivity?.failure?.stackTrace ?? '').toBe('');
+    expect(Buffer.from(failedActivity!.failure!.encodedAttributes!.metadata![METADATA_ENCODING_KEY]).toString('utf8')).toBe(ENCRYPTED_ENCODING);
+    // The positive control: with the keys, the message is there.
+    expect(await failureMessage(failedActivity!.failure!)).toContain(providerText);
   });
 });

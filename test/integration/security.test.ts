@@ -176,7 +176,7 @@ describe('logs', () => {
     const payload = `Debug payload ${randomUUID()}`;
     const connection = Connection.lazy({ address: config.TEMPORAL_ADDRESS! });
     try {
-      const app = buildApi(config, { db: h.db, redis: h.redis, connection }, logger);
+      const app = buildApi(config, { db: h.appDb, redis: h.redis, connection }, logger);
       const res = await request(app.callback()).post('/api/webhook/').set(acct.auth).send({ employee_id: acct.employeeId, payload });
       expect(res.status).toBe(202);
       expect(logs.lines.find((l) => l.msg === 'webhook payload')).toMatchObject({ message_id: res.body.message_id, payload });
@@ -201,9 +201,9 @@ describe('logs', () => {
     const deadRedis = new Redis('redis://127.0.0.1:1', { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
     deadRedis.on('error', () => undefined);
     const servers = await Promise.all([
-      listen(createServer(buildApi(config, { db: h.db, redis: h.redis, connection: live }, logger), { timeoutMs: 300, logger })),
-      listen(createServer(buildApi(deadConfig, { db: h.db, redis: h.redis, connection: deadTemporal }, logger), { timeoutMs: 300, logger })),
-      listen(createServer(buildApi(config, { db: h.db, redis: deadRedis, connection: live }, logger), { timeoutMs: 300, logger })),
+      listen(createServer(buildApi(config, { db: h.appDb, redis: h.redis, connection: live }, logger), { timeoutMs: 300, logger })),
+      listen(createServer(buildApi(deadConfig, { db: h.appDb, redis: h.redis, connection: deadTemporal }, logger), { timeoutMs: 300, logger })),
+      listen(createServer(buildApi(config, { db: h.appDb, redis: deadRedis, connection: live }, logger), { timeoutMs: 300, logger })),
     ]);
     const [ok, noTemporal, noRedis] = servers.map((s) => s.port);
     const request = (port: number, head: string, bytes: string | Buffer = '') =>

@@ -479,7 +479,7 @@ describe('routes and methods', () => {
 describe('408 and 502: slow clients and missing infrastructure', () => {
   it('answers 408 when the body stalls past the body timeout', async () => {
     const connection = Connection.lazy({ address: h.config.TEMPORAL_ADDRESS! });
-    const app = buildApi(testConfig({ BODY_TIMEOUT_MS: '300' }), { db: h.db, redis: h.redis, connection }, createLogger(h.config, 'test-api'));
+    const app = buildApi(testConfig({ BODY_TIMEOUT_MS: '300' }), { db: h.appDb, redis: h.redis, connection }, createLogger(h.config, 'test-api'));
     const server = await listen(app);
     try {
       const res = await rawRequest(server.port, { ...acct.auth, 'Content-Type': 'application/json', 'Content-Length': '200' }, (req) => {
@@ -496,7 +496,7 @@ describe('408 and 502: slow clients and missing infrastructure', () => {
   it('answers 502 when Temporal is unreachable, and the same Idempotency-Key is then accepted by a healthy API', async () => {
     const dead = '127.0.0.1:1';
     const connection = Connection.lazy({ address: dead });
-    const app = buildApi(testConfig({ TEMPORAL_ADDRESS: dead }), { db: h.db, redis: h.redis, connection }, createLogger(h.config, 'test-api'));
+    const app = buildApi(testConfig({ TEMPORAL_ADDRESS: dead }), { db: h.appDb, redis: h.redis, connection }, createLogger(h.config, 'test-api'));
     const key = `retry-${randomUUID()}`;
     try {
       const res = await request(app.callback()).post('/api/webhook/').set(acct.auth).set('Idempotency-Key', key).send(valid());
@@ -513,7 +513,7 @@ describe('408 and 502: slow clients and missing infrastructure', () => {
     const redis = new Redis('redis://127.0.0.1:1', { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
     redis.on('error', () => undefined);
     const connection = Connection.lazy({ address: h.config.TEMPORAL_ADDRESS! });
-    const app = buildApi(testConfig(), { db: h.db, redis, connection }, createLogger(h.config, 'test-api'));
+    const app = buildApi(testConfig(), { db: h.appDb, redis, connection }, createLogger(h.config, 'test-api'));
     try {
       const res = await request(app.callback()).post('/api/webhook/').set(acct.auth).send(valid());
       expectError(res, 502, 'UPSTREAM_UNAVAILABLE');
@@ -551,7 +551,7 @@ describe('/readyz', () => {
     const closed = await freePort();
     const redis = createRedis(`redis://127.0.0.1:${closed}`, { failFast: true, name: 'test-dead-redis' });
     const connection = Connection.lazy({ address: h.config.TEMPORAL_ADDRESS! });
-    const app = buildApi(testConfig(), { db: h.db, redis, connection }, createLogger(h.config, 'test-api'));
+    const app = buildApi(testConfig(), { db: h.appDb, redis, connection }, createLogger(h.config, 'test-api'));
     try {
       const res = await request(app.callback()).get('/readyz');
       expect(res.status).toBe(503);

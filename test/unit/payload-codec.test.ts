@@ -5,7 +5,9 @@ import request from 'supertest';
 import { parseConfig } from '../../src/config';
 import { CODEC_BODY_LIMIT_BYTES, codecEndpoint } from '../../src/http/routes/codec';
 import {
+  AAD_METADATA,
   ENCRYPTED_ENCODING,
+  FAILURE_CONVERTER_PATH,
   KEY_ID_METADATA,
   PayloadDecryptionError,
   PayloadEncryptionCodec,
@@ -20,6 +22,9 @@ const K2 = randomBytes(32);
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
 const text = (bytes: Uint8Array | null | undefined) => Buffer.from(bytes ?? new Uint8Array()).toString('utf8');
 const keys = (current: string, entries: Record<string, Buffer>): PayloadKeys => ({ currentKeyId: current, keys: new Map(Object.entries(entries)) });
+/** The namespace the codecs here bind payloads to, unless a test says otherwise. */
+const NS = { namespace: 'default' };
+const aadOf = (namespace: string) => Buffer.from(`temporal-namespace:${namespace}`);
 
 type JsonPayload = { metadata: Record<string, string>; data: string };
 /** A codec response's payloads, and an error response's error (supertest bodies are untyped). */
@@ -50,7 +55,7 @@ describe('PAYLOAD_KEYS and CODEC_AUTH_TOKEN in the config', () => {
       const config = parseConfig(env);
       expect(config.PAYLOAD_KEYS).toBeUndefined();
       expect(payloadCodec(config)).toBeUndefined();
-      expect(temporalDataConverter(config)).toEqual({ payloadCodecs: [] });
+      expect(temporalDataConverter(config)).toEqual({ payloadCodecs: [], failureConverterPath: FAILURE_CONVERTER_PATH });
     }
   });
 
@@ -101,7 +106,7 @@ describe('PAYLOAD_KEYS and CODEC_AUTH_TOKEN in the config', () => {
 });
 
 describe('PayloadEncryptionCodec', () => {
-  const codec = new PayloadEncryptionCodec(keys('k2', { k2: K2, k1: K1 }));
+  const codec = new PayloadEncryptionCodec(keys('k2', { k2: K2, k1: K1 }), NS);
   const secret = `Customer ${randomUUID()} ordered a sofa`;
 
   it('round-trips every kind of payload the default converter makes, metadata included', async () => {
@@ -120,6 +125,7 @@ describe('PayloadEncryptionCodec', () => {
     expect(Object.fromEntries(Object.entries(a.metadata ?? {}).map(([k, v]) => [k, text(v)]))).toEqual({
       [METADATA_ENCODING_KEY]: ENCRYPTED_ENCODING,
       [KEY_ID_METADATA]: 'k2',
+      [AAD_METADATA]: 'namespace',
     });
     const bytes = Buffer.from(a.data!);
     expect(bytes.includes(Buffer.from(secret))).toBe(false);
@@ -135,10 +141,14 @@ describe('PayloadEncryptionCodec', () => {
     const data = Buffer.from(encoded.data!);
     const key = await webcrypto.subtle.importKey('raw', K2, 'AES-GCM', false, ['encrypt', 'decrypt']);
     // WebCrypto's AES-GCM output is ciphertext || tag, exactly what follows the nonce.
-    const opened = Buffer.from(await webcrypto.subtle.decrypt({ name: 'AES-GCM', iv: data.subarray(0, 12), tagLength: 128 }, key, data.subarray(12)));
+    // The namespace is the associated data.
+    const opened = Buffer.from(
+      await webcrypto.subtle.decrypt({ name: 'AES-GCM', iv: data.subarray(0, 12), tagLength: 128, additionalData: aadOf('default') }, key, data.subarray(12)),
+    );
     expect(opened.equals(Buffer.from(temporal.api.common.v1.Payload.encode(original).finish()))).toBe(true);
 
-    // And the other way: a payload sealed by another implementation of the layout decodes.
+    // And the other way: a payload sealed without associated data and without `encryption-aad`, as
+    // this codec did before it bound payloads to their namespace, still decodes (old histories).
     const iv = randomBytes(12);
     const sealed = await webcrypto.subtle.encrypt({ name: 'AES-GCM', iv, tagLength: 128 }, key, temporal.api.common.v1.Payload.encode(original).finish());
     const foreign: Payload = {
@@ -149,10 +159,35 @@ describe('PayloadEncryptionCodec', () => {
     expect(defaultPayloadConverter.fromPayload(decoded)).toEqual({ payload: secret });
   });
 
-  it('passes payloads that are not encrypted through decode unchanged (histories from before encryption)', async () => {
+  it('refuses a payload that is not encrypted, naming PAYLOAD_ALLOW_PLAINTEXT', async () => {
     const original = defaultPayloadConverter.toPayload({ payload: secret });
-    const [decoded] = await codec.decode([original]);
+    const err = await decodeError(codec, original);
+    expect(err.message).toMatch(/A payload in namespace "default" is not encrypted, and with PAYLOAD_KEYS set every payload must be/);
+    expect(err.message).toMatch(/PAYLOAD_ALLOW_PLAINTEXT=true/);
+  });
+
+  it('passes unencrypted payloads through decode only with allowPlaintext (the migration period), and still encrypts', async () => {
+    const lenient = new PayloadEncryptionCodec(keys('k2', { k2: K2 }), { namespace: 'default', allowPlaintext: true });
+    const original = defaultPayloadConverter.toPayload({ payload: secret });
+    const [decoded] = await lenient.decode([original]);
     expect(decoded).toBe(original);
+    const [encoded] = await lenient.encode([original]);
+    expect(text(encoded.metadata?.[METADATA_ENCODING_KEY])).toBe(ENCRYPTED_ENCODING);
+  });
+
+  it('binds each payload to its namespace: one encrypted for A does not decrypt in B, nor with its binding stripped', async () => {
+    const inA = new PayloadEncryptionCodec(keys('k2', { k2: K2 }), { namespace: 'tenant-a' });
+    const inB = new PayloadEncryptionCodec(keys('k2', { k2: K2 }), { namespace: 'tenant-b' });
+    const [encoded] = await inA.encode([defaultPayloadConverter.toPayload({ payload: secret })]);
+    expect(defaultPayloadConverter.fromPayload((await inA.decode([encoded]))[0])).toEqual({ payload: secret });
+    expect((await decodeError(inB, encoded)).message).toMatch(/key id "k2" failed authentication in namespace "tenant-b"/);
+    // Dropping `encryption-aad` to pass as an old payload: the tag was computed with the namespace, so it fails everywhere.
+    const { [AAD_METADATA]: _bound, ...unbound } = encoded.metadata!;
+    expect(_bound).toBeDefined();
+    expect((await decodeError(inA, { metadata: unbound, data: encoded.data })).message).toMatch(/failed authentication/);
+    expect((await decodeError(inB, { metadata: unbound, data: encoded.data })).message).toMatch(/failed authentication/);
+    const odd = { metadata: { ...encoded.metadata, [AAD_METADATA]: Buffer.from('workflow-id') }, data: encoded.data };
+    expect((await decodeError(inA, odd)).message).toMatch(/unknown encryption-aad "workflow-id"/);
   });
 
   it('refuses a tampered ciphertext, tag or nonce, and a truncated payload, naming the key id', async () => {
@@ -165,7 +200,7 @@ describe('PayloadEncryptionCodec', () => {
     };
     for (const at of [20, data.length - 1, 0]) {
       const err = await decodeError(codec, flipped(at));
-      expect(err.message).toMatch(/key id "k2" failed authentication: it was altered/);
+      expect(err.message).toMatch(/key id "k2" failed authentication in namespace "default": it was altered/);
       expect(err.keyId).toBe('k2');
     }
     const short = await decodeError(codec, { metadata: encoded.metadata, data: data.subarray(0, 27) });
@@ -181,11 +216,11 @@ describe('PayloadEncryptionCodec', () => {
   });
 
   it('rotates: payloads under the old key still decode after a new current key, new ones use the new key', async () => {
-    const before = new PayloadEncryptionCodec(keys('k1', { k1: K1 }));
+    const before = new PayloadEncryptionCodec(keys('k1', { k1: K1 }), NS);
     const [old] = await before.encode([defaultPayloadConverter.toPayload({ payload: secret })]);
     expect(text(old.metadata?.[KEY_ID_METADATA])).toBe('k1');
 
-    const after = new PayloadEncryptionCodec(keys('k2', { k2: K2, k1: K1 }));
+    const after = new PayloadEncryptionCodec(keys('k2', { k2: K2, k1: K1 }), NS);
     expect(defaultPayloadConverter.fromPayload((await after.decode([old]))[0])).toEqual({ payload: secret });
     const [fresh] = await after.encode([defaultPayloadConverter.toPayload('new')]);
     expect(text(fresh.metadata?.[KEY_ID_METADATA])).toBe('k2');
@@ -194,7 +229,7 @@ describe('PayloadEncryptionCodec', () => {
   });
 
   it('fails clearly on a key id it does not have, and never prints key material', async () => {
-    const [old] = await new PayloadEncryptionCodec(keys('k0', { k0: randomBytes(32) })).encode([defaultPayloadConverter.toPayload(secret)]);
+    const [old] = await new PayloadEncryptionCodec(keys('k0', { k0: randomBytes(32) }), NS).encode([defaultPayloadConverter.toPayload(secret)]);
     const err = await decodeError(codec, old);
     expect(err.message).toBe(
       'Payload is encrypted with key id "k0", which is not in PAYLOAD_KEYS (configured: k2, k1). Add that key back to PAYLOAD_KEYS to decode it.',
@@ -210,8 +245,8 @@ describe('PayloadEncryptionCodec', () => {
   });
 
   it('refuses to be built with a current key it does not hold or a key of the wrong size', () => {
-    expect(() => new PayloadEncryptionCodec(keys('k3', { k1: K1 }))).toThrow(/current payload key "k3" is not among/);
-    expect(() => new PayloadEncryptionCodec(keys('k1', { k1: randomBytes(16) }))).toThrow(/"k1" is 16 bytes/);
+    expect(() => new PayloadEncryptionCodec(keys('k3', { k1: K1 }), NS)).toThrow(/current payload key "k3" is not among/);
+    expect(() => new PayloadEncryptionCodec(keys('k1', { k1: randomBytes(16) }), NS)).toThrow(/"k1" is 16 bytes/);
   });
 });
 
@@ -257,16 +292,51 @@ describe('the codec endpoint (POST /codec/decode, /codec/encode)', () => {
       .send({ payloads: payloadsOf(enc) });
     expect(dec.status).toBe(200);
     expect(dec.body).toEqual({ payloads: [json(original)] });
-    // Unencrypted payloads come back as they were; an empty list is fine.
+    // Without X-Namespace, the configured namespace. Unencrypted payloads are refused; an empty list is fine.
     expect(
       (
         await http
           .post('/codec/decode')
           .set(auth)
-          .send({ payloads: [json(original)] })
+          .send({ payloads: payloadsOf(enc) })
       ).body,
     ).toEqual({ payloads: [json(original)] });
+    const plaintext = await http
+      .post('/codec/decode')
+      .set(auth)
+      .send({ payloads: [json(original)] });
+    expect([plaintext.status, errorOf(plaintext).message]).toEqual([400, expect.stringMatching(/is not encrypted/)]);
     expect((await http.post('/codec/decode').set(auth).send({ payloads: [] })).body).toEqual({ payloads: [] });
+  });
+
+  it('decodes in the namespace the X-Namespace header names: a payload of another namespace is refused', async () => {
+    const original = defaultPayloadConverter.toPayload({ payload: secret });
+    const enc = await http
+      .post('/codec/encode')
+      .set(auth)
+      .set('X-Namespace', 'tenant-a')
+      .send({ payloads: [json(original)] });
+    expect(enc.status).toBe(200);
+    const sameNs = await http
+      .post('/codec/decode')
+      .set(auth)
+      .set('X-Namespace', 'tenant-a')
+      .send({ payloads: payloadsOf(enc) });
+    expect(sameNs.body).toEqual({ payloads: [json(original)] });
+    for (const ns of ['tenant-b', 'default']) {
+      const other = await http
+        .post('/codec/decode')
+        .set(auth)
+        .set('X-Namespace', ns)
+        .send({ payloads: payloadsOf(enc) });
+      expect([other.status, errorOf(other).message]).toEqual([400, expect.stringMatching(new RegExp(`failed authentication in namespace "${ns}"`))]);
+    }
+    const bad = await http
+      .post('/codec/decode')
+      .set(auth)
+      .set('X-Namespace', 'a/b')
+      .send({ payloads: payloadsOf(enc) });
+    expect([bad.status, errorOf(bad).message]).toEqual([400, expect.stringMatching(/X-Namespace must be a Temporal namespace name/)]);
   });
 
   it('refuses callers without the token with 401, before reading the body', async () => {
@@ -310,7 +380,7 @@ describe('the codec endpoint (POST /codec/decode, /codec/encode)', () => {
   });
 
   it('answers 400 naming the key id for a payload it cannot decode, and 400/415/413 for bad bodies', async () => {
-    const [foreign] = await new PayloadEncryptionCodec(keys('k9', { k9: randomBytes(32) })).encode([defaultPayloadConverter.toPayload(secret)]);
+    const [foreign] = await new PayloadEncryptionCodec(keys('k9', { k9: randomBytes(32) }), NS).encode([defaultPayloadConverter.toPayload(secret)]);
     const unknown = await http
       .post('/codec/decode')
       .set(auth)

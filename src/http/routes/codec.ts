@@ -11,7 +11,10 @@ import type { AppState } from '../state';
 
 /** What the codec routes need; absent (no PAYLOAD_KEYS or no CODEC_AUTH_TOKEN): the routes do not exist. */
 export interface CodecEndpoint {
-  codec: PayloadCodec;
+  /** The codec for a namespace: payloads are bound to theirs (AES-GCM associated data). */
+  codecFor(namespace: string): PayloadCodec;
+  /** TEMPORAL_NAMESPACE, for a caller that sends no `X-Namespace` header. */
+  defaultNamespace: string;
   /** CODEC_AUTH_TOKEN: callers send `Authorization: Bearer <token>`. */
   authToken: string;
   /** The Temporal Web UI's origin (from TEMPORAL_UI_URL), the one origin CORS lets call. */
@@ -19,11 +22,20 @@ export interface CodecEndpoint {
 }
 
 /** The codec endpoint for this config, or undefined unless both PAYLOAD_KEYS and CODEC_AUTH_TOKEN are set. */
-export function codecEndpoint(config: Pick<Config, 'PAYLOAD_KEYS' | 'CODEC_AUTH_TOKEN' | 'TEMPORAL_UI_URL'>): CodecEndpoint | undefined {
-  const codec = payloadCodec(config);
-  if (!codec || !config.CODEC_AUTH_TOKEN) return undefined;
-  return { codec, authToken: config.CODEC_AUTH_TOKEN, allowedOrigin: new URL(config.TEMPORAL_UI_URL).origin };
+export function codecEndpoint(
+  config: Pick<Config, 'PAYLOAD_KEYS' | 'PAYLOAD_ALLOW_PLAINTEXT' | 'TEMPORAL_NAMESPACE' | 'CODEC_AUTH_TOKEN' | 'TEMPORAL_UI_URL'>,
+): CodecEndpoint | undefined {
+  if (!config.PAYLOAD_KEYS || !config.CODEC_AUTH_TOKEN) return undefined;
+  return {
+    codecFor: (namespace) => payloadCodec(config, namespace)!,
+    defaultNamespace: config.TEMPORAL_NAMESPACE,
+    authToken: config.CODEC_AUTH_TOKEN,
+    allowedOrigin: new URL(config.TEMPORAL_UI_URL).origin,
+  };
 }
+
+/** Temporal's namespace names: letters, digits, `.`, `_` and `-`. */
+const NAMESPACE = /^[A-Za-z0-9._-]{1,255}$/;
 
 /** One request may carry a few payloads of up to Temporal's 2 MB blob limit each, base64 in JSON. */
 export const CODEC_BODY_LIMIT_BYTES = 4 * 1024 * 1024;
@@ -131,10 +143,13 @@ export function codecRoutes(router: Router<AppState>, deps: { codec?: CodecEndpo
   };
 
   const transform = (op: 'encode' | 'decode') => async (ctx: ParameterizedContext<AppState>) => {
+    // The Web UI names the namespace it shows; `temporal --codec-endpoint` may not: then ours.
+    const namespace = ctx.get('X-Namespace') || endpoint.defaultNamespace;
+    if (!NAMESPACE.test(namespace)) throw apiError(400, 'INVALID_REQUEST', 'X-Namespace must be a Temporal namespace name (letters, digits, ".", "_", "-").');
     const payloads = await readPayloads(ctx);
     let result: Payload[];
     try {
-      result = await endpoint.codec[op](payloads);
+      result = await endpoint.codecFor(namespace)[op](payloads);
     } catch (err) {
       // The codec's messages name key ids and what failed, never key material or payload bytes.
       throw apiError(400, 'INVALID_REQUEST', (err as Error).message, { cause: err });
