@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 import { Client } from 'pg';
@@ -6,6 +7,7 @@ import request from 'supertest';
 import { buildApi } from '../../src/api';
 import { createServer } from '../../src/http/server';
 import { createLogger } from '../../src/observability/logger';
+import { createPool } from '../../src/stores/postgres/pool';
 import { captureLogs } from '../helpers/captured-logs';
 import { expectError } from '../helpers/error-body';
 import { createHarness, eventually, testConfig, type Harness } from '../helpers/harness';
@@ -82,25 +84,34 @@ describe('a client that hangs up while its request waits', () => {
     const logs = captureLogs();
     const config = testConfig({ LOG_LEVEL: 'info' });
     const logger = createLogger(config, 'api', logs.stream);
-    // A fresh app: its key cache is cold, so the request waits on the key lookup below.
-    const httpServer = createServer(buildApi(config, { db: h.db, redis: h.redis, connection }, logger), { timeoutMs: 10_000, logger });
+    // A fresh app: its key cache is cold, so the request waits on the key lookup below. Its pool has a
+    // name of its own, so the wait is told apart from any other backend queued on the same lock (other
+    // suites run beside this one), and no deadline of its own: the lookup waits as long as the lock is
+    // held, never ending on a statement timeout or pool wait before the hang-up is seen.
+    const appName = `overload-hang-up-${randomUUID()}`;
+    const db = createPool(process.env.TEST_DATABASE_URL!, { name: appName, statementTimeoutMs: 120_000, connectionTimeoutMs: 120_000 });
+    const httpServer = createServer(buildApi(config, { db, redis: h.redis, connection }, logger), { timeoutMs: 10_000, logger });
     const server = await listen(httpServer);
     const locker = new Client({ connectionString: process.env.TEST_DATABASE_URL });
     await locker.connect();
     try {
       await locker.query('BEGIN');
       await locker.query('LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE');
+      const { rows: lockerRows } = await locker.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
       const body = JSON.stringify({ employee_id: acct.employeeId, event: 'gone', payload: 'nobody waits for this' });
       const socket = net.connect(server.port, '127.0.0.1');
       socket.on('error', () => undefined);
       socket.write(
         `POST /api/webhook/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${acct.key}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
       );
-      // The whole request arrived and waits on the locked key lookup; then the client gives up.
+      // The whole request arrived and waits on the locked key lookup; then the client gives up. Asked
+      // on another connection than the locker's: a transaction sees pg_stat_activity as it was at its
+      // first look, so polling inside the locker's would never see a wait that began after that.
       await eventually('the key lookup waiting on the lock', async () => {
-        const { rows } = await locker.query(
-          `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%api_keys%' AND pid <> pg_backend_pid()`,
-        );
+        const { rows } = await h.db.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND $2 = ANY(pg_blocking_pids(pid))`, [
+          appName,
+          lockerRows[0].pid,
+        ]);
         return rows.length > 0 ? true : undefined;
       });
       socket.destroy();
@@ -115,6 +126,7 @@ describe('a client that hangs up while its request waits', () => {
       await locker.query('ROLLBACK').catch(() => undefined);
       await locker.end();
       await server.close();
+      await db.end();
     }
     const recorded = await h.db.query('SELECT id FROM messages WHERE account_id = $1', [acct.accountId]);
     expect(recorded.rows).toEqual([]);
