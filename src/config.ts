@@ -122,6 +122,8 @@ export const Config = z.object({
   /** Replaced by the two variables above; refused rather than silently ignored, so no price changes unnoticed. */
   CREDITS_PER_1K_TOKENS: z.undefined({ error: 'replaced by CREDITS_PER_1K_PROMPT_TOKENS and CREDITS_PER_1K_COMPLETION_TOKENS; set those instead' }).optional(),
   /** How often the Temporal Schedule reconciles every account's ledger with the workflow histories (Go duration: 1h, 15m). */
+  /** false: this worker leaves the billing-reconcile Schedule as it is (another process manages it); it still runs the reconcile workflows. */
+  RECONCILE_SCHEDULE: envBoolean.default(true),
   RECONCILE_INTERVAL: z
     .string()
     .regex(/^\d+(ms|s|m|h)$/, 'must be a duration like 1h or 15m')

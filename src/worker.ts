@@ -30,10 +30,9 @@ async function main(): Promise<void> {
   const connection = await connectTemporalNative(config);
   const worker = await createWorker(config, connection, db, logger);
   running.worker = worker;
-  const schedule = await ensureReconcileSchedule(temporalClient(config, connection), {
-    taskQueue: config.TEMPORAL_TASK_QUEUE,
-    every: config.RECONCILE_INTERVAL,
-  });
+  const schedule = config.RECONCILE_SCHEDULE
+    ? await ensureReconcileSchedule(temporalClient(config, connection), { taskQueue: config.TEMPORAL_TASK_QUEUE, every: config.RECONCILE_INTERVAL })
+    : 'left to another process';
   logger.info(
     {
       task_queue: config.TEMPORAL_TASK_QUEUE,

@@ -31,6 +31,9 @@ export function startService(file: string, env: Record<string, string | undefine
       TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
       WORKFLOW_BUNDLE_PATH: process.env.WORKFLOW_BUNDLE_PATH,
       LOG_LEVEL: 'warn',
+      // The Schedule is one per dev server: the test that checks it owns it, and workers on their own
+      // task queues must not point it elsewhere while it runs.
+      RECONCILE_SCHEDULE: 'false',
       ...env,
     },
   });

@@ -48,6 +48,7 @@ describe('a supervisor that is SIGKILLed', () => {
         TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
         WORKFLOW_BUNDLE_PATH: process.env.WORKFLOW_BUNDLE_PATH,
         LOG_LEVEL: 'warn',
+        RECONCILE_SCHEDULE: 'false',
         PORT: String(apiPort),
         HOST: '127.0.0.1',
         WORKER_METRICS_ADDRESS: `127.0.0.1:${metricsPort}`,
