@@ -11,6 +11,8 @@ import { EndpointExistsError, EndpointStore } from '../stores/endpoints';
 import { Ledger } from '../stores/ledger';
 import { createPool } from '../stores/postgres/pool';
 import { ReconcileRunStore } from '../stores/reconcile-runs';
+import { createSourceStore } from '../sources/source-store';
+import { SourceExistsError, type SourceStore } from '../stores/sources';
 import { UsageStore } from '../stores/usage';
 import { temporalDataConverter } from '../temporal/codec';
 import { CliError, printError, printResult, type CommandResult } from './output';
@@ -20,6 +22,8 @@ export interface CliContext {
   accounts: AccountStore;
   employees: EmployeeStore;
   endpoints: EndpointStore;
+  /** Signed sources (built where the API builds them: createSourceStore). */
+  sources: SourceStore;
   keys: ApiKeyStore;
   /** The console's sign-in links (account sign-in-link). */
   sessions: ConsoleSessionStore;
@@ -61,6 +65,7 @@ export function action<O extends object = object>(handler: Handler<O>) {
         accounts: new AccountStore(db),
         employees: new EmployeeStore(db),
         endpoints: new EndpointStore(db),
+        sources: createSourceStore(db),
         keys: new ApiKeyStore(db),
         sessions: new ConsoleSessionStore(db),
         ledger: new Ledger(db),
@@ -138,6 +143,7 @@ function toCliError(err: unknown): CliError {
   // An uncaught database error: no row changed, and the message names what PostgreSQL refused.
   if (err instanceof CliError) return err;
   if (err instanceof EndpointExistsError) return new CliError('ENDPOINT_EXISTS', `${err.message}; remove it first or choose another name.`);
+  if (err instanceof SourceExistsError) return new CliError('SOURCE_EXISTS', `${err.message}; remove it first or choose another name.`);
   if (err instanceof NotFoundError) {
     return new CliError(`${err.what.toUpperCase()}_NOT_FOUND`, `No ${err.what} with id ${err.id}.`);
   }
