@@ -25,6 +25,8 @@ export function describeDelivery(kind: SourceKind, settings: HmacSettings | unde
     const action = jsonPath(parsed, 'action');
     if (typeof action === 'string' && action) label = `${label}.${action}`;
   }
+  // The Standard Webhooks spec's payload names its event in `type`.
+  if (kind === 'standard-webhooks') label = asString(jsonPath(parsed, 'type'));
   if (kind === 'stripe') {
     label = asString(jsonPath(parsed, 'type'));
     deliveryId = asString(jsonPath(parsed, 'id'));
