@@ -12,7 +12,13 @@ beforeAll(async () => {
   h = await createHarness({ RATE_LIMIT_PER_MINUTE: '100000' });
   store = createSourceStore(h.db);
 });
-afterAll(() => h.close());
+/** The closing figures per kind: the statuses of each delivery shape and the employee's inbox line. */
+const figures: string[] = [];
+
+afterAll(async () => {
+  if (figures.length) console.log(`sources: closing figures\n${figures.join('\n')}`);
+  await h.close();
+});
 
 interface Made {
   acct: Seeded;
@@ -73,7 +79,7 @@ const SENDERS: [string, SenderKind][] = [
   ['hmac (zendesk preset)', zendesk],
 ];
 
-describe.each(SENDERS)('a %s source', (_name, sender) => {
+describe.each(SENDERS)('a %s source', (name, sender) => {
   it('answers valid 202, repeated 200 duplicate, unsigned, wrong-secret and tampered 401 with nothing recorded, and the employee reads [Webhook: label]', async () => {
     const made = await makeSource(sender);
     const id = `dlv_${randomUUID()}`;
@@ -88,7 +94,8 @@ describe.each(SENDERS)('a %s source', (_name, sender) => {
     const unsigned = await deliver(sender, made, `dlv_${randomUUID()}`, { unsigned: true });
     const wrong = await deliver(sender, made, `dlv_${randomUUID()}`, { secrets: [sender.secret()] });
     const tampered = await deliver(sender, made, `dlv_${randomUUID()}`, { tamper: true });
-    for (const refused of [unsigned, wrong, tampered]) {
+    const stale = sender.tolerance ? await deliver(sender, made, `dlv_${randomUUID()}`, { ts: nowSeconds() - sender.tolerance - 20 }) : undefined;
+    for (const refused of [unsigned, wrong, tampered, ...(stale ? [stale] : [])]) {
       expect(refused.status).toBe(401);
       expect(refused.body.error.code).toBe('INVALID_SIGNATURE');
       expect(refused.body.error.message).not.toContain(made.secret);
@@ -99,6 +106,10 @@ describe.each(SENDERS)('a %s source', (_name, sender) => {
     const inbox = await eventually('the inbox line', async () => (await h.memory.inbox(made.acct.employeeId))[0]);
     expect(inbox.text.startsWith(`[Webhook: ${sender.label}] `)).toBe(true);
     expect(inbox.messageId).toBe(valid.body.message_id);
+    const codes = [valid, repeated, unsigned, wrong, stale, tampered].map((r) => (r ? String(r.status) : 'n/a'));
+    figures.push(
+      `${name}: valid ${codes[0]}, repeated ${codes[1]}, unsigned ${codes[2]}, wrong ${codes[3]}, stale ${codes[4]}, tampered ${codes[5]} | ${JSON.stringify(inbox.text)}`,
+    );
   });
 
   if (sender.tolerance) {
