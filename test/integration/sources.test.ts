@@ -168,6 +168,39 @@ describe('source deliveries', () => {
     expect((await deliver(github, b, id)).status).toBe(202);
   });
 
+  it('keeps the window in PostgreSQL under the source scope for the source window, apart from the Bearer endpoint', async () => {
+    const made = await makeSource(stripe, { windowMs: 48 * 3_600_000 });
+    const id = `evt_${randomUUID()}`;
+    const bearer = await h.http
+      .post('/api/webhook/')
+      .set(made.acct.auth)
+      .set('Idempotency-Key', id)
+      .send({ employee_id: made.acct.employeeId, payload: 'same key, other channel' });
+    expect(bearer.status).toBe(202);
+    const res = await deliver(stripe, made, id);
+    expect(res.status).toBe(202);
+    const { rows } = await h.db.query<{ scope: string; created_at: Date; expires_at: Date }>(
+      'SELECT scope, created_at, expires_at FROM idempotency_windows WHERE message_id = $1',
+      [res.body.message_id],
+    );
+    expect(rows).toHaveLength(1);
+    expect(rows[0].scope).toBe(`source:${made.sourceId}`);
+    expect(rows[0].expires_at.getTime() - rows[0].created_at.getTime()).toBe(48 * 3_600_000);
+  });
+
+  it("counts only verified deliveries against the account's rate limit, shared with the Bearer endpoint", async () => {
+    const made = await makeSource(github);
+    await h.accounts.updateAccount(made.acct.accountId, { rateLimitPerMinute: 2 });
+    for (let i = 0; i < 5; i++) expect((await deliver(github, made, randomUUID(), { unsigned: true })).status).toBe(401);
+    expect((await deliver(github, made, randomUUID())).status).toBe(202);
+    const bearer = await h.http.post('/api/webhook/').set(made.acct.auth).send({ employee_id: made.acct.employeeId, payload: 'x' });
+    expect(bearer.status).toBe(202);
+    const limited = await deliver(github, made, randomUUID());
+    expect(limited.status).toBe(429);
+    expect(limited.body.error.code).toBe('RATE_LIMITED');
+    expect(limited.headers['retry-after']).toBeDefined();
+  });
+
   it('answers a GitHub ping 200 and starts nothing', async () => {
     const made = await makeSource(github);
     const body = Buffer.from(JSON.stringify({ zen: 'Keep it logically awesome.', hook_id: 1 }));
@@ -232,6 +265,11 @@ describe('source deliveries', () => {
     expect(off.body.error.code).toBe('SOURCE_DISABLED');
     await store.setEnabled(made.sourceId, true);
     expect((await deliver(github, made, randomUUID())).status).toBe(202);
+    await h.accounts.updateAccount(made.acct.accountId, { webhookEnabled: false });
+    const channelOff = await deliver(github, made, randomUUID());
+    expect(channelOff.status).toBe(503);
+    expect(channelOff.headers['retry-after']).toBeDefined();
+    await h.accounts.updateAccount(made.acct.accountId, { webhookEnabled: true });
 
     const big = Buffer.alloc(h.config.SOURCE_MAX_BODY + 1, 0x61);
     const tooLarge = await post(made.sourceId, big, github.sign(big, { id: randomUUID(), ts: nowSeconds(), secrets: [made.secret] }));
