@@ -28,6 +28,8 @@ import { EndpointStore } from './stores/endpoints';
 import { Ledger } from './stores/ledger';
 import { MessageStore } from './stores/messages';
 import { appDatabaseUrl, assertApplicationRole, explainLoginRefusal } from './stores/postgres/app-role';
+import { secretKeys } from './secrets/secret-box';
+import { createSourceStore } from './sources/source-store';
 import { assertSchemaCurrent } from './stores/postgres/migrate';
 import { createPool } from './stores/postgres/pool';
 import { createRedis } from './stores/redis/client';
@@ -68,6 +70,7 @@ export function buildApi(config: Config, { db, redis, connection }: ApiClients, 
     logger,
   );
   const keys = new ApiKeyStore(db);
+  const sources = createSourceStore(db, secretKeys(config));
   const statusReader = new EventStatusReader(runs, new MessageStore(db), config.TEMPORAL_UI_URL, config.TEMPORAL_NAMESPACE);
   return createApp({
     keys,
@@ -84,6 +87,13 @@ export function buildApi(config: Config, { db, redis, connection }: ApiClients, 
     authFailures: { perMinute: config.AUTH_FAILURES_PER_MINUTE, trustedProxies: parseTrustedProxies(config.TRUST_PROXY) },
     readinessTimeoutMs: config.READINESS_TIMEOUT_MS,
     lifecycle,
+    sources: {
+      store: sources,
+      accounts: new AccountStore(db),
+      maxBodyBytes: config.SOURCE_MAX_BODY,
+      bodyRetentionMs: config.SOURCE_BODY_RETENTION_MS,
+      retryAfterSeconds: config.SOURCE_RETRY_AFTER_SECONDS,
+    },
     console: buildConsole(config, { db, redis }, { keys, employees, statusReader }, logger),
     readiness: [
       { name: 'database', check: async () => void (await db.query('SELECT 1')) },
@@ -159,10 +169,12 @@ export async function startApi(config: Config): Promise<{ server: Server; close:
   // Conversations of events older than a week likewise: the history and the inbox keep what was said.
   const intake = new EventIntake(db);
   const conversations = new ConversationStore(db);
+  const sources = createSourceStore(db, secretKeys(config));
   const pruning = setInterval(() => {
     const warn = (what: string) => (err: unknown) => logger.warn({ err: (err as Error).message }, `could not prune ${what}`);
     intake.pruneExpired().catch(warn('expired idempotency windows'));
     conversations.prune(CONVERSATION_RETENTION_MS).catch(warn('old event conversations'));
+    sources.pruneBodies().catch(warn('source bodies past SOURCE_BODY_RETENTION_MS'));
   }, WINDOW_PRUNE_EVERY_MS).unref();
   const server = createServer(app, { timeoutMs: config.BODY_TIMEOUT_MS, logger }).listen(config.PORT, config.HOST);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));

@@ -225,6 +225,24 @@ export const Config = z.object({
    */
   SECRET_KEYS: optionalString.pipe(KeyRingSchema.optional()),
   // --- end of trust boundaries ---
+  // --- signed sources (issue 21) ---
+  /** A source accepts bodies up to this many bytes (default 1 MiB: GitHub's own events run past 64 KB). */
+  SOURCE_MAX_BODY: z.coerce.number().int().positive().default(1_048_576),
+  /** How long a source delivery's original body is kept with its message (default 7 days), so it can be rendered again. */
+  SOURCE_BODY_RETENTION_MS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(7 * 24 * 3_600_000),
+  /** A source's dedupe window when `source add` sets none (default 72 h: Stripe and OpenAI retry for days). */
+  SOURCE_WINDOW_MS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(72 * 3_600_000),
+  /** What a disabled source or channel tells senders to wait before retrying (503 Retry-After). */
+  SOURCE_RETRY_AFTER_SECONDS: z.coerce.number().int().positive().default(300),
+  // --- end of signed sources ---
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_PRETTY: envBoolean.default(false),
   /** Payload text and raw keys stay out of logs unless this is set. */

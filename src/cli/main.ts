@@ -5,6 +5,7 @@ import { registerCreditCommands } from './credits';
 import { registerEmployeeCommands } from './employees';
 import { registerEndpointCommands } from './endpoints';
 import { registerKeyCommands } from './keys';
+import { registerSourceCommands } from './sources';
 import { CliError, printError } from './output';
 
 /** The operator CLI: accounts, channels, employees, API keys, credits and billing, on the service's own Redis. */
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   registerEmployeeCommands(program);
   registerEndpointCommands(program);
   registerKeyCommands(program);
+  registerSourceCommands(program);
   registerCreditCommands(program);
   registerBillingCommands(program);
   return program;

@@ -13,6 +13,8 @@ import { Ledger, TopUpReferenceConflictError } from '../stores/ledger';
 import { appDatabaseUrl } from '../stores/postgres/app-role';
 import { createPool } from '../stores/postgres/pool';
 import { ReconcileRunStore } from '../stores/reconcile-runs';
+import { createSourceStore } from '../sources/source-store';
+import { SourceExistsError, type SourceStore } from '../stores/sources';
 import { UsageStore } from '../stores/usage';
 import { connectTemporal as connectFromConfig, temporalClient } from '../temporal/connect';
 import { CliError, printError, printResult, type CommandResult } from './output';
@@ -22,6 +24,8 @@ export interface CliContext {
   accounts: AccountStore;
   employees: EmployeeStore;
   endpoints: EndpointStore;
+  /** Signed sources (built where the API builds them: createSourceStore). */
+  sources: SourceStore;
   keys: ApiKeyStore;
   /** The console's sign-in links (account sign-in-link). */
   sessions: ConsoleSessionStore;
@@ -69,6 +73,7 @@ export function action<O extends object = object>(handler: Handler<O>) {
         accounts: new AccountStore(db),
         employees: new EmployeeStore(db),
         endpoints: new EndpointStore(db, secretKeys(config)),
+        sources: createSourceStore(db, secretKeys(config)),
         keys: new ApiKeyStore(db),
         sessions: new ConsoleSessionStore(db),
         ledger: new Ledger(db),
@@ -166,6 +171,7 @@ function toCliError(err: unknown): CliError {
   if (err instanceof SecretKeysMissingError) return new CliError('SECRET_KEYS_MISSING', err.message);
   if (err instanceof TopUpReferenceConflictError) return new CliError('REFERENCE_CONFLICT', err.message);
   if (err instanceof EndpointExistsError) return new CliError('ENDPOINT_EXISTS', `${err.message}; remove it first or choose another name.`);
+  if (err instanceof SourceExistsError) return new CliError('SOURCE_EXISTS', `${err.message}; remove it first or choose another name.`);
   if (err instanceof NotFoundError) {
     return new CliError(`${err.what.toUpperCase()}_NOT_FOUND`, `No ${err.what} with id ${err.id}.`);
   }

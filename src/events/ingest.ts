@@ -20,6 +20,19 @@ export interface IngestRequest {
   event?: string;
   idempotencyKey?: string;
   requestId: string;
+  /** A channel other than the seed's endpoint (a signed source): its own window. */
+  channel?: IngestChannel;
+}
+
+/**
+ * A signed source's window: its scope (`source:<id>`), its length, and what a repeat of the key
+ * with another body gets. A sender's delivery id is authoritative, so a source answers it as a
+ * duplicate (and logs it) where the seed's endpoint refuses it (422).
+ */
+export interface IngestChannel {
+  scope: string;
+  windowMs: number;
+  onReuse: 'refuse' | 'duplicate';
 }
 
 export interface IngestResult {
@@ -86,7 +99,8 @@ export class EventIngest {
     return this.windows.lookup(accountId, idempotencyKey).catch(() => undefined);
   }
 
-  async accept(req: IngestRequest, peeked?: WindowPeek): Promise<IngestResult> {
+  async accept(request: IngestRequest, peeked?: WindowPeek): Promise<IngestResult> {
+    const req = scoped(request);
     const employee = await upstream('database', () => this.employees.getEmployeeCached(req.employeeId));
     // Another account's employee gets the same answer as a missing one: ids are not an oracle.
     if (!employee || employee.accountId !== req.accountId) {
@@ -116,7 +130,13 @@ export class EventIngest {
           window:
             req.idempotencyKey === undefined
               ? undefined
-              : { scope: API_SCOPE, keySha256: sha256Hex(req.idempotencyKey), payloadSha256, windowMs: this.options.idempotencyWindowMs, takeOver },
+              : {
+                  scope: req.channel?.scope ?? API_SCOPE,
+                  keySha256: sha256Hex(req.idempotencyKey),
+                  payloadSha256,
+                  windowMs: req.channel?.windowMs ?? this.options.idempotencyWindowMs,
+                  takeOver,
+                },
         }),
       );
       if (claim.outcome === 'insufficient') throw this.insufficient(claim.balance - claim.reserved);
@@ -134,9 +154,9 @@ export class EventIngest {
         return this.start(req, input, workflowId);
       }
       const original = claim.original;
-      refuseReuse(req, payloadSha256, original);
+      refuseReuse(req, payloadSha256, original, this.logger);
       const keySha256 = sha256Hex(req.idempotencyKey!);
-      const state = await this.originalOutcome(req.accountId, keySha256, workflowIdOf(original.messageId), original);
+      const state = await this.originalOutcome(req.accountId, req.channel?.scope ?? API_SCOPE, keySha256, workflowIdOf(original.messageId), original);
       if (state === 'accepted') {
         const cached: OriginalEvent = {
           messageId: original.messageId,
@@ -161,17 +181,17 @@ export class EventIngest {
    * share one wait. (A window outliving the namespace's retention would read as never started:
    * windows are minutes, retention days.)
    */
-  private originalOutcome(accountId: string, keySha256: string, workflowId: string, original: WindowOriginal): Promise<OriginalOutcome> {
+  private originalOutcome(accountId: string, scope: string, keySha256: string, workflowId: string, original: WindowOriginal): Promise<OriginalOutcome> {
     const key = `${accountId}/${keySha256}/${original.messageId}`;
     let wait = this.waits.get(key);
     if (!wait) {
-      wait = this.waitForOriginal(accountId, keySha256, workflowId, original).finally(() => this.waits.delete(key));
+      wait = this.waitForOriginal(accountId, scope, keySha256, workflowId, original).finally(() => this.waits.delete(key));
       this.waits.set(key, wait);
     }
     return wait;
   }
 
-  private async waitForOriginal(accountId: string, keySha256: string, workflowId: string, original: WindowOriginal): Promise<OriginalOutcome> {
+  private async waitForOriginal(accountId: string, scope: string, keySha256: string, workflowId: string, original: WindowOriginal): Promise<OriginalOutcome> {
     const giveUpAt = original.createdAt.getTime() + this.options.startTimeoutMs + IN_FLIGHT_GRACE_MS;
     for (let pause = IN_FLIGHT_POLL_MS; ; pause = Math.min(pause * 2, IN_FLIGHT_MAX_POLL_MS)) {
       // A Temporal that does not answer in time is asked again, until the wait is over.
@@ -182,7 +202,7 @@ export class EventIngest {
         return 'never-started';
       }
       await sleep(pause);
-      const current = await upstream('database', () => this.intake.windowMessage(accountId, API_SCOPE, keySha256));
+      const current = await upstream('database', () => this.intake.windowMessage(accountId, scope, keySha256));
       if (current !== original.messageId) return 'released';
     }
   }
@@ -238,7 +258,7 @@ export class EventIngest {
 
   /** A repeat answered from the cache: the same checks as one answered by the database. */
   private duplicate(req: IngestRequest, payloadSha256: string, original: OriginalEvent, workflowId: string): IngestResult {
-    refuseReuse(req, payloadSha256, original);
+    refuseReuse(req, payloadSha256, original, this.logger);
     return { status: 'duplicate', messageId: original.messageId, employeeId: original.employeeId, workflowId };
   }
 
@@ -256,14 +276,33 @@ export class EventIngest {
   }
 }
 
+/**
+ * A channel's key is scoped to it before it names anything (the window row, the cached window, the
+ * workflow id): two sources, or a source and the seed's endpoint, never share a key. The separator
+ * is a newline, which an Idempotency-Key (printable ASCII) cannot hold.
+ */
+function scoped(req: IngestRequest): IngestRequest {
+  if (!req.channel || req.idempotencyKey === undefined) return req;
+  return { ...req, idempotencyKey: `${req.channel.scope}\n${req.idempotencyKey}` };
+}
+
 /** A key's repeat must carry the request it was first sent with; which field differs is named, never the values. */
-function refuseReuse(req: IngestRequest, payloadSha256: string, original: Pick<OriginalEvent, 'employeeId' | 'event' | 'payloadSha256'>): void {
+function refuseReuse(
+  req: IngestRequest,
+  payloadSha256: string,
+  original: Pick<OriginalEvent, 'messageId' | 'employeeId' | 'event' | 'payloadSha256'>,
+  logger: Logger,
+): void {
   const differs = [
     original.employeeId !== req.employeeId ? 'employee_id' : undefined,
     (original.event ?? null) !== (req.event ?? null) ? 'event' : undefined,
     original.payloadSha256 !== payloadSha256 ? 'payload' : undefined,
   ].filter((field): field is string => field !== undefined);
   if (differs.length === 0) return;
+  if (req.channel?.onReuse === 'duplicate') {
+    logger.warn({ scope: req.channel.scope, message_id: original.messageId, differs }, 'delivery id repeated with another request; answered as a duplicate');
+    return;
+  }
   throw new DomainError(
     'IDEMPOTENCY_KEY_REUSED',
     `This Idempotency-Key was used within its window for another request (its ${differs.join(', ')} differ${differs.length === 1 ? 's' : ''}). ` +

@@ -10,6 +10,7 @@ import { unmatched } from './middleware/unmatched';
 import { billingRoutes } from './routes/billing';
 import { codecRoutes } from './routes/codec';
 import { healthRoutes } from './routes/health';
+import { sourceRoutes } from './routes/sources';
 import { statusRoutes } from './routes/status';
 import { webhookRoutes } from './routes/webhook';
 import type { AppDeps } from './deps';
@@ -32,6 +33,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const router = new Router<AppState>();
   healthRoutes(router, deps);
   webhookRoutes(router, deps);
+  sourceRoutes(router, deps);
   statusRoutes(router, deps);
   billingRoutes(router, deps);
   codecRoutes(router, deps);

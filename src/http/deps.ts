@@ -3,7 +3,9 @@ import type { EventStatusReader } from '../events/event-status';
 import type { EventIngest } from '../events/ingest';
 import type { Logger } from '../observability/logger';
 import type { ApiMetrics } from '../observability/metrics';
+import type { AccountStore } from '../stores/accounts';
 import type { ApiKeyStore } from '../stores/api-keys';
+import type { SourceStore } from '../stores/sources';
 import type { AccountRateLimiter } from '../stores/redis/rate-limiter';
 import type { UsageStore } from '../stores/usage';
 import type { AuthFailureOptions } from './middleware/auth-failures';
@@ -18,6 +20,18 @@ export interface ReadinessCheck {
 /** What the process says about itself while it stops: set by the entry point on SIGTERM. */
 export interface Lifecycle {
   draining: boolean;
+}
+
+/** What POST /api/sources/{source_id} is served from (see buildApi). */
+export interface SourceRouteDeps {
+  store: SourceStore;
+  accounts: AccountStore;
+  /** SOURCE_MAX_BODY */
+  maxBodyBytes: number;
+  /** SOURCE_BODY_RETENTION_MS */
+  bodyRetentionMs: number;
+  /** SOURCE_RETRY_AFTER_SECONDS: a disabled source or channel's 503. */
+  retryAfterSeconds: number;
 }
 
 /** What the HTTP app is built from (createApp); each route reads only the fields it serves. */
@@ -48,6 +62,8 @@ export interface AppDeps {
   readinessTimeoutMs?: number;
   /** Set `draining` on shutdown: /readyz then answers 503. */
   lifecycle?: Lifecycle;
+  /** Serves POST /api/sources/{source_id} (signed sources) when present. */
+  sources?: SourceRouteDeps;
   /** The console's routers (src/console/console.ts), served at `/` when present. */
   console?: Koa.Middleware[];
 }

@@ -32,6 +32,9 @@ export type ErrorCode =
   | 'TOO_MANY_AUTH_FAILURES'
   | 'OVERLOADED'
   | 'CLIENT_CLOSED_REQUEST'
+  | 'SOURCE_NOT_FOUND'
+  | 'SOURCE_DISABLED'
+  | 'INVALID_SIGNATURE'
   | 'INTERNAL';
 
 /** A typed HTTP error: handlers throw it, one middleware turns it into the JSON body. */

@@ -35,6 +35,9 @@ export const APP_PRIVILEGES: Readonly<Record<string, readonly ('SELECT' | 'INSER
   idempotency_windows: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
   // Event conversations (model turns by reference), pruned after a week.
   event_turns: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
+  // Signed sources (rotated, disabled, removed by their owners) and the bodies kept for replay, pruned.
+  sources: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
+  source_bodies: ['SELECT', 'INSERT', 'DELETE'],
   // The console's sign-in links and sessions.
   sign_in_links: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
   console_sessions: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
