@@ -8,11 +8,15 @@ import type { EmployeeStore } from '../stores/employees';
 import type { EndpointStore } from '../stores/endpoints';
 import type { Ledger } from '../stores/ledger';
 import type { TopUpStore } from '../stores/top-ups';
+import type { SourceStore } from '../stores/sources';
 import type { UsageStore } from '../stores/usage';
 import type { ConsoleEvents } from './data';
 import type { SignInService } from './sign-in';
 
 export interface ConsoleDeps {
+  /** Signed sources (Settings → Sources), and the dedupe window a new one gets. */
+  sources: SourceStore;
+  sourceWindowMs: number;
   publicUrl: string;
   sessionIdleMs: number;
   sessionMaxMs: number;

@@ -66,7 +66,8 @@ export function communicationsPage(opts: { session: ConsoleSession; account: Acc
     : '';
   return page(
     { title: 'Settings · Communications', session, section: 'settings' },
-    html`<h2>Communications</h2>
+    html`<p><strong>Communications</strong> · <a href="/settings/sources">Sources</a></p>
+      <h2>Communications</h2>
       <section aria-labelledby="inbound">
         <h3 id="inbound">Inbound channels</h3>
         ${webhookSwitch(account, session)}

@@ -2,10 +2,27 @@ import type Router from '@koa/router';
 import { z } from 'zod';
 import { apiError } from '../../http/errors';
 import type { ConsoleDeps } from '../deps';
+import { generateSourceSecret, parseHmacSettings, SOURCE_KINDS, type SourceKind } from '../../sources/kinds';
 import { communicationsPage, webhookSwitch } from '../pages/communications';
+import { SOURCE_CHOICES, sourcesPage } from '../pages/sources';
 import { signedIn, type ConsoleState, type SignedInState } from '../session';
 
 const KeyName = z.string().trim().min(1).max(100);
+
+const NewSource = z.object({
+  name: z.string().trim().min(1).max(100),
+  kind: z.enum(SOURCE_CHOICES.map(([value]) => value) as [string, ...string[]]),
+  employee: z.string(),
+});
+
+const sourceUrl = (deps: ConsoleDeps, id: string) => `${deps.publicUrl}/api/sources/${id}`;
+
+/** The account's sources, employee by employee (an account has a handful of employees). */
+async function sourcesView(deps: ConsoleDeps, session: SignedInState['session']) {
+  const employees = await deps.employees.listEmployees(session.account.id);
+  const sources = (await Promise.all(employees.map((e) => deps.sources.list(e.id)))).flat().map((s) => ({ ...s, url: sourceUrl(deps, s.id) }));
+  return { session, employees, sources };
+}
 
 /** Settings → Communications: the Webhook switch, and the Webhook card's keys (create once, revoke). */
 export function settingsPages(router: Router<ConsoleState>, deps: ConsoleDeps): void {
@@ -41,6 +58,48 @@ export function settingsPages(router: Router<ConsoleState>, deps: ConsoleDeps): 
     ctx.type = 'html';
     ctx.body = communicationsPage({ session, account: session.account, keys, created: { key, name: name.data } }).text;
   });
+
+  router.get<SignedInState>('/settings/sources', signedIn(), async (ctx) => {
+    ctx.type = 'html';
+    ctx.body = sourcesPage(await sourcesView(deps, ctx.state.session)).text;
+  });
+
+  // The secret is rendered once, in the answer to this POST.
+  router.post<SignedInState>('/settings/sources', signedIn(), async (ctx) => {
+    const { session } = ctx.state;
+    const form = NewSource.safeParse(ctx.request.body);
+    const employees = await deps.employees.listEmployees(session.account.id);
+    if (!form.success || !employees.some((e) => e.id === form.data.employee)) {
+      ctx.status = 400;
+      ctx.type = 'html';
+      ctx.body = sourcesPage({ ...(await sourcesView(deps, session)), error: 'Give the source a name (1 to 100 characters), a sender and one of your employees.' }).text;
+      return;
+    }
+    const { name, kind: choice, employee } = form.data;
+    const kind: SourceKind = (SOURCE_KINDS as readonly string[]).includes(choice) ? (choice as SourceKind) : 'hmac';
+    const secret = generateSourceSecret(kind);
+    const added = await deps.sources.add({
+      employeeId: employee,
+      name,
+      kind,
+      secret,
+      settings: kind === 'hmac' ? parseHmacSettings({ preset: choice }) : undefined,
+      windowMs: deps.sourceWindowMs,
+    });
+    ctx.status = 201;
+    ctx.type = 'html';
+    ctx.body = sourcesPage({ ...(await sourcesView(deps, session)), created: { name: added.name, url: sourceUrl(deps, added.id), secret } }).text;
+  });
+
+  for (const action of ['enable', 'disable'] as const) {
+    router.post<SignedInState>(`/settings/sources/:id/${action}`, signedIn(), async (ctx) => {
+      const source = await deps.sources.get(ctx.params.id);
+      // Another account's source is 404, exactly like an unknown one.
+      if (!source || source.accountId !== ctx.state.session.account.id) throw apiError(404, 'NOT_FOUND', 'No such source.');
+      await deps.sources.setEnabled(source.id, action === 'enable');
+      ctx.redirect('/settings/sources');
+    });
+  }
 
   router.post<SignedInState>('/settings/communications/keys/:id/revoke', signedIn(), async (ctx) => {
     // Scoped by account in SQL: another account's key id is a NotFoundError, hence 404.
