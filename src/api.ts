@@ -35,6 +35,7 @@ import { createPool } from './stores/postgres/pool';
 import { createRedis } from './stores/redis/client';
 import { IdempotencyCache } from './stores/redis/idempotency-cache';
 import { AccountRateLimiter } from './stores/redis/rate-limiter';
+import type { SourceStore } from './stores/sources';
 import { TopUpStore } from './stores/top-ups';
 import { UsageStore } from './stores/usage';
 import { connectTemporal, temporalClient } from './temporal/connect';
@@ -94,7 +95,7 @@ export function buildApi(config: Config, { db, redis, connection }: ApiClients, 
       bodyRetentionMs: config.SOURCE_BODY_RETENTION_MS,
       retryAfterSeconds: config.SOURCE_RETRY_AFTER_SECONDS,
     },
-    console: buildConsole(config, { db, redis }, { keys, employees, statusReader }, logger),
+    console: buildConsole(config, { db, redis }, { keys, employees, statusReader, sources }, logger),
     readiness: [
       { name: 'database', check: async () => void (await db.query('SELECT 1')) },
       { name: 'redis', check: async () => void (await redis.ping()) },
@@ -107,7 +108,7 @@ export function buildApi(config: Config, { db, redis, connection }: ApiClients, 
 function buildConsole(
   config: Config,
   { db, redis }: Pick<ApiClients, 'db' | 'redis'>,
-  shared: { keys: ApiKeyStore; employees: EmployeeStore; statusReader: EventStatusReader },
+  shared: { keys: ApiKeyStore; employees: EmployeeStore; statusReader: EventStatusReader; sources: SourceStore },
   logger: Logger,
 ) {
   const base = publicUrl(config);
@@ -134,6 +135,8 @@ function buildConsole(
     events: new ConsoleEvents(new MessageStore(db), shared.statusReader),
     keys: shared.keys,
     employees: shared.employees,
+    sources: shared.sources,
+    sourceWindowMs: config.SOURCE_WINDOW_MS,
     endpoints: new EndpointStore(db),
     memory: new EmployeeMemory(db, config.MEMORY_TURNS),
     logger,

@@ -30,7 +30,9 @@ describe('Settings → Sources, in Chromium', () => {
     const employeeId = page.url().split('/').pop()!;
     await page.goto(`${stack.url}/settings/communications`);
     await page.getByRole('switch', { name: 'Webhook' }).click();
-    await eventually('the channel on', async () => ((await page.getByRole('switch', { name: 'Webhook' }).getAttribute('aria-checked')) === 'true' ? true : undefined));
+    await eventually('the channel on', async () =>
+      (await page.getByRole('switch', { name: 'Webhook' }).getAttribute('aria-checked')) === 'true' ? true : undefined,
+    );
 
     await page.getByRole('link', { name: 'Sources' }).click();
     await page.getByLabel('Name').fill('repo events');

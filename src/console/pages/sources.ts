@@ -52,7 +52,9 @@ function sourceRows(view: SourcesView): Html {
               <td>${s.enabled ? 'on' : 'off'}</td>
               <td>
                 <form method="post" action="/settings/sources/${s.id}/${s.enabled ? 'disable' : 'enable'}">
-                  ${csrfField(view.session)}<button type="submit" aria-label="${s.enabled ? 'Disable' : 'Enable'} ${s.name}">${s.enabled ? 'Disable' : 'Enable'}</button>
+                  ${csrfField(view.session)}<button type="submit" aria-label="${s.enabled ? 'Disable' : 'Enable'} ${s.name}">
+                    ${s.enabled ? 'Disable' : 'Enable'}
+                  </button>
                 </form>
               </td>
             </tr>`,

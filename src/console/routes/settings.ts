@@ -72,7 +72,10 @@ export function settingsPages(router: Router<ConsoleState>, deps: ConsoleDeps): 
     if (!form.success || !employees.some((e) => e.id === form.data.employee)) {
       ctx.status = 400;
       ctx.type = 'html';
-      ctx.body = sourcesPage({ ...(await sourcesView(deps, session)), error: 'Give the source a name (1 to 100 characters), a sender and one of your employees.' }).text;
+      ctx.body = sourcesPage({
+        ...(await sourcesView(deps, session)),
+        error: 'Give the source a name (1 to 100 characters), a sender and one of your employees.',
+      }).text;
       return;
     }
     const { name, kind: choice, employee } = form.data;
