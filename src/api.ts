@@ -4,25 +4,21 @@ import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { loadConfigOrExit, temporalAddress, type Config } from './config';
 import { EventStatusReader } from './events/event-status';
-import { EventIngest } from './events/ingest';
+import { createEventServices } from './events/services';
 import { createApp } from './http/app';
 import { codecEndpoint } from './http/routes/codec';
 import { createServer } from './http/server';
 import { createLogger, type Logger } from './observability/logger';
 import { createApiMetrics } from './observability/metrics';
 import { ApiKeyStore } from './stores/api-keys';
-import { EmployeeStore } from './stores/employees';
 import { EventIntake } from './stores/intake';
-import { Ledger } from './stores/ledger';
 import { MessageStore } from './stores/messages';
 import { assertSchemaCurrent } from './stores/postgres/migrate';
 import { createPool } from './stores/postgres/pool';
 import { createRedis } from './stores/redis/client';
-import { IdempotencyCache } from './stores/redis/idempotency-cache';
 import { AccountRateLimiter } from './stores/redis/rate-limiter';
 import { UsageStore } from './stores/usage';
 import { temporalDataConverter } from './temporal/codec';
-import { EventRuns } from './temporal/event-runs';
 
 const WINDOW_PRUNE_EVERY_MS = 60_000;
 
@@ -36,25 +32,11 @@ export interface ApiClients {
 /** The HTTP app wired to its stores and to Temporal; shared by the entry point and the tests. */
 export function buildApi(config: Config, { db, redis, connection }: ApiClients, logger: Logger) {
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(config) });
-  const runs = new EventRuns(client);
-  const employees = new EmployeeStore(db);
-  const ingest = new EventIngest(
-    runs,
-    employees,
-    new IdempotencyCache(redis),
-    new EventIntake(db),
-    new Ledger(db),
-    {
-      taskQueue: config.TEMPORAL_TASK_QUEUE,
-      idempotencyWindowMs: config.IDEMPOTENCY_WINDOW_MS,
-      startTimeoutMs: config.TEMPORAL_START_TIMEOUT_MS,
-      reserveCreditsPerEvent: config.RESERVE_CREDITS_PER_EVENT,
-    },
-    logger,
-  );
+  const { runs, ingest, replayer } = createEventServices(config, { db, redis, client }, logger);
   return createApp({
     keys: new ApiKeyStore(db),
     ingest,
+    replayer,
     rateLimiter: new AccountRateLimiter(redis, config.RATE_LIMIT_PER_MINUTE),
     logger,
     bodyTimeoutMs: config.BODY_TIMEOUT_MS,
@@ -87,7 +69,9 @@ export async function startApi(config: Config): Promise<{ server: Server; close:
   // Expired Idempotency-Key windows answer nothing; deleting them is housekeeping, in small batches.
   const intake = new EventIntake(db);
   const pruning = setInterval(() => {
-    intake.pruneExpired().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'could not prune expired idempotency windows'));
+    intake
+      .pruneExpired()
+      .catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'could not prune expired idempotency windows and kept payloads'));
   }, WINDOW_PRUNE_EVERY_MS).unref();
   const server = createServer(app, { timeoutMs: config.BODY_TIMEOUT_MS, logger }).listen(config.PORT, config.HOST);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));

@@ -7,7 +7,7 @@
  * Part of the workflow bundle: only `@temporalio/*` and the kernel (`src/domain/`) are imported.
  */
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import { defineQuery } from '@temporalio/workflow';
+import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { AgentLimits, AssistantMessage, ChatMessage, ToolCall, ToolSpec } from '../src/domain/agent';
 import type { ChargeResult, Posting, ReconcileSummary, SettleOutcome } from '../src/domain/billing';
 import type { EmployeeOutcome, EventStatus, EventStep, Usage } from '../src/domain/events';
@@ -17,6 +17,9 @@ export const EVENT_WORKFLOW = 'processWebhookEvent';
 export const RECONCILE_WORKFLOW = 'reconcileBilling';
 export type ProcessWebhookEvent = (input: WebhookEventInput) => Promise<WebhookEventResult>;
 export type ReconcileBilling = () => Promise<ReconcileSummary>;
+/** One per employee in ordered mode: takes its events by signal and runs each as a child `processWebhookEvent`. */
+export const EMPLOYEE_QUEUE_WORKFLOW = 'runEmployeeQueue';
+export type RunEmployeeQueue = (input: EmployeeQueueInput) => Promise<void>;
 
 /** The event workflow's live account of itself, answered while it runs. */
 export const statusQuery = defineQuery<WebhookEventResult>('status');
@@ -94,6 +97,32 @@ export type SettledMemo = Required<Pick<EventMemo, 'settled' | 'charge'>>;
 export interface EventFailureDetails {
   steps: EventStep[];
 }
+
+/** An event handed to an employee's queue workflow: everything its child workflow is started with. */
+export interface QueuedEvent {
+  input: WebhookEventInput;
+  /** The event's own workflow id (its message record names it): the child runs under it. */
+  workflowId: string;
+  memo: EventMemo;
+  summary: string;
+  /** The employee's cap when the event was accepted: the head of the queue starts once fewer run. */
+  concurrency: number;
+}
+
+/** The queue workflow's input: what it carries across continue-as-new. */
+export interface EmployeeQueueInput {
+  accountId: string;
+  employeeId: string;
+  /** Events accepted and not yet started, in acceptance (signal) order. */
+  queue: QueuedEvent[];
+  /** Events one run starts before it continues as new (the history stays small, signals per run bounded). */
+  eventsPerRun: number;
+}
+
+/** Acceptance order is the order this signal reaches the queue workflow, whichever API sent it. */
+export const enqueueSignal = defineSignal<[QueuedEvent]>('enqueue');
+/** What the queue workflow holds: message ids waiting, and those whose child runs. */
+export const queueQuery = defineQuery<{ queued: string[]; running: string[] }>('queue');
 
 /** Everything the loop needs, read once at the start of the event. `model` undefined: no model server, inbox delivery. */
 export interface AgentSetup {

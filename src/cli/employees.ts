@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { NotFoundError } from '../stores/accounts';
-import type { Employee } from '../stores/employees';
-import { duration, inboxLimit, nonEmpty, positiveInt, toolList } from './arguments';
+import { FLOW_MODES, type Employee, type FlowMode } from '../stores/employees';
+import { duration, flowMode, inboxLimit, nonEmpty, positiveInt, toolList } from './arguments';
 import { CliError, fields, table, truncate, type CommandResult } from './output';
 import { action, withJson, type CliContext } from './run';
 
@@ -56,18 +56,43 @@ export function registerEmployeeCommands(program: Command): void {
     );
 
   withJson(employee.command('update').argument('<employee-id>'))
-    .description("set the employee's limits per event (unset ones keep the service defaults)")
+    .description("set the employee's limits per event (unset ones keep the service defaults) and how it takes its events")
     .option('--max-steps <n>', 'model turns per event', positiveInt)
     .option('--max-tokens <n>', 'max_tokens of each model call', positiveInt)
     .option('--deadline <duration>', 'the whole event, from acceptance: 90s, 30m, 1h', duration)
     .option('--max-credits <n>', 'credits one event may spend', positiveInt)
+    .option('--mode <mode>', `${FLOW_MODES.join('|')}: every event at once, one at a time in acceptance order, or debounced into one run`, flowMode)
+    .option('--concurrency <n>', 'ordered: events of this employee that may run at once (default 1)', positiveInt)
+    .option('--debounce <duration>', 'batch: quiet time that closes a batch (default 30s)', duration)
+    .option('--max-wait <duration>', 'batch: longest a batch waits for its first event to run (default 5m)', duration)
+    .option('--max-batch <n>', 'batch: events one run takes at most (default 50)', positiveInt)
     .action(
-      action<{ maxSteps?: number; maxTokens?: number; deadline?: number; maxCredits?: number }>(async (ctx, [id], opts) => {
+      action<{
+        maxSteps?: number;
+        maxTokens?: number;
+        deadline?: number;
+        maxCredits?: number;
+        mode?: FlowMode;
+        concurrency?: number;
+        debounce?: number;
+        maxWait?: number;
+        maxBatch?: number;
+      }>(async (ctx, [id], opts) => {
         const limits = { maxSteps: opts.maxSteps, maxTokens: opts.maxTokens, deadlineMs: opts.deadline, maxCredits: opts.maxCredits };
-        if (Object.values(limits).every((v) => v === undefined)) {
-          throw new CliError('INVALID_ARGUMENT', 'Give at least one of --max-steps, --max-tokens, --deadline, --max-credits.', 2);
+        const flow = { mode: opts.mode, concurrency: opts.concurrency, debounceMs: opts.debounce, maxWaitMs: opts.maxWait, maxBatch: opts.maxBatch };
+        const limitsGiven = Object.values(limits).some((v) => v !== undefined);
+        const flowGiven = Object.values(flow).some((v) => v !== undefined);
+        if (!limitsGiven && !flowGiven) {
+          throw new CliError(
+            'INVALID_ARGUMENT',
+            'Give at least one of --max-steps, --max-tokens, --deadline, --max-credits, --mode, --concurrency, --debounce, --max-wait, --max-batch.',
+            2,
+          );
         }
-        return employeeResult(await ctx.employees.updateLimits(id, limits), ctx.config);
+        let updated = limitsGiven ? await ctx.employees.updateLimits(id, limits) : undefined;
+        // A mode change applies to events accepted after it (within the API's one-second employee cache).
+        if (flowGiven) updated = await ctx.employees.updateFlow(id, flow);
+        return employeeResult(updated!, ctx.config);
       }),
     );
 
@@ -106,7 +131,7 @@ function employeeResult(e: Employee, config: CliContext['config']): CommandResul
   };
   const own = (value: number | undefined) => (value === undefined ? ' (default)' : '');
   return {
-    json: { employee_id: e.id, account_id: e.accountId, name: e.name, model: e.model ?? null, tools: e.tools, limits },
+    json: { employee_id: e.id, account_id: e.accountId, name: e.name, model: e.model ?? null, tools: e.tools, limits, flow: flowJson(e) },
     text: fields([
       ['employee', e.id],
       ['name', e.name],
@@ -116,6 +141,21 @@ function employeeResult(e: Employee, config: CliContext['config']): CommandResul
       ['max tokens', `${limits.max_tokens}${own(e.limits.maxTokens)}`],
       ['deadline', `${limits.deadline_ms / 1000} s${own(e.limits.deadlineMs)}`],
       ['max credits', `${limits.max_credits}${own(e.limits.maxCredits)}`],
+      ['mode', flowText(e)],
     ]),
   };
+}
+
+/** The mode with the settings that apply to it, defaults filled in. */
+function flowJson(e: Employee): Record<string, unknown> {
+  const f = e.flow;
+  if (f.mode === 'ordered') return { mode: f.mode, concurrency: f.concurrency ?? 1 };
+  if (f.mode === 'batch') return { mode: f.mode, debounce_ms: f.debounceMs ?? 30_000, max_wait_ms: f.maxWaitMs ?? 300_000, max_batch: f.maxBatch ?? 50 };
+  return { mode: f.mode };
+}
+
+function flowText(e: Employee): string {
+  return Object.entries(flowJson(e))
+    .map(([k, v]) => (k === 'mode' ? String(v) : `${k}=${String(v)}`))
+    .join(' ');
 }

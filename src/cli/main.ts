@@ -4,6 +4,7 @@ import { registerBillingCommands } from './billing';
 import { registerCreditCommands } from './credits';
 import { registerEmployeeCommands } from './employees';
 import { registerEndpointCommands } from './endpoints';
+import { registerEventCommands } from './events';
 import { registerKeyCommands } from './keys';
 import { CliError, printError } from './output';
 
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerKeyCommands(program);
   registerCreditCommands(program);
   registerBillingCommands(program);
+  registerEventCommands(program);
   return program;
 }
 

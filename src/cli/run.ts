@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { Client, Connection } from '@temporalio/client';
 import type pg from 'pg';
 import { parseConfig, temporalAddress, type Config } from '../config';
+import { DomainError } from '../events/errors';
 import { AccountStore, NotFoundError } from '../stores/accounts';
 import { ApiKeyStore } from '../stores/api-keys';
 import { EmployeeMemory } from '../stores/employee-memory';
@@ -24,6 +25,8 @@ export interface CliContext {
   usage: UsageStore;
   memory: EmployeeMemory;
   runs: ReconcileRunStore;
+  /** The pool the stores share, for commands that build services over it. */
+  db: pg.Pool;
   config: Config;
   /** A Temporal client on the service's namespace, connected on first use (only some commands need one). */
   temporal(): Promise<Client>;
@@ -63,6 +66,7 @@ export function action<O extends object = object>(handler: Handler<O>) {
         usage: new UsageStore(db),
         memory: new EmployeeMemory(db, config.MEMORY_TURNS),
         runs: new ReconcileRunStore(db),
+        db,
         config,
         async temporal() {
           connection ??= connectTemporal(config);
@@ -133,6 +137,8 @@ async function connectTemporal(config: Config): Promise<Connection> {
 function toCliError(err: unknown): CliError {
   // An uncaught database error: no row changed, and the message names what PostgreSQL refused.
   if (err instanceof CliError) return err;
+  // A replay's outcome (REPLAY_EXPIRED, EVENT_RUNNING, INSUFFICIENT_CREDITS, …) keeps its code.
+  if (err instanceof DomainError) return new CliError(err.code, err.message);
   if (err instanceof EndpointExistsError) return new CliError('ENDPOINT_EXISTS', `${err.message}; remove it first or choose another name.`);
   if (err instanceof NotFoundError) {
     return new CliError(`${err.what.toUpperCase()}_NOT_FOUND`, `No ${err.what} with id ${err.id}.`);

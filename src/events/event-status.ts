@@ -9,6 +9,8 @@ export interface EventStatusView {
   event: string | null;
   status: EventStatus;
   received_at: string;
+  /** The first original this event replays; null for an event sent by its source. */
+  replay_of: string | null;
   completed_at: string | null;
   attempts: number;
   credits: number | null;
@@ -42,10 +44,15 @@ export class EventStatusReader {
       employee_id: record.employeeId,
       event: record.event ?? null,
       received_at: record.receivedAt.toISOString(),
+      replay_of: record.replayOf ?? null,
       credits: charge ? -charge.credits : null,
     };
 
     const run = await upstream('temporal', () => this.runs.find(record.workflowId, messageId));
+    if (!run && record.queuedAt && !charge) {
+      // Held by its employee's queue workflow (ordered mode): its own workflow starts when its turn comes.
+      return { ...base, status: 'queued', completed_at: null, attempts: 0, steps: [], trace_url: null };
+    }
     if (!run) {
       // Past Temporal's retention the history is gone; the ledger still knows: every completed event is charged.
       return {

@@ -11,7 +11,7 @@ import type { Ledger } from '../stores/ledger';
 import type { IdempotencyCache, OriginalEvent } from '../stores/redis/idempotency-cache';
 import type { EventRuns } from '../temporal/event-runs';
 import { DomainError, dependencyUnavailable, upstream } from './errors';
-import { eventWorkflowId } from './workflow-id';
+import { employeeQueueWorkflowId, eventWorkflowId } from './workflow-id';
 
 export interface IngestRequest {
   accountId: string;
@@ -20,6 +20,14 @@ export interface IngestRequest {
   event?: string;
   idempotencyKey?: string;
   requestId: string;
+  /**
+   * A window of another scope than the API's Idempotency-Key (replays: their own key, or a short
+   * double-click window per original). The event then runs under its message id, and `idempotencyKey`
+   * is not used.
+   */
+  window?: { scope: string; key: string; windowMs: number };
+  /** The first original event this one replays. */
+  replayOf?: string;
 }
 
 export interface IngestResult {
@@ -37,6 +45,12 @@ export interface IngestOptions {
   startTimeoutMs: number;
   /** Credits held from acceptance until the event settles; an account that cannot cover it gets 402. */
   reserveCreditsPerEvent: number;
+  /** How long the sealed payload is kept for replay (REPLAY_RETENTION). */
+  replayRetentionMs: number;
+  /** Seals a payload for keeping (src/temporal/sealed-payload.ts). */
+  seal: (payload: string) => Promise<Buffer>;
+  /** Events an ordered employee's queue workflow starts before it continues as new. */
+  eventsPerQueueRun: number;
 }
 
 /** What ingest asked the Idempotency-Key cache before the request was validated (see `peek`). */
@@ -86,11 +100,13 @@ export class EventIngest {
       throw new DomainError('EMPLOYEE_NOT_FOUND', `No employee ${req.employeeId} in this account. Check employee_id.`, { field: 'employee_id' });
     }
     const payloadSha256 = sha256Hex(req.payload);
-    const workflowIdOf = (messageId: string) => eventWorkflowId(req.accountId, messageId, req.idempotencyKey);
-    if (req.idempotencyKey !== undefined) {
-      const cached = await (peeked ?? this.peek(req.accountId, req.idempotencyKey));
+    const apiKey = req.window ? undefined : req.idempotencyKey;
+    const workflowIdOf = (messageId: string) => eventWorkflowId(req.accountId, messageId, apiKey);
+    if (apiKey !== undefined) {
+      const cached = await (peeked ?? this.peek(req.accountId, apiKey));
       if (cached) return this.duplicate(req, payloadSha256, cached, workflowIdOf(cached.messageId));
     }
+    const sealed = await this.options.seal(req.payload);
 
     let takeOver: string | undefined;
     for (;;) {
@@ -106,10 +122,13 @@ export class EventIngest {
           workflowId,
           credits: this.options.reserveCreditsPerEvent,
           at: new Date(receivedAt),
-          window:
-            req.idempotencyKey === undefined
+          window: req.window
+            ? { scope: req.window.scope, keySha256: sha256Hex(req.window.key), payloadSha256, windowMs: req.window.windowMs, takeOver }
+            : apiKey === undefined
               ? undefined
-              : { scope: API_SCOPE, keySha256: sha256Hex(req.idempotencyKey), payloadSha256, windowMs: this.options.idempotencyWindowMs, takeOver },
+              : { scope: API_SCOPE, keySha256: sha256Hex(apiKey), payloadSha256, windowMs: this.options.idempotencyWindowMs, takeOver },
+          kept: { sealed, keepMs: this.options.replayRetentionMs },
+          replayOf: req.replayOf,
         }),
       );
       if (claim.outcome === 'insufficient') throw this.insufficient(claim.balance - claim.reserved);
@@ -120,15 +139,15 @@ export class EventIngest {
           employeeId: req.employeeId,
           event: req.event,
           payload: req.payload,
-          idempotencyKey: req.idempotencyKey,
+          idempotencyKey: apiKey,
           requestId: req.requestId,
           receivedAt,
         };
-        return this.start(req, input, workflowId);
+        return employee.flow.mode === 'ordered' ? this.enqueue(input, workflowId, employee.flow.concurrency ?? 1) : this.start(req, input, workflowId);
       }
       const original = claim.original;
       refuseReuse(req, payloadSha256, original);
-      const state = await this.originalState(workflowIdOf(original.messageId), original);
+      const state = await this.originalState(req.accountId, workflowIdOf(original.messageId), original);
       if (state === 'accepted') {
         const cached: OriginalEvent = {
           messageId: original.messageId,
@@ -152,9 +171,11 @@ export class EventIngest {
    * started. (A window outliving the namespace's retention would read as never started: windows
    * are minutes, retention days.)
    */
-  private async originalState(workflowId: string, original: WindowOriginal): Promise<'accepted' | 'starting' | 'never-started'> {
+  private async originalState(accountId: string, workflowId: string, original: WindowOriginal): Promise<'accepted' | 'starting' | 'never-started'> {
     const run = await upstream('temporal', () => this.runs.find(workflowId, original.messageId));
     if (run) return 'accepted';
+    // Held by its employee's queue workflow (ordered mode), its own workflow not started yet.
+    if ((await upstream('database', () => this.intake.kept(accountId, original.messageId)))?.queuedAt) return 'accepted';
     const age = Date.now() - original.createdAt.getTime();
     return age < this.options.startTimeoutMs + IN_FLIGHT_GRACE_MS ? 'starting' : 'never-started';
   }
@@ -180,6 +201,35 @@ export class EventIngest {
     const running = await upstream('temporal', () => this.runs.latest(workflowId));
     if (!running) throw dependencyUnavailable('temporal', new Error(`workflow ${workflowId} refused a start but is not running`));
     return { status: 'duplicate', messageId: running.memo.messageId, employeeId: running.memo.employeeId, workflowId };
+  }
+
+  /**
+   * Ordered mode: the event goes to its employee's queue workflow (signalWithStart), which starts
+   * its workflow when its turn comes; accepted once the signal is durably in the queue's history.
+   */
+  private async enqueue(input: WebhookEventInput, workflowId: string, concurrency: number): Promise<IngestResult> {
+    try {
+      await this.runs.enqueue(workflowId, input, {
+        queueWorkflowId: employeeQueueWorkflowId(input.accountId, input.employeeId),
+        taskQueue: this.options.taskQueue,
+        timeoutMs: this.options.startTimeoutMs,
+        summary: truncate(formatWebhookMessage(input.payload, input.event), SUMMARY_LENGTH),
+        concurrency,
+        eventsPerRun: this.options.eventsPerQueueRun,
+      });
+    } catch (err) {
+      await this.release(input, 'enqueue-failed');
+      throw dependencyUnavailable('temporal', err);
+    }
+    try {
+      await this.intake.markQueued(input.messageId);
+    } catch (err) {
+      this.logger.warn(
+        { err: (err as Error).message, message_id: input.messageId },
+        'could not mark the event queued; its status reads accepted until it starts',
+      );
+    }
+    return this.accepted(input, workflowId);
   }
 
   private accepted(input: WebhookEventInput, workflowId: string): IngestResult {
@@ -219,7 +269,7 @@ export class EventIngest {
    * cached on the first repeat, not at acceptance: an accepted event then costs no Redis write.
    */
   private async cache(req: IngestRequest, original: OriginalEvent, until: number): Promise<void> {
-    if (req.idempotencyKey === undefined) return;
+    if (req.idempotencyKey === undefined || req.window) return;
     try {
       await this.windows.remember(req.accountId, req.idempotencyKey, original, until);
     } catch (err) {

@@ -8,6 +8,7 @@ import { unmatched } from './middleware/unmatched';
 import { billingRoutes } from './routes/billing';
 import { codecRoutes } from './routes/codec';
 import { healthRoutes } from './routes/health';
+import { replayRoutes } from './routes/replay';
 import { statusRoutes } from './routes/status';
 import { webhookRoutes } from './routes/webhook';
 import type { AppDeps } from './deps';
@@ -27,6 +28,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const router = new Router<AppState>();
   healthRoutes(router, deps);
   webhookRoutes(router, deps);
+  replayRoutes(router, deps);
   statusRoutes(router, deps);
   billingRoutes(router, deps);
   codecRoutes(router, deps);

@@ -1,5 +1,6 @@
 import type { EventStatusReader } from '../events/event-status';
 import type { EventIngest } from '../events/ingest';
+import type { EventReplayer } from '../events/replay';
 import type { Logger } from '../observability/logger';
 import type { ApiMetrics } from '../observability/metrics';
 import type { ApiKeyStore } from '../stores/api-keys';
@@ -27,6 +28,8 @@ export interface AppDeps {
   readiness?: ReadinessCheck[];
   /** Serves GET /api/webhook/:message_id when present. */
   statusReader?: EventStatusReader;
+  /** Serves POST /api/webhook/:message_id/replay and GET /api/webhook?status=failed when present. */
+  replayer?: EventReplayer;
   /** Serves GET /api/billing/usage when present. */
   usage?: UsageStore;
   /** Serves POST /codec/decode and /codec/encode (the Web UI's codec server) when present. */

@@ -13,6 +13,19 @@ export interface EmployeeLimits {
   maxCredits?: number;
 }
 
+/** How an employee takes its events (sistava employee update --mode). */
+export type FlowMode = 'parallel' | 'ordered' | 'batch';
+export const FLOW_MODES: readonly FlowMode[] = ['parallel', 'ordered', 'batch'];
+
+/** The mode and its settings; absent settings take the defaults (one at a time; 30 s debounce, 5 min wait, 50 a batch). */
+export interface FlowSettings {
+  mode: FlowMode;
+  concurrency?: number;
+  debounceMs?: number;
+  maxWaitMs?: number;
+  maxBatch?: number;
+}
+
 export interface Employee {
   id: string;
   accountId: string;
@@ -22,6 +35,7 @@ export interface Employee {
   /** The tools the operator turned on: the only ones the model is told of. */
   tools: ToolName[];
   limits: EmployeeLimits;
+  flow: FlowSettings;
   createdAt: string;
 }
 
@@ -36,6 +50,11 @@ interface EmployeeRow {
   max_tokens: number | null;
   deadline_ms: number | null;
   max_credits: number | null;
+  flow_mode: FlowMode;
+  flow_concurrency: number | null;
+  flow_debounce_ms: number | null;
+  flow_max_wait_ms: number | null;
+  flow_max_batch: number | null;
   created_at: Date;
 }
 
@@ -53,6 +72,13 @@ function toEmployee(row: EmployeeRow): Employee {
     model: row.model ?? undefined,
     tools: row.tools.filter((t): t is ToolName => (TOOL_NAMES as readonly string[]).includes(t)),
     limits,
+    flow: {
+      mode: row.flow_mode,
+      ...(row.flow_concurrency !== null ? { concurrency: row.flow_concurrency } : {}),
+      ...(row.flow_debounce_ms !== null ? { debounceMs: row.flow_debounce_ms } : {}),
+      ...(row.flow_max_wait_ms !== null ? { maxWaitMs: row.flow_max_wait_ms } : {}),
+      ...(row.flow_max_batch !== null ? { maxBatch: row.flow_max_batch } : {}),
+    },
     createdAt: row.created_at.toISOString(),
   };
 }
@@ -89,6 +115,19 @@ const updateLimits = statement<{ id: string; maxSteps?: number; maxTokens?: numb
      max_tokens = coalesce(:maxTokens, max_tokens),
      deadline_ms = coalesce(:deadlineMs, deadline_ms),
      max_credits = coalesce(:maxCredits, max_credits)
+   WHERE id = :id
+   RETURNING *`,
+);
+
+/** Only the settings given change: NULL keeps the stored value. Applies to events accepted after it. */
+const updateFlow = statement<{ id: string; mode?: FlowMode; concurrency?: number; debounceMs?: number; maxWaitMs?: number; maxBatch?: number }, EmployeeRow>(
+  'employees_update_flow',
+  `UPDATE employees SET
+     flow_mode = coalesce(:mode, flow_mode),
+     flow_concurrency = coalesce(:concurrency, flow_concurrency),
+     flow_debounce_ms = coalesce(:debounceMs, flow_debounce_ms),
+     flow_max_wait_ms = coalesce(:maxWaitMs, flow_max_wait_ms),
+     flow_max_batch = coalesce(:maxBatch, flow_max_batch)
    WHERE id = :id
    RETURNING *`,
 );
@@ -154,6 +193,12 @@ export class EmployeeStore {
 
   async updateLimits(id: string, limits: EmployeeLimits): Promise<Employee> {
     const [row] = isUuid(id) ? await updateLimits.run(this.db, { id, ...limits }) : [];
+    if (!row) throw new NotFoundError('employee', id);
+    return toEmployee(row);
+  }
+
+  async updateFlow(id: string, flow: Partial<FlowSettings>): Promise<Employee> {
+    const [row] = isUuid(id) ? await updateFlow.run(this.db, { id, ...flow }) : [];
     if (!row) throw new NotFoundError('employee', id);
     return toEmployee(row);
   }

@@ -11,6 +11,10 @@ export interface MessageRecord {
   workflowId: string;
   event?: string;
   receivedAt: Date;
+  /** The first original event this one replays. */
+  replayOf?: string;
+  /** Set while the employee's queue workflow holds the event (ordered mode). */
+  queuedAt?: Date;
   /** The event's charge, once it settled. */
   charge?: Posting;
 }
@@ -25,6 +29,8 @@ const selectMessage = statement<
     workflow_id: string;
     event: string | null;
     received_at: Date;
+    replay_of: string | null;
+    queued_at: Date | null;
     charge_at: Date | null;
     charge_credits: number | null;
   }
@@ -36,9 +42,18 @@ const selectMessage = statement<
    WHERE m.id = :id AND m.account_id = :accountId`,
 );
 
+const selectAccountOf = statement<{ id: string }, { account_id: string }>('messages_account_of', `SELECT account_id FROM messages WHERE id = :id`);
+
 /** Accepted events, written by the ledger's reservation (one statement at ingest), read by the status API. */
 export class MessageStore {
   constructor(private readonly db: pg.Pool) {}
+
+  /** The account an event belongs to (operators address events by message id alone). */
+  async accountOf(messageId: string): Promise<string | undefined> {
+    if (!isUuid(messageId)) return undefined;
+    const [row] = await selectAccountOf.run(this.db, { id: messageId });
+    return row?.account_id;
+  }
 
   async get(accountId: string, messageId: string): Promise<MessageRecord | undefined> {
     if (!isUuid(messageId) || !isUuid(accountId)) return undefined;
@@ -51,6 +66,8 @@ export class MessageStore {
       workflowId: row.workflow_id,
       event: row.event ?? undefined,
       receivedAt: row.received_at,
+      replayOf: row.replay_of ?? undefined,
+      queuedAt: row.queued_at ?? undefined,
       charge:
         row.charge_at && row.charge_credits !== null
           ? { id: '', kind: 'charge', at: row.charge_at.toISOString(), credits: row.charge_credits, messageId: row.id }

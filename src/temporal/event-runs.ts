@@ -17,7 +17,11 @@ import {
   EVENT_STATUS,
   EVENT_TYPE,
   EVENT_WORKFLOW,
+  EMPLOYEE_QUEUE_WORKFLOW,
+  enqueueSignal,
   statusQuery,
+  type QueuedEvent,
+  type RunEmployeeQueue,
   type EventFailureDetails,
   type EventMemo,
   type ProcessWebhookEvent,
@@ -109,8 +113,92 @@ export interface StartOptions {
   timeoutMs: number;
 }
 
+/** A failed event as the dead-letter list shows it. */
+export interface FailedRun {
+  workflowId: string;
+  runId: string;
+  messageId: string;
+  employeeId: string;
+  event?: string;
+  error: { type?: string; message: string };
+  /** Attempts of the step that failed (the most any activity of the run took). */
+  attempts: number;
+  failedAt?: Date;
+}
+
+export interface EnqueueOptions extends StartOptions {
+  /** The queue workflow's id (one per employee). */
+  queueWorkflowId: string;
+  concurrency: number;
+  eventsPerRun: number;
+}
+
 export class EventRuns {
   constructor(private readonly client: Client) {}
+
+  /**
+   * Hands an event to its employee's queue workflow (ordered mode) with `signalWithStart`: the
+   * signal is durably in the queue's history when this returns, and the event's own workflow starts
+   * under `workflowId` when its turn comes.
+   */
+  async enqueue(workflowId: string, input: WebhookEventInput, options: EnqueueOptions): Promise<void> {
+    const event: QueuedEvent = { input, workflowId, memo: startMemo(input), summary: options.summary, concurrency: options.concurrency };
+    await this.client.connection.withDeadline(Date.now() + options.timeoutMs, () =>
+      this.client.workflow.signalWithStart<RunEmployeeQueue, [QueuedEvent]>(EMPLOYEE_QUEUE_WORKFLOW, {
+        taskQueue: options.taskQueue,
+        workflowId: options.queueWorkflowId,
+        args: [{ accountId: input.accountId, employeeId: input.employeeId, queue: [], eventsPerRun: options.eventsPerRun }],
+        signal: enqueueSignal,
+        signalArgs: [event],
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+        staticSummary: `ordered events of employee ${input.employeeId}`,
+        typedSearchAttributes: [
+          { key: ACCOUNT_ID, value: input.accountId },
+          { key: EMPLOYEE_ID, value: input.employeeId },
+        ],
+      }),
+    );
+  }
+
+  /**
+   * The account's failed events (the dead-letter view), most recently failed first, a page at a
+   * time: `cursor` is the page token of the previous page's listing, opaque to callers.
+   */
+  async failed(accountId: string, options: { since?: Date; cursor?: Uint8Array; limit: number }): Promise<{ runs: FailedRun[]; next?: Uint8Array }> {
+    const query = [
+      `WorkflowType = ${quote(EVENT_WORKFLOW)}`,
+      `${ACCOUNT_ID.name} = ${quote(accountId)}`,
+      `${EVENT_STATUS.name} = 'failed'`,
+      `ExecutionStatus != 'Running'`,
+      ...(options.since ? [`CloseTime >= ${quote(options.since.toISOString())}`] : []),
+    ].join(' AND ');
+    const page = await this.client.workflowService.listWorkflowExecutions({
+      namespace: this.client.options.namespace,
+      query,
+      pageSize: options.limit,
+      nextPageToken: options.cursor,
+    });
+    const runs: (FailedRun | undefined)[] = page.executions.map(() => undefined);
+    await forEachLimited([...page.executions.entries()], 8, async ([index, execution]) => {
+      const workflowId = execution.execution?.workflowId ?? '';
+      const runId = execution.execution?.runId ?? '';
+      const handle = this.client.workflow.getHandle(workflowId, runId);
+      const run = toRun(handle, await handle.describe());
+      if (!run) return;
+      const progress = await this.progress(run);
+      runs[index] = {
+        workflowId,
+        runId,
+        messageId: run.memo.messageId,
+        employeeId: run.memo.employeeId,
+        error: progress?.error ?? { message: 'The event failed.' },
+        attempts: await attemptsOf(handle),
+        failedAt: run.closeTime,
+      };
+    });
+    const token = page.nextPageToken && page.nextPageToken.length > 0 ? page.nextPageToken : undefined;
+    return { runs: runs.filter((r): r is FailedRun => r !== undefined), next: token };
+  }
 
   /**
    * Starts the event's workflow. A running workflow with the same id refuses (`FAIL`), and so
@@ -264,6 +352,14 @@ function toRun(handle: WorkflowHandle, description: WorkflowExecutionDescription
     pendingAttempt: description.raw.pendingActivities?.[0]?.attempt ?? 0,
     closeTime: description.closeTime,
   };
+}
+
+/** The most attempts any activity of the run took (1 when every step succeeded or failed at once). */
+async function attemptsOf(handle: WorkflowHandle): Promise<number> {
+  const history = await handle.fetchHistory();
+  let attempts = 1;
+  for (const e of history.events ?? []) attempts = Math.max(attempts, e.activityTaskStartedEventAttributes?.attempt ?? 0);
+  return attempts;
 }
 
 /** A string literal in a visibility query. */
