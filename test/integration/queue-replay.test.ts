@@ -1,0 +1,53 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Worker } from '@temporalio/worker';
+import { DeterminismViolationError } from '@temporalio/workflow';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import type { temporal } from '@temporalio/proto';
+import type { EmployeeQueueInput } from '../../workflows/contract';
+import { createLogger } from '../../src/observability/logger';
+import { installTemporalRuntime } from '../../src/temporal/runtime';
+import { historyFromJson } from '../helpers/history-json';
+
+/** Histories of the employee queue workflow recorded by test/fixtures/record-queue-histories.ts. */
+const FIXTURES = path.join(__dirname, '..', 'fixtures', 'queue-histories');
+const fixtureFiles = fs
+  .readdirSync(FIXTURES)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
+const readFixture = (file: string) => historyFromJson(JSON.parse(fs.readFileSync(path.join(FIXTURES, file), 'utf8')));
+const decode = <T>(payload: temporal.api.common.v1.IPayload | null | undefined): T => defaultPayloadConverter.fromPayload<T>(payload as Payload);
+const replayOptions = () => ({ workflowBundle: { codePath: process.env.WORKFLOW_BUNDLE_PATH! } });
+
+beforeAll(() => installTemporalRuntime(createLogger({ LOG_LEVEL: 'error', LOG_PRETTY: false }, 'test-sdk'), 'ERROR'));
+
+describe('replaying employee queue histories against the current workflow code', () => {
+  it('has a run that continued as new carrying its queue, and a run that waits for more', () => {
+    expect(fixtureFiles).toEqual(['q1-continued-as-new.json', 'q1-waiting.json']);
+    const events = readFixture('q1-continued-as-new.json').events ?? [];
+    const children = events.filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes);
+    expect(children.map((e) => e.startChildWorkflowExecutionInitiatedEventAttributes!.workflowType!.name)).toEqual([
+      'processWebhookEvent',
+      'processWebhookEvent',
+    ]);
+    const continued = events.find((e) => e.workflowExecutionContinuedAsNewEventAttributes)!.workflowExecutionContinuedAsNewEventAttributes!;
+    const carried = decode<EmployeeQueueInput>(continued.input!.payloads![0]);
+    expect(carried.queue.map((e) => e.input.payload)).toEqual(['Ticket 2.']);
+  });
+
+  it('replays every recorded history without a determinism error', async () => {
+    const histories = fixtureFiles.map((file) => ({ workflowId: file, history: readFixture(file) }));
+    const results: { workflowId: string; error?: string }[] = [];
+    for await (const result of Worker.runReplayHistories(replayOptions(), histories)) {
+      results.push({ workflowId: result.workflowId, error: result.error && `${result.error.name}: ${result.error.message}` });
+    }
+    expect(results).toEqual(fixtureFiles.map((workflowId) => ({ workflowId, error: undefined })));
+  });
+
+  it('detects a history the current code could not have produced', async () => {
+    const tampered = readFixture('q1-continued-as-new.json');
+    const child = tampered.events!.find((e) => e.startChildWorkflowExecutionInitiatedEventAttributes)!;
+    child.startChildWorkflowExecutionInitiatedEventAttributes!.workflowType!.name = 'someOtherWorkflow';
+    await expect(Worker.runReplayHistory(replayOptions(), tampered, 'tampered')).rejects.toBeInstanceOf(DeterminismViolationError);
+  });
+});
