@@ -32,11 +32,12 @@ export interface ApiClients {
 /** The HTTP app wired to its stores and to Temporal; shared by the entry point and the tests. */
 export function buildApi(config: Config, { db, redis, connection }: ApiClients, logger: Logger) {
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(config) });
-  const { runs, ingest, replayer } = createEventServices(config, { db, redis, client }, logger);
+  const { runs, ingest, replayer, bulk } = createEventServices(config, { db, redis, client }, logger);
   return createApp({
     keys: new ApiKeyStore(db),
     ingest,
     replayer,
+    bulk,
     rateLimiter: new AccountRateLimiter(redis, config.RATE_LIMIT_PER_MINUTE),
     logger,
     bodyTimeoutMs: config.BODY_TIMEOUT_MS,

@@ -4,6 +4,7 @@ import { loadConfigOrExit, temporalAddress } from './config';
 import { createLogger } from './observability/logger';
 import { assertSchemaCurrent } from './stores/postgres/migrate';
 import { createPool } from './stores/postgres/pool';
+import { createRedis } from './stores/redis/client';
 import { createWorker } from './temporal/create-worker';
 import { installTemporalRuntime } from './temporal/runtime';
 import { temporalDataConverter } from './temporal/codec';
@@ -17,7 +18,9 @@ async function main(): Promise<void> {
   const db = createPool(config.DATABASE_URL, { name: 'sistava-worker', max: config.DATABASE_POOL_SIZE });
   await assertSchemaCurrent(db);
   const connection = await NativeConnection.connect({ address: temporalAddress(config) });
-  const worker = await createWorker(config, connection, db, logger);
+  // Bulk replays count against the account's rate limit, kept in Redis.
+  const redis = createRedis(config.REDIS_URL, { name: 'sistava-worker' });
+  const worker = await createWorker(config, connection, db, logger, {}, redis);
   const schedule = await ensureReconcileSchedule(
     new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(config) }),
     {
@@ -35,6 +38,7 @@ async function main(): Promise<void> {
   );
   await worker.run();
   await connection.close();
+  redis.disconnect();
   await db.end();
   logger.info('worker stopped');
 }

@@ -17,6 +17,9 @@ export const EVENT_WORKFLOW = 'processWebhookEvent';
 export const RECONCILE_WORKFLOW = 'reconcileBilling';
 export type ProcessWebhookEvent = (input: WebhookEventInput) => Promise<WebhookEventResult>;
 export type ReconcileBilling = () => Promise<ReconcileSummary>;
+/** One per confirmed bulk replay (`bulk_…`): works through the bulk's items, paced by the account's rate limit. */
+export const BULK_REPLAY_WORKFLOW = 'bulkReplay';
+export type BulkReplay = (input: BulkReplayInput) => Promise<BulkReplayResult>;
 /** One per employee in ordered mode: takes its events by signal and runs each as a child `processWebhookEvent`. */
 export const EMPLOYEE_QUEUE_WORKFLOW = 'runEmployeeQueue';
 export type RunEmployeeQueue = (input: EmployeeQueueInput) => Promise<void>;
@@ -199,6 +202,36 @@ export interface EventActivities {
   sendWebhook(input: ToolCallInput): Promise<ToolCallResult>;
   recordOutcome(input: RecordOutcomeInput): Promise<EmployeeOutcome>;
   settleCredits(input: SettleCreditsInput): Promise<ChargeResult>;
+}
+
+export interface BulkReplayInput {
+  bulkId: string;
+  accountId: string;
+}
+
+export interface BulkReplayResult {
+  bulkId: string;
+  state: 'completed' | 'cancelled';
+}
+
+export interface BulkStepInput {
+  bulkId: string;
+  accountId: string;
+  /** Items one step replays at most (each also counted against the account's rate limit). */
+  max: number;
+}
+
+export interface BulkStepResult {
+  /** Items not done yet. */
+  remaining: number;
+  /** The account's rate limit is spent: wait this long before the next step. */
+  waitMs: number;
+}
+
+/** The bulk replay workflow's activities. */
+export interface BulkReplayActivities {
+  replayBulkStep(input: BulkStepInput): Promise<BulkStepResult>;
+  finishBulkReplay(input: { bulkId: string; state: BulkReplayResult['state'] }): Promise<void>;
 }
 
 /** The reconcile workflow's activity. */

@@ -10,6 +10,8 @@ export interface ReplayRequest {
   payload?: string;
   /** The replay request's own Idempotency-Key (scope 'replay'): the same key is the same replay. */
   idempotencyKey?: string;
+  /** How long the key's window holds; default: the API's Idempotency-Key window (bulk replays hold theirs longer). */
+  keyWindowMs?: number;
   requestId: string;
 }
 
@@ -62,7 +64,7 @@ export class EventReplayer {
     const replayOf = original.replayOf ?? original.messageId;
     const window =
       req.idempotencyKey !== undefined
-        ? { scope: KEY_SCOPE, key: `${original.messageId}:${req.idempotencyKey}`, windowMs: this.options.idempotencyWindowMs }
+        ? { scope: KEY_SCOPE, key: `${original.messageId}:${req.idempotencyKey}`, windowMs: req.keyWindowMs ?? this.options.idempotencyWindowMs }
         : { scope: CLICK_SCOPE, key: original.messageId, windowMs: this.options.clickWindowMs };
     const result = await this.ingest.accept({
       accountId: req.accountId,

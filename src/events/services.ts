@@ -9,6 +9,8 @@ import { Ledger } from '../stores/ledger';
 import { IdempotencyCache } from '../stores/redis/idempotency-cache';
 import { EventRuns } from '../temporal/event-runs';
 import { payloadSealer } from '../temporal/sealed-payload';
+import { BulkReplayStore } from '../stores/bulk-replays';
+import { BulkReplays } from './bulk-replay';
 import { EventIngest } from './ingest';
 import { EventReplayer } from './replay';
 
@@ -18,9 +20,23 @@ export interface EventServices {
   intake: EventIntake;
   ingest: EventIngest;
   replayer: EventReplayer;
+  bulk: BulkReplays;
 }
 
-export function createEventServices(config: Config, clients: { db: pg.Pool; redis: Redis; client: Client }, logger: Logger): EventServices {
+/** The settings the event services read. */
+export type EventServicesConfig = Pick<
+  Config,
+  | 'TEMPORAL_TASK_QUEUE'
+  | 'IDEMPOTENCY_WINDOW_MS'
+  | 'TEMPORAL_START_TIMEOUT_MS'
+  | 'RESERVE_CREDITS_PER_EVENT'
+  | 'REPLAY_RETENTION'
+  | 'REPLAY_CLICK_WINDOW_MS'
+  | 'FLOW_EVENTS_PER_RUN'
+  | 'PAYLOAD_KEYS'
+>;
+
+export function createEventServices(config: EventServicesConfig, clients: { db: pg.Pool; redis: Redis; client: Client }, logger: Logger): EventServices {
   const runs = new EventRuns(clients.client);
   const intake = new EventIntake(clients.db);
   const sealer = payloadSealer(config);
@@ -46,5 +62,9 @@ export function createEventServices(config: Config, clients: { db: pg.Pool; redi
     idempotencyWindowMs: config.IDEMPOTENCY_WINDOW_MS,
     open: (sealed) => sealer.open(sealed),
   });
-  return { runs, intake, ingest, replayer };
+  const bulk = new BulkReplays(runs, new BulkReplayStore(clients.db), {
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    startTimeoutMs: config.TEMPORAL_START_TIMEOUT_MS,
+  });
+  return { runs, intake, ingest, replayer, bulk };
 }

@@ -6,6 +6,7 @@ import { requestContext } from './middleware/request-context';
 import { requireHost } from './middleware/require-host';
 import { unmatched } from './middleware/unmatched';
 import { billingRoutes } from './routes/billing';
+import { bulkReplayRoutes } from './routes/bulk-replay';
 import { codecRoutes } from './routes/codec';
 import { healthRoutes } from './routes/health';
 import { replayRoutes } from './routes/replay';
@@ -28,6 +29,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const router = new Router<AppState>();
   healthRoutes(router, deps);
   webhookRoutes(router, deps);
+  bulkReplayRoutes(router, deps);
   replayRoutes(router, deps);
   statusRoutes(router, deps);
   billingRoutes(router, deps);

@@ -21,6 +21,8 @@ export type ErrorCode =
   | 'MESSAGE_NOT_FOUND'
   | 'REPLAY_EXPIRED'
   | 'EVENT_RUNNING'
+  | 'BULK_COUNT_CHANGED'
+  | 'BULK_NOT_FOUND'
   | 'NOT_FOUND'
   | 'METHOD_NOT_ALLOWED'
   | 'REQUEST_TIMEOUT'
@@ -50,6 +52,9 @@ const DOMAIN_STATUS: Record<DomainErrorCode, number> = {
   REPLAY_EXPIRED: 410,
   // A running (or queued) event is replayed once it ended: its outcome is not known yet.
   EVENT_RUNNING: 409,
+  // The events matching the filter changed since the count the caller confirmed: the message has the new count.
+  BULK_COUNT_CHANGED: 409,
+  BULK_NOT_FOUND: 404,
 };
 
 /** Errors raised by body parsing (raw-body / co-body), mapped by their stable `type`. */

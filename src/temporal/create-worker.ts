@@ -1,6 +1,10 @@
 import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import type { Redis } from 'ioredis';
 import type pg from 'pg';
+import { createEventServices, type EventServicesConfig } from '../events/services';
+import { BulkReplayStore } from '../stores/bulk-replays';
+import { AccountRateLimiter } from '../stores/redis/rate-limiter';
 import { createActivities } from '../../activities';
 import { createModelServer } from '../../activities/model-server';
 import { priceList, type Config } from '../config';
@@ -35,7 +39,9 @@ export type WorkerConfig = Pick<
   | 'WEBHOOK_TIMEOUT_MS'
   | 'WORKFLOW_BUNDLE_PATH'
   | 'PAYLOAD_KEYS'
->;
+  | 'RATE_LIMIT_PER_MINUTE'
+> &
+  EventServicesConfig;
 
 /**
  * A worker for the event and reconcile workflows. Workflow code comes from a prebuilt bundle when
@@ -47,8 +53,11 @@ export async function createWorker(
   db: pg.Pool,
   logger: Logger,
   extra: Partial<WorkerOptions> = {},
+  /** For bulk replays (the rate limiter, and the ingest a replay goes through); without it their steps fail over to other workers. */
+  redis?: Redis,
 ): Promise<Worker> {
   const dataConverter = temporalDataConverter(config);
+  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter });
   const ledger = new Ledger(db);
   const employees = new EmployeeStore(db);
   const endpoints = new EndpointStore(db);
@@ -70,13 +79,22 @@ export async function createWorker(
       ? createModelServer({ baseURL: config.OPENAI_BASE_URL, apiKey: config.OPENAI_API_KEY, timeoutMs: config.MODEL_TIMEOUT_MS })
       : undefined,
     reconcile: {
-      events: new EventRuns(new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter })),
+      events: new EventRuns(client),
       ledger,
       accounts: new AccountStore(db),
       runs: new ReconcileRunStore(db),
       staleAfterMs: config.RECONCILE_STALE_AFTER_MS,
       logger,
     },
+    bulk: redis
+      ? {
+          bulks: new BulkReplayStore(db),
+          replayer: createEventServices(config, { db, redis, client }, logger).replayer,
+          limiter: new AccountRateLimiter(redis, config.RATE_LIMIT_PER_MINUTE),
+          accounts: new AccountStore(db),
+          itemWindowMs: config.REPLAY_RETENTION,
+        }
+      : undefined,
   });
   return Worker.create({
     connection,

@@ -18,6 +18,9 @@ import {
   EVENT_TYPE,
   EVENT_WORKFLOW,
   EMPLOYEE_QUEUE_WORKFLOW,
+  BULK_REPLAY_WORKFLOW,
+  type BulkReplay,
+  type BulkReplayInput,
   enqueueSignal,
   statusQuery,
   type QueuedEvent,
@@ -126,6 +129,16 @@ export interface FailedRun {
   failedAt?: Date;
 }
 
+/** Which ended events a bulk replay takes. */
+export interface EndedFilter {
+  status: 'failed' | 'completed';
+  employeeId?: string;
+  event?: string;
+  /** Accepted at or after / before (the event workflow's start). */
+  since?: Date;
+  until?: Date;
+}
+
 export interface EnqueueOptions extends StartOptions {
   /** The queue workflow's id (one per employee). */
   queueWorkflowId: string;
@@ -158,6 +171,45 @@ export class EventRuns {
         ],
       }),
     );
+  }
+
+  /** The message ids of the account's ended events that match, oldest first: what a bulk replay starts. */
+  async ended(accountId: string, filter: EndedFilter): Promise<string[]> {
+    const query = [
+      `WorkflowType = ${quote(EVENT_WORKFLOW)}`,
+      `${ACCOUNT_ID.name} = ${quote(accountId)}`,
+      `${EVENT_STATUS.name} = ${quote(filter.status)}`,
+      `ExecutionStatus != 'Running'`,
+      ...(filter.employeeId ? [`${EMPLOYEE_ID.name} = ${quote(filter.employeeId)}`] : []),
+      ...(filter.event ? [`${EVENT_TYPE.name} = ${quote(filter.event)}`] : []),
+      ...(filter.since ? [`StartTime >= ${quote(filter.since.toISOString())}`] : []),
+      ...(filter.until ? [`StartTime < ${quote(filter.until.toISOString())}`] : []),
+    ].join(' AND ');
+    const found: { messageId: string; at: number }[] = [];
+    for await (const execution of this.client.workflow.list({ query })) {
+      const memo = readMemo(execution.memo);
+      if (memo) found.push({ messageId: memo.messageId, at: execution.startTime.getTime() });
+    }
+    return found.sort((a, b) => a.at - b.at).map((f) => f.messageId);
+  }
+
+  /** Starts a confirmed bulk replay's workflow; its id is the bulk's. */
+  async startBulk(input: BulkReplayInput, options: StartOptions): Promise<void> {
+    await this.client.connection.withDeadline(Date.now() + options.timeoutMs, () =>
+      this.client.workflow.start<BulkReplay>(BULK_REPLAY_WORKFLOW, {
+        taskQueue: options.taskQueue,
+        workflowId: bulkWorkflowId(input.bulkId),
+        args: [input],
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        staticSummary: options.summary,
+        typedSearchAttributes: [{ key: ACCOUNT_ID, value: input.accountId }],
+      }),
+    );
+  }
+
+  /** Asks a bulk replay to stop between items. */
+  async cancelBulk(bulkId: string): Promise<void> {
+    await this.client.workflow.getHandle(bulkWorkflowId(bulkId)).cancel();
   }
 
   /**
@@ -352,6 +404,10 @@ function toRun(handle: WorkflowHandle, description: WorkflowExecutionDescription
     pendingAttempt: description.raw.pendingActivities?.[0]?.attempt ?? 0,
     closeTime: description.closeTime,
   };
+}
+
+function bulkWorkflowId(bulkId: string): string {
+  return `bulk-replay/${bulkId}`;
 }
 
 /** The most attempts any activity of the run took (1 when every step succeeded or failed at once). */

@@ -214,3 +214,56 @@ describe('the event commands of the CLI', () => {
     fake.setResponder(undefined);
   });
 });
+
+describe('bulk replay', () => {
+  it('refuses a filter without employee, label or time range, and a start without the confirmed count', async () => {
+    const acct = await h.seedAccount();
+    const bulk = (body: object) => h.http.post('/api/webhook/replay').set(acct.auth).send(body);
+    expectError(await bulk({ status: 'failed' }), 400, 'INVALID_REQUEST', 'employee_id');
+    expectError(await bulk({ employee_id: acct.employeeId, dry_run: false }), 400, 'INVALID_REQUEST', 'count');
+    expectError(await bulk({ employee_id: acct.employeeId, status: 'running' }), 400, 'INVALID_REQUEST', 'status');
+    expectError(await h.http.get('/api/webhook/replay/bulk_00000000000000000000000000000000').set(acct.auth), 404, 'BULK_NOT_FOUND');
+    const dry = await bulk({ employee_id: acct.employeeId });
+    expect([dry.status, dry.body.count, dry.body.dry_run]).toEqual([200, 0, true]);
+  });
+
+  it("paces itself under the account's rate limit, and a cancel stops it between items", async () => {
+    const acct = await h.seedAccount();
+    await h.accounts.updateAccount(acct.accountId, { rateLimitPerMinute: 12 });
+    fake.setResponder((r) => (r.body.messages.some((m) => m.content?.includes('pace-')) ? { kind: 'status', status: 400 } : undefined));
+    // Six requests of the budget: six failed events.
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) ids.push((await send(acct, `pace-${i}-${randomUUID()}`)).body.message_id);
+    for (const id of ids)
+      await h
+        .workflowHandle(acct.accountId, id)
+        .result()
+        .catch(() => undefined);
+    await eventually('visibility to hold the six', async () =>
+      (await h.runs.ended(acct.accountId, { status: 'failed', employeeId: acct.employeeId })).length === 6 ? true : undefined,
+    );
+    fake.setResponder(undefined);
+    // Two more: the dry run and the confirmation. Four are left for the bulk's replays.
+    const dry = await h.http.post('/api/webhook/replay').set(acct.auth).send({ employee_id: acct.employeeId });
+    expect(dry.body.count).toBe(6);
+    const started = await h.http.post('/api/webhook/replay').set(acct.auth).send({ employee_id: acct.employeeId, dry_run: false, count: 6 });
+    expect(started.status).toBe(202);
+    const bulkId: string = started.body.bulk_id;
+    const done = async () =>
+      (await h.db.query<{ n: number }>('SELECT count(*)::int AS n FROM bulk_replay_items WHERE bulk_id = $1 AND done_at IS NOT NULL', [bulkId])).rows[0].n;
+    await eventually('four replays', async () => ((await done()) === 4 ? true : undefined));
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(await done()).toBe(4);
+
+    // A larger limit is a fresh budget for the cancel; the bulk sleeps until its own window resets.
+    await h.accounts.updateAccount(acct.accountId, { rateLimitPerMinute: 1_000 });
+    await new Promise((r) => setTimeout(r, 1_100));
+    const cancelled = await h.http.delete(`/api/webhook/replay/${bulkId}`).set(acct.auth);
+    expect([cancelled.status, cancelled.body.state, cancelled.body.done]).toEqual([202, 'cancelling', 4]);
+    const after = await eventually('the bulk to stop', async () => {
+      const res = await h.http.get(`/api/webhook/replay/${bulkId}`).set(acct.auth);
+      return res.body.state === 'cancelled' ? res.body : undefined;
+    });
+    expect(after).toMatchObject({ bulk_id: bulkId, total: 6, done: 4, replayed: 4, finished_at: expect.any(String) });
+  });
+});
