@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { NotFoundError } from '../stores/accounts';
-import { FLOW_MODES, type Employee, type FlowMode } from '../stores/employees';
+import type { Employee, FlowMode } from '../stores/employees';
 import { duration, flowMode, inboxLimit, nonEmpty, positiveInt, toolList } from './arguments';
 import { CliError, fields, table, truncate, type CommandResult } from './output';
 import { action, withJson, type CliContext } from './run';
@@ -61,11 +61,8 @@ export function registerEmployeeCommands(program: Command): void {
     .option('--max-tokens <n>', 'max_tokens of each model call', positiveInt)
     .option('--deadline <duration>', 'the whole event, from acceptance: 90s, 30m, 1h', duration)
     .option('--max-credits <n>', 'credits one event may spend', positiveInt)
-    .option('--mode <mode>', `${FLOW_MODES.join('|')}: every event at once, one at a time in acceptance order, or debounced into one run`, flowMode)
+    .option('--mode <mode>', 'parallel|ordered: every event at once, or one at a time in acceptance order', flowMode)
     .option('--concurrency <n>', 'ordered: events of this employee that may run at once (default 1)', positiveInt)
-    .option('--debounce <duration>', 'batch: quiet time that closes a batch (default 30s)', duration)
-    .option('--max-wait <duration>', 'batch: longest a batch waits for its first event to run (default 5m)', duration)
-    .option('--max-batch <n>', 'batch: events one run takes at most (default 50)', positiveInt)
     .action(
       action<{
         maxSteps?: number;
@@ -74,20 +71,13 @@ export function registerEmployeeCommands(program: Command): void {
         maxCredits?: number;
         mode?: FlowMode;
         concurrency?: number;
-        debounce?: number;
-        maxWait?: number;
-        maxBatch?: number;
       }>(async (ctx, [id], opts) => {
         const limits = { maxSteps: opts.maxSteps, maxTokens: opts.maxTokens, deadlineMs: opts.deadline, maxCredits: opts.maxCredits };
-        const flow = { mode: opts.mode, concurrency: opts.concurrency, debounceMs: opts.debounce, maxWaitMs: opts.maxWait, maxBatch: opts.maxBatch };
+        const flow = { mode: opts.mode, concurrency: opts.concurrency };
         const limitsGiven = Object.values(limits).some((v) => v !== undefined);
         const flowGiven = Object.values(flow).some((v) => v !== undefined);
         if (!limitsGiven && !flowGiven) {
-          throw new CliError(
-            'INVALID_ARGUMENT',
-            'Give at least one of --max-steps, --max-tokens, --deadline, --max-credits, --mode, --concurrency, --debounce, --max-wait, --max-batch.',
-            2,
-          );
+          throw new CliError('INVALID_ARGUMENT', 'Give at least one of --max-steps, --max-tokens, --deadline, --max-credits, --mode, --concurrency.', 2);
         }
         let updated = limitsGiven ? await ctx.employees.updateLimits(id, limits) : undefined;
         // A mode change applies to events accepted after it (within the API's one-second employee cache).
