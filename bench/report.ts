@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import Table from 'cli-table3';
+import type { FlowReport } from './flow';
 import type { LedgerReport } from './ledger';
 import type { EndToEnd, LevelPair, Measured } from './phases';
 import { round, type PhaseResult } from './stats';
@@ -20,7 +21,7 @@ export const TARGETS = {
 };
 
 /** The parts of a run: `--only` picks one. */
-export const PHASES = ['throughput', 'ledger'] as const;
+export const PHASES = ['throughput', 'ledger', 'flow'] as const;
 export type Phase = (typeof PHASES)[number];
 
 export interface Ratios {
@@ -69,6 +70,8 @@ export interface BenchReport {
   cluster?: ThroughputSection;
   /** The ledger-scale phase; absent with `--only throughput`. */
   ledger?: LedgerReport;
+  /** Events per second through one employee per flow mode (bench/flow.ts). */
+  flow?: FlowReport;
   peak_rss_mb: { api: number | null; worker: number | null } & Record<string, number | null>;
   /** Resident MB of each child once ready, before load. */
   idle_rss_mb: Record<string, number | null>;
@@ -182,6 +185,18 @@ export function renderTables(r: BenchReport, colour = Boolean(process.stdout.isT
       ...(r.ratios.two_workers !== undefined ? [['end-to-end, two workers/one', r.ratios.two_workers, '', '']] : []),
       ['API peak RSS MB', r.peak_rss_mb.api ?? '-', `≤ ${TARGETS.api_rss_mb_max}`, verdict(r.pass.api_rss)],
       ['worker peak RSS MB', r.peak_rss_mb.worker ?? '-', `≤ ${TARGETS.worker_rss_mb_max}`, verdict(r.pass.worker_rss)],
+    );
+  }
+  if (r.flow) {
+    const f = r.flow;
+    const table = new Table({ head: ['flow mode (one employee)', 'events', 'events/s', 'p50 ms', 'p99 ms', 'errors'], style });
+    for (const mode of ['parallel', 'ordered', 'batch'] as const) {
+      const m = f[mode];
+      if (m) table.push([mode, m.n, m.throughput, m.p50_ms, m.p99_ms, m.errors]);
+    }
+    out.push(
+      `Flow modes: ${f.n} events per mode through one employee, sent at concurrency ${f.concurrency}, POST to charge (inbox runtime):`,
+      table.toString(),
     );
   }
   if (r.ledger) {
