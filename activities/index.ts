@@ -1,11 +1,12 @@
 import type { BulkReplayActivities, EventActivities, ReconcileActivities } from '../workflows/contract';
+import { batchActivities, type BatchDeps } from './batches';
 import { bulkReplayActivities, type BulkReplayDeps } from './bulk-replay';
 import { agentActivities, type AgentDeps } from './agent';
 import { creditActivities, type CreditDeps } from './credits';
 import { reconcileActivities, type ReconcileDeps } from './reconcile';
 import { webhookActivities, type WebhookDeps } from './webhooks';
 
-export interface ActivityDeps extends CreditDeps, AgentDeps {
+export interface ActivityDeps extends CreditDeps, AgentDeps, BatchDeps {
   reconcile: ReconcileDeps;
   webhooks: WebhookDeps;
   /** Absent on a worker without Redis: its bulk replay steps fail (and are retried elsewhere). */
@@ -18,6 +19,7 @@ export function createActivities(deps: ActivityDeps): EventActivities & Reconcil
     ...agentActivities(deps),
     ...webhookActivities(deps.webhooks),
     ...creditActivities(deps),
+    ...batchActivities(deps),
     ...reconcileActivities(deps.reconcile),
     ...bulkReplayActivities(deps.bulk),
   };

@@ -20,6 +20,9 @@ export type ReconcileBilling = () => Promise<ReconcileSummary>;
 /** One per confirmed bulk replay (`bulk_…`): works through the bulk's items, paced by the account's rate limit. */
 export const BULK_REPLAY_WORKFLOW = 'bulkReplay';
 export type BulkReplay = (input: BulkReplayInput) => Promise<BulkReplayResult>;
+/** Batch mode: one agent run for several events of one employee, as a child of its queue workflow. */
+export const EVENT_BATCH_WORKFLOW = 'processWebhookBatch';
+export type ProcessWebhookBatch = (input: WebhookBatchInput) => Promise<WebhookEventResult>;
 /** One per employee in ordered mode: takes its events by signal and runs each as a child `processWebhookEvent`. */
 export const EMPLOYEE_QUEUE_WORKFLOW = 'runEmployeeQueue';
 export type RunEmployeeQueue = (input: EmployeeQueueInput) => Promise<void>;
@@ -110,6 +113,24 @@ export interface QueuedEvent {
   summary: string;
   /** The employee's cap when the event was accepted: the head of the queue starts once fewer run. */
   concurrency: number;
+  /** Batch mode, as the employee was set when the event was accepted. */
+  batch?: BatchSettings;
+  /** When the queue workflow received it (workflow time, ms): a batch waits at most maxWaitMs from its first event's. */
+  arrivedAt?: number;
+}
+
+export interface BatchSettings {
+  /** A batch closes once no event arrived for this long… */
+  debounceMs: number;
+  /** …or this long after its first event arrived… */
+  maxWaitMs: number;
+  /** …or once it holds this many events. */
+  maxBatch: number;
+}
+
+/** The events one batch run takes, in acceptance order; the first's message id, workflow id and memo are the run's. */
+export interface WebhookBatchInput {
+  events: WebhookEventInput[];
 }
 
 /** The queue workflow's input: what it carries across continue-as-new. */
@@ -184,6 +205,13 @@ export interface RecordOutcomeInput {
   outcome: EmployeeOutcome;
 }
 
+export interface LinkBatchInput {
+  accountId: string;
+  /** The batch's first message. */
+  batchOf: string;
+  messageIds: string[];
+}
+
 export interface SettleCreditsInput {
   accountId: string;
   messageId: string;
@@ -202,6 +230,7 @@ export interface EventActivities {
   sendWebhook(input: ToolCallInput): Promise<ToolCallResult>;
   recordOutcome(input: RecordOutcomeInput): Promise<EmployeeOutcome>;
   settleCredits(input: SettleCreditsInput): Promise<ChargeResult>;
+  linkBatch(input: LinkBatchInput): Promise<void>;
 }
 
 export interface BulkReplayInput {

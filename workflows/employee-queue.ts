@@ -4,10 +4,12 @@ import {
   EMPLOYEE_ID,
   EVENT_STATUS,
   EVENT_TYPE,
+  EVENT_BATCH_WORKFLOW,
   EVENT_WORKFLOW,
   enqueueSignal,
   queueQuery,
   type EmployeeQueueInput,
+  type ProcessWebhookBatch,
   type ProcessWebhookEvent,
   type QueuedEvent,
   type RunEmployeeQueue,
@@ -32,7 +34,7 @@ export async function runEmployeeQueue(input: EmployeeQueueInput): Promise<void>
   let received = 0;
   setHandler(enqueueSignal, (event) => {
     received += 1;
-    queue.push(event);
+    queue.push({ ...event, arrivedAt: event.arrivedAt ?? Date.now() });
   });
   setHandler(queueQuery, () => ({ queued: queue.map((e) => e.input.messageId), running: [...running] }));
 
@@ -48,6 +50,14 @@ export async function runEmployeeQueue(input: EmployeeQueueInput): Promise<void>
       }
       continue;
     }
+    if (queue[0].batch) {
+      await gather(queue);
+      const batch = takeBatch(queue);
+      started += batch.length;
+      running.add(batch[0].input.messageId);
+      void runBatch(batch).finally(() => running.delete(batch[0].input.messageId));
+      continue;
+    }
     const event = queue.shift()!;
     started += 1;
     running.add(event.input.messageId);
@@ -58,6 +68,57 @@ export async function runEmployeeQueue(input: EmployeeQueueInput): Promise<void>
   await condition(allHandlersFinished);
   if (idle && queue.length === 0) return;
   await continueAsNew<RunEmployeeQueue>({ ...input, queue });
+}
+
+/** The batch-mode events at the head of the queue (a mode change ends a batch). */
+function batchable(queue: QueuedEvent[]): number {
+  let n = 0;
+  while (n < queue.length && queue[n].batch) n += 1;
+  return n;
+}
+
+/**
+ * Batch mode's window, from the head's settings: it closes once no event arrived for `debounceMs`,
+ * `maxWaitMs` after the head arrived, or once `maxBatch` events wait. Events that arrive meanwhile
+ * are in `queue` (the signal handler adds them).
+ */
+async function gather(queue: QueuedEvent[]): Promise<void> {
+  const head = queue[0];
+  const settings = head.batch!;
+  const closesAt = (head.arrivedAt ?? Date.now()) + settings.maxWaitMs;
+  for (;;) {
+    const count = batchable(queue);
+    const wait = Math.min(settings.debounceMs, closesAt - Date.now());
+    if (count >= settings.maxBatch || wait <= 0) return;
+    if (!(await condition(() => batchable(queue) > count, wait))) return;
+  }
+}
+
+function takeBatch(queue: QueuedEvent[]): QueuedEvent[] {
+  return queue.splice(0, Math.min(batchable(queue), queue[0].batch!.maxBatch));
+}
+
+/** One run for the batch, under its first event's workflow id, memo and trace. */
+async function runBatch(batch: QueuedEvent[]): Promise<void> {
+  const first = batch[0];
+  try {
+    await executeChild<ProcessWebhookBatch>(EVENT_BATCH_WORKFLOW, {
+      workflowId: first.workflowId,
+      args: [{ events: batch.map((e) => e.input) }],
+      memo: { ...first.memo },
+      staticSummary: `batch of ${batch.length}: ${first.summary}`,
+      parentClosePolicy: 'ABANDON',
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      typedSearchAttributes: [
+        { key: ACCOUNT_ID, value: first.input.accountId },
+        { key: EMPLOYEE_ID, value: first.input.employeeId },
+        { key: EVENT_TYPE, value: first.input.event ?? '' },
+        { key: EVENT_STATUS, value: 'accepted' },
+      ],
+    });
+  } catch {
+    // The batch failed in its own workflow, which settled every message of it.
+  }
 }
 
 /** The event's own workflow: it settles its credits and reports its failure itself; the queue moves on either way. */

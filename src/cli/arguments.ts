@@ -50,11 +50,10 @@ export function duration(value: string): number {
   return ms;
 }
 
-/** How an employee takes its events: parallel or ordered (batch is not available yet: the ingest would run its events in parallel). */
+/** How an employee takes its events: parallel, ordered or batch. */
 export function flowMode(value: string): FlowMode {
   const mode = value.trim();
-  if (mode === 'batch') throw new InvalidArgumentError('Batch mode is not available yet; use parallel or ordered.');
-  if (!(FLOW_MODES as readonly string[]).includes(mode)) throw new InvalidArgumentError(`Expected one of parallel, ordered, got "${value}".`);
+  if (!(FLOW_MODES as readonly string[]).includes(mode)) throw new InvalidArgumentError(`Expected one of ${FLOW_MODES.join(', ')}, got "${value}".`);
   return mode as FlowMode;
 }
 

@@ -61,8 +61,11 @@ export function registerEmployeeCommands(program: Command): void {
     .option('--max-tokens <n>', 'max_tokens of each model call', positiveInt)
     .option('--deadline <duration>', 'the whole event, from acceptance: 90s, 30m, 1h', duration)
     .option('--max-credits <n>', 'credits one event may spend', positiveInt)
-    .option('--mode <mode>', 'parallel|ordered: every event at once, or one at a time in acceptance order', flowMode)
+    .option('--mode <mode>', 'parallel|ordered|batch: every event at once, one at a time in acceptance order, or debounced into one run', flowMode)
     .option('--concurrency <n>', 'ordered: events of this employee that may run at once (default 1)', positiveInt)
+    .option('--debounce <duration>', 'batch: a batch closes after this long without a new event (default 30s)', duration)
+    .option('--max-wait <duration>', 'batch: or this long after its first event (default 5m)', duration)
+    .option('--max-batch <n>', 'batch: or once it holds this many events (default 50)', positiveInt)
     .action(
       action<{
         maxSteps?: number;
@@ -71,13 +74,20 @@ export function registerEmployeeCommands(program: Command): void {
         maxCredits?: number;
         mode?: FlowMode;
         concurrency?: number;
+        debounce?: number;
+        maxWait?: number;
+        maxBatch?: number;
       }>(async (ctx, [id], opts) => {
         const limits = { maxSteps: opts.maxSteps, maxTokens: opts.maxTokens, deadlineMs: opts.deadline, maxCredits: opts.maxCredits };
-        const flow = { mode: opts.mode, concurrency: opts.concurrency };
+        const flow = { mode: opts.mode, concurrency: opts.concurrency, debounceMs: opts.debounce, maxWaitMs: opts.maxWait, maxBatch: opts.maxBatch };
         const limitsGiven = Object.values(limits).some((v) => v !== undefined);
         const flowGiven = Object.values(flow).some((v) => v !== undefined);
         if (!limitsGiven && !flowGiven) {
-          throw new CliError('INVALID_ARGUMENT', 'Give at least one of --max-steps, --max-tokens, --deadline, --max-credits, --mode, --concurrency.', 2);
+          throw new CliError(
+            'INVALID_ARGUMENT',
+            'Give at least one of --max-steps, --max-tokens, --deadline, --max-credits, --mode, --concurrency, --debounce, --max-wait, --max-batch.',
+            2,
+          );
         }
         let updated = limitsGiven ? await ctx.employees.updateLimits(id, limits) : undefined;
         // A mode change applies to events accepted after it (within the API's one-second employee cache).

@@ -5,7 +5,7 @@ import type { WebhookEventInput } from '../../workflows/contract';
 import type { Logger } from '../observability/logger';
 import { sha256Hex } from '../shared/hash';
 import { truncate } from '../shared/text';
-import type { EmployeeStore } from '../stores/employees';
+import type { EmployeeStore, FlowSettings } from '../stores/employees';
 import type { EventIntake, WindowOriginal } from '../stores/intake';
 import type { Ledger } from '../stores/ledger';
 import type { IdempotencyCache, OriginalEvent } from '../stores/redis/idempotency-cache';
@@ -59,6 +59,10 @@ export type WindowPeek = Promise<OriginalEvent | undefined> | undefined;
 /** The window scope of POST /api/webhook/; signed sources get their own. */
 const API_SCOPE = 'api';
 const SUMMARY_LENGTH = 200;
+/** Batch mode's defaults: a batch closes after 30 s without a new event, 5 minutes after its first, or at 50 events. */
+const BATCH_DEBOUNCE_MS = 30_000;
+const BATCH_MAX_WAIT_MS = 300_000;
+const BATCH_MAX_EVENTS = 50;
 /** How often a repeat asks again while its original's start is in flight. */
 const IN_FLIGHT_POLL_MS = 50;
 /** Beyond the start timeout: the original's release (on a failed start) has this long to land. */
@@ -143,7 +147,7 @@ export class EventIngest {
           requestId: req.requestId,
           receivedAt,
         };
-        return employee.flow.mode === 'ordered' ? this.enqueue(input, workflowId, employee.flow.concurrency ?? 1) : this.start(req, input, workflowId);
+        return employee.flow.mode === 'parallel' ? this.start(req, input, workflowId) : this.enqueue(input, workflowId, employee.flow);
       }
       const original = claim.original;
       refuseReuse(req, payloadSha256, original);
@@ -207,15 +211,25 @@ export class EventIngest {
    * Ordered mode: the event goes to its employee's queue workflow (signalWithStart), which starts
    * its workflow when its turn comes; accepted once the signal is durably in the queue's history.
    */
-  private async enqueue(input: WebhookEventInput, workflowId: string, concurrency: number): Promise<IngestResult> {
+  private async enqueue(input: WebhookEventInput, workflowId: string, flow: FlowSettings): Promise<IngestResult> {
     try {
       await this.runs.enqueue(workflowId, input, {
         queueWorkflowId: employeeQueueWorkflowId(input.accountId, input.employeeId),
         taskQueue: this.options.taskQueue,
         timeoutMs: this.options.startTimeoutMs,
         summary: truncate(formatWebhookMessage(input.payload, input.event), SUMMARY_LENGTH),
-        concurrency,
+        // A batch runs one at a time: its events are in one run already.
+        concurrency: flow.mode === 'batch' ? 1 : (flow.concurrency ?? 1),
         eventsPerRun: this.options.eventsPerQueueRun,
+        ...(flow.mode === 'batch'
+          ? {
+              batch: {
+                debounceMs: flow.debounceMs ?? BATCH_DEBOUNCE_MS,
+                maxWaitMs: flow.maxWaitMs ?? BATCH_MAX_WAIT_MS,
+                maxBatch: flow.maxBatch ?? BATCH_MAX_EVENTS,
+              },
+            }
+          : {}),
       });
     } catch (err) {
       await this.release(input, 'enqueue-failed');

@@ -15,6 +15,8 @@ export interface MessageRecord {
   replayOf?: string;
   /** Set while the employee's queue workflow holds the event (ordered mode). */
   queuedAt?: Date;
+  /** Batch mode: the first message of the batch this event ran in (its charge is posted there). */
+  batchOf?: string;
   /** The event's charge, once it settled. */
   charge?: Posting;
 }
@@ -31,6 +33,7 @@ const selectMessage = statement<
     received_at: Date;
     replay_of: string | null;
     queued_at: Date | null;
+    batch_of: string | null;
     charge_at: Date | null;
     charge_credits: number | null;
   }
@@ -44,9 +47,19 @@ const selectMessage = statement<
 
 const selectAccountOf = statement<{ id: string }, { account_id: string }>('messages_account_of', `SELECT account_id FROM messages WHERE id = :id`);
 
+const linkBatch = statement<{ accountId: string; batchOf: string; messageIds: string[] }, never>(
+  'messages_link_batch',
+  `UPDATE messages SET batch_of = :batchOf::uuid WHERE account_id = :accountId AND id = ANY (:messageIds::uuid[])`,
+);
+
 /** Accepted events, written by the ledger's reservation (one statement at ingest), read by the status API. */
 export class MessageStore {
   constructor(private readonly db: pg.Pool) {}
+
+  /** Records the batch each message ran in (idempotent: a retry writes the same). */
+  async linkBatch(accountId: string, batchOf: string, messageIds: string[]): Promise<void> {
+    await linkBatch.run(this.db, { accountId, batchOf, messageIds });
+  }
 
   /** The account an event belongs to (operators address events by message id alone). */
   async accountOf(messageId: string): Promise<string | undefined> {
@@ -68,6 +81,7 @@ export class MessageStore {
       receivedAt: row.received_at,
       replayOf: row.replay_of ?? undefined,
       queuedAt: row.queued_at ?? undefined,
+      batchOf: row.batch_of ?? undefined,
       charge:
         row.charge_at && row.charge_credits !== null
           ? { id: '', kind: 'charge', at: row.charge_at.toISOString(), credits: row.charge_credits, messageId: row.id }

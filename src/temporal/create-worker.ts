@@ -14,6 +14,7 @@ import { EmployeeMemory } from '../stores/employee-memory';
 import { EmployeeStore } from '../stores/employees';
 import { EndpointStore } from '../stores/endpoints';
 import { Ledger } from '../stores/ledger';
+import { MessageStore } from '../stores/messages';
 import { ReconcileRunStore } from '../stores/reconcile-runs';
 import { temporalDataConverter } from './codec';
 import { EventRuns } from './event-runs';
@@ -73,6 +74,7 @@ export async function createWorker(
     webhooks: { employees, endpoints, timeoutMs: config.WEBHOOK_TIMEOUT_MS },
     memory: new EmployeeMemory(db, config.MEMORY_TURNS),
     ledger,
+    messages: new MessageStore(db),
     prices: priceList(config),
     defaultModel: config.OPENAI_MODEL,
     model: config.OPENAI_BASE_URL

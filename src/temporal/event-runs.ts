@@ -23,6 +23,7 @@ import {
   type BulkReplayInput,
   enqueueSignal,
   statusQuery,
+  type BatchSettings,
   type QueuedEvent,
   type RunEmployeeQueue,
   type EventFailureDetails,
@@ -144,6 +145,8 @@ export interface EnqueueOptions extends StartOptions {
   queueWorkflowId: string;
   concurrency: number;
   eventsPerRun: number;
+  /** Batch mode's window, when the employee is in batch mode. */
+  batch?: BatchSettings;
 }
 
 export class EventRuns {
@@ -155,7 +158,14 @@ export class EventRuns {
    * under `workflowId` when its turn comes.
    */
   async enqueue(workflowId: string, input: WebhookEventInput, options: EnqueueOptions): Promise<void> {
-    const event: QueuedEvent = { input, workflowId, memo: startMemo(input), summary: options.summary, concurrency: options.concurrency };
+    const event: QueuedEvent = {
+      input,
+      workflowId,
+      memo: startMemo(input),
+      summary: options.summary,
+      concurrency: options.concurrency,
+      ...(options.batch ? { batch: options.batch } : {}),
+    };
     await this.client.connection.withDeadline(Date.now() + options.timeoutMs, () =>
       this.client.workflow.signalWithStart<RunEmployeeQueue, [QueuedEvent]>(EMPLOYEE_QUEUE_WORKFLOW, {
         taskQueue: options.taskQueue,

@@ -140,6 +140,7 @@ describe('GET /api/webhook/:message_id', () => {
       status: 'completed',
       received_at: receivedAt.toISOString(),
       replay_of: null,
+      batch_of: null,
       completed_at: charge.at,
       attempts: 0,
       credits: 2,

@@ -4,12 +4,15 @@ import { Worker } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
-import type { EmployeeQueueInput } from '../../workflows/contract';
+import type { EmployeeQueueInput, WebhookBatchInput } from '../../workflows/contract';
 import { createLogger } from '../../src/observability/logger';
 import { installTemporalRuntime } from '../../src/temporal/runtime';
 import { historyFromJson } from '../helpers/history-json';
 
-/** Histories of the employee queue workflow recorded by test/fixtures/record-queue-histories.ts. */
+/**
+ * Histories recorded by test/fixtures/record-queue-histories.ts: q1 the employee queue workflow of
+ * ordered mode; q2 the queue gathering a batch, and the batch's own run (processWebhookBatch).
+ */
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'queue-histories');
 const fixtureFiles = fs
   .readdirSync(FIXTURES)
@@ -23,7 +26,7 @@ beforeAll(() => installTemporalRuntime(createLogger({ LOG_LEVEL: 'error', LOG_PR
 
 describe('replaying employee queue histories against the current workflow code', () => {
   it('has a run that continued as new carrying its queue, and a run that waits for more', () => {
-    expect(fixtureFiles).toEqual(['q1-continued-as-new.json', 'q1-waiting.json']);
+    expect(fixtureFiles).toEqual(['q1-continued-as-new.json', 'q1-waiting.json', 'q2-batch-queue.json', 'q2-batch-run.json']);
     const events = readFixture('q1-continued-as-new.json').events ?? [];
     const children = events.filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes);
     expect(children.map((e) => e.startChildWorkflowExecutionInitiatedEventAttributes!.workflowType!.name)).toEqual([
@@ -33,6 +36,23 @@ describe('replaying employee queue histories against the current workflow code',
     const continued = events.find((e) => e.workflowExecutionContinuedAsNewEventAttributes)!.workflowExecutionContinuedAsNewEventAttributes!;
     const carried = decode<EmployeeQueueInput>(continued.input!.payloads![0]);
     expect(carried.queue.map((e) => e.input.payload)).toEqual(['Ticket 2.']);
+  });
+
+  it('has a queue that gathered three events behind a debounce timer into one batch run, and that run charging once', () => {
+    const queue = readFixture('q2-batch-queue.json').events ?? [];
+    expect(queue.filter((e) => e.timerStartedEventAttributes).length).toBeGreaterThanOrEqual(1);
+    const children = queue.filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes);
+    expect(children).toHaveLength(1);
+    const batch = children[0].startChildWorkflowExecutionInitiatedEventAttributes!;
+    expect(batch.workflowType!.name).toBe('processWebhookBatch');
+    expect(decode<WebhookBatchInput>(batch.input!.payloads![0]).events.map((e) => e.payload)).toEqual(['Ticket 0.', 'Ticket 1.', 'Ticket 2.']);
+    const run = readFixture('q2-batch-run.json').events ?? [];
+    const localActivities = run.flatMap((e) => {
+      const payload = e.markerRecordedEventAttributes?.details?.data?.payloads?.[0];
+      return payload ? [decode<{ activity_type: string }>(payload).activity_type] : [];
+    });
+    expect(localActivities.filter((t) => t === 'settleCredits')).toHaveLength(3);
+    expect(localActivities.filter((t) => t === 'linkBatch')).toHaveLength(1);
   });
 
   it('replays every recorded history without a determinism error', async () => {
