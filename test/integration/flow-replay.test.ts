@@ -10,10 +10,11 @@ import { installTemporalRuntime } from '../../src/temporal/runtime';
 import { historyFromJson } from '../helpers/history-json';
 
 /**
- * Histories recorded by test/fixtures/record-queue-histories.ts: q1 the employee queue workflow of
- * ordered mode; q2 the queue gathering a batch, and the batch's own run (processWebhookBatch).
+ * Histories recorded by test/fixtures/record-flow-histories.ts: q1 the employee queue workflow of
+ * ordered mode; q2 the queue gathering a batch, and the batch's own run (processWebhookBatch); r1 a
+ * bulk replay (bulkReplay) of two failed events.
  */
-const FIXTURES = path.join(__dirname, '..', 'fixtures', 'queue-histories');
+const FIXTURES = path.join(__dirname, '..', 'fixtures', 'flow-histories');
 const fixtureFiles = fs
   .readdirSync(FIXTURES)
   .filter((f) => f.endsWith('.json'))
@@ -24,9 +25,9 @@ const replayOptions = () => ({ workflowBundle: { codePath: process.env.WORKFLOW_
 
 beforeAll(() => installTemporalRuntime(createLogger({ LOG_LEVEL: 'error', LOG_PRETTY: false }, 'test-sdk'), 'ERROR'));
 
-describe('replaying employee queue histories against the current workflow code', () => {
+describe('replaying queue, batch and bulk replay histories against the current workflow code', () => {
   it('has a run that continued as new carrying its queue, and a run that waits for more', () => {
-    expect(fixtureFiles).toEqual(['q1-continued-as-new.json', 'q1-waiting.json', 'q2-batch-queue.json', 'q2-batch-run.json']);
+    expect(fixtureFiles).toEqual(['q1-continued-as-new.json', 'q1-waiting.json', 'q2-batch-queue.json', 'q2-batch-run.json', 'r1-bulk-replay.json']);
     const events = readFixture('q1-continued-as-new.json').events ?? [];
     const children = events.filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes);
     expect(children.map((e) => e.startChildWorkflowExecutionInitiatedEventAttributes!.workflowType!.name)).toEqual([
@@ -53,6 +54,13 @@ describe('replaying employee queue histories against the current workflow code',
     });
     expect(localActivities.filter((t) => t === 'settleCredits')).toHaveLength(3);
     expect(localActivities.filter((t) => t === 'linkBatch')).toHaveLength(1);
+  });
+
+  it('has a bulk replay that stepped through its items and finished', () => {
+    const events = readFixture('r1-bulk-replay.json').events ?? [];
+    const activities = events.flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType!.name] : []));
+    expect(activities).toEqual(['replayBulkStep', 'finishBulkReplay']);
+    expect(events.some((e) => e.workflowExecutionCompletedEventAttributes)).toBe(true);
   });
 
   it('replays every recorded history without a determinism error', async () => {
