@@ -70,7 +70,7 @@ export class EventStatusReader {
         trace_url: traceUrl(this.traceBaseUrl, this.namespace, runOf.workflowId, run.runId),
       };
     }
-    if (!run && record.queuedAt && !charge) {
+    if (!run && record.queuedAt && record.unsettled) {
       // Held by its employee's queue workflow (ordered mode): its own workflow starts when its turn comes.
       return { ...base, status: 'queued', completed_at: null, attempts: 0, steps: [], trace_url: null };
     }

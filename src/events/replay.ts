@@ -56,7 +56,8 @@ export class EventReplayer {
       );
     }
     const state = await upstream('temporal', () => this.runs.state(original.workflowId, original.messageId));
-    if (state === 'running' || (state === 'absent' && original.queuedAt)) {
+    // Queued (ordered or batch mode): no run of its own yet, and its reservation not settled.
+    if (state === 'running' || (state === 'absent' && original.queuedAt && original.unsettled)) {
       throw new DomainError('EVENT_RUNNING', 'This event has not ended yet; replay it once its status is completed or failed.');
     }
     const sealed = original.sealed;

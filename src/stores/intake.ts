@@ -36,8 +36,10 @@ export interface KeptEvent {
   event?: string;
   receivedAt: Date;
   replayOf?: string;
-  /** Set while the employee's queue workflow holds the event (ordered mode). */
+  /** Set once the employee's queue workflow held the event (ordered and batch modes). */
   queuedAt?: Date;
+  /** Its reservation is still open: it has not settled yet (a queued event has not started). */
+  unsettled: boolean;
   /** Undefined when the payload was not kept or is past REPLAY_RETENTION. */
   sealed?: Buffer;
 }
@@ -109,11 +111,13 @@ const selectKept = statement<
     received_at: Date;
     replay_of: string | null;
     queued_at: Date | null;
+    unsettled: boolean;
     sealed: Buffer | null;
   }
 >(
   'intake_select_kept',
-  `SELECT m.id, m.employee_id, m.workflow_id, m.event, m.received_at, m.replay_of, m.queued_at, p.sealed
+  `SELECT m.id, m.employee_id, m.workflow_id, m.event, m.received_at, m.replay_of, m.queued_at, p.sealed,
+     EXISTS (SELECT 1 FROM open_reservations r WHERE r.account_id = m.account_id AND r.message_id = m.id) AS unsettled
    FROM messages m LEFT JOIN event_payloads p ON p.message_id = m.id AND p.expires_at > now()
    WHERE m.id = :messageId AND m.account_id = :accountId`,
 );
@@ -198,6 +202,7 @@ export class EventIntake {
       receivedAt: row.received_at,
       replayOf: row.replay_of ?? undefined,
       queuedAt: row.queued_at ?? undefined,
+      unsettled: row.unsettled,
       sealed: row.sealed ?? undefined,
     };
   }

@@ -17,6 +17,8 @@ export interface MessageRecord {
   queuedAt?: Date;
   /** Batch mode: the first message of the batch this event ran in (its charge is posted there). */
   batchOf?: string;
+  /** Its reservation is still open: it has not settled yet. */
+  unsettled: boolean;
   /** The event's charge, once it settled. */
   charge?: Posting;
 }
@@ -34,12 +36,14 @@ const selectMessage = statement<
     replay_of: string | null;
     queued_at: Date | null;
     batch_of: string | null;
+    unsettled: boolean;
     charge_at: Date | null;
     charge_credits: number | null;
   }
 >(
   'messages_select',
-  `SELECT m.*, p.at AS charge_at, p.credits AS charge_credits
+  `SELECT m.*, p.at AS charge_at, p.credits AS charge_credits,
+     EXISTS (SELECT 1 FROM open_reservations r WHERE r.account_id = m.account_id AND r.message_id = m.id) AS unsettled
    FROM messages m
    LEFT JOIN postings p ON p.account_id = m.account_id AND p.message_id = m.id AND p.kind = 'charge'
    WHERE m.id = :id AND m.account_id = :accountId`,
@@ -82,6 +86,7 @@ export class MessageStore {
       replayOf: row.replay_of ?? undefined,
       queuedAt: row.queued_at ?? undefined,
       batchOf: row.batch_of ?? undefined,
+      unsettled: row.unsettled,
       charge:
         row.charge_at && row.charge_credits !== null
           ? { id: '', kind: 'charge', at: row.charge_at.toISOString(), credits: row.charge_credits, messageId: row.id }

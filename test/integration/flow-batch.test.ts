@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { EMPLOYEE_CACHE_TTL_MS } from '../../src/stores/employees';
 import { createHarnessWithFakeModel, eventually, type Harness } from '../helpers/harness';
 import type { FakeModelServer, RecordedRequest } from '../helpers/fake-model-server';
+import { expectError } from '../helpers/error-body';
 import { debitedMessageIds } from '../helpers/ledger-checks';
 import { runCli } from '../helpers/run-cli';
 
@@ -48,6 +49,8 @@ describe('batch mode', () => {
       ids.push(res.body.message_id);
     }
     expect((await h.http.get(`/api/webhook/${ids[49]}`).set(acct.auth)).body.status).toBe('queued');
+    // A queued event has not ended: it cannot be replayed yet.
+    expectError(await h.http.post(`/api/webhook/${ids[49]}/replay`).set(acct.auth), 409, 'EVENT_RUNNING');
 
     const first = await eventually('the batch to complete', async () => {
       const body = (await h.http.get(`/api/webhook/${ids[0]}`).set(acct.auth)).body;
@@ -69,6 +72,9 @@ describe('batch mode', () => {
     expect(member).toMatchObject({ message_id: ids[17], status: 'completed', batch_of: ids[0], credits: null, trace_url: first.trace_url });
     const held = await h.db.query<{ reserved: string }>('SELECT reserved FROM credit_balances WHERE account_id = $1', [acct.accountId]);
     expect(Number(held.rows[0].reserved)).toBe(0);
+    // A batched event has ended with its batch: it may be replayed (as a new event of its own).
+    const again = await h.http.post(`/api/webhook/${ids[17]}/replay`).set(acct.auth);
+    expect([again.status, again.body.replay_of]).toEqual([202, ids[17]]);
   });
 
   it('closes a batch at --max-batch: the rest run in the next batch, in order', async () => {
