@@ -41,12 +41,12 @@ export function registerEventCommands(program: Command): void {
 
   withJson(event.command('list'))
     .description("list an account's failed events, most recently failed first")
-    .requiredOption('--account <account-id>', 'account id')
+    .option('--account <account-id>', "one account's (default: every account's)")
     .requiredOption('--status <status>', 'failed (the only status listed)', failedOnly)
     .option('--since <time>', 'only events that failed at or after this ISO time', isoTime)
     .option('--limit <n>', 'events to show', positiveInt, 50)
     .action(
-      action<{ account: string; since?: Date; limit: number }>(async (ctx, _args, opts) => {
+      action<{ account?: string; since?: Date; limit: number }>(async (ctx, _args, opts) => {
         const runs: FailedRun[] = [];
         await withServices(ctx, async (s) => {
           let cursor: Uint8Array | undefined;
@@ -59,6 +59,7 @@ export function registerEventCommands(program: Command): void {
         return {
           json: {
             events: runs.map((r) => ({
+              account_id: r.accountId,
               message_id: r.messageId,
               employee_id: r.employeeId,
               error: { type: r.error.type ?? null, message: r.error.message },

@@ -80,7 +80,10 @@ export class EventReplayer {
   }
 
   /** The dead-letter view: the account's failed events, most recently failed first, a page at a time. */
-  async failed(accountId: string, options: { since?: Date; cursor?: Uint8Array; limit: number }): Promise<{ runs: FailedRun[]; next?: Uint8Array }> {
+  async failed(
+    accountId: string | undefined,
+    options: { since?: Date; cursor?: Uint8Array; limit: number },
+  ): Promise<{ runs: FailedRun[]; next?: Uint8Array }> {
     return upstream('temporal', () => this.runs.failed(accountId, options));
   }
 }

@@ -119,6 +119,8 @@ export interface StartOptions {
 
 /** A failed event as the dead-letter list shows it. */
 export interface FailedRun {
+  /** From the workflow id (`webhook/<account_id>/…`, src/events/workflow-id.ts). */
+  accountId: string;
   workflowId: string;
   runId: string;
   messageId: string;
@@ -224,12 +226,16 @@ export class EventRuns {
 
   /**
    * The account's failed events (the dead-letter view), most recently failed first, a page at a
-   * time: `cursor` is the page token of the previous page's listing, opaque to callers.
+   * time: `cursor` is the page token of the previous page's listing, opaque to callers. Without an
+   * account (operators), every account's.
    */
-  async failed(accountId: string, options: { since?: Date; cursor?: Uint8Array; limit: number }): Promise<{ runs: FailedRun[]; next?: Uint8Array }> {
+  async failed(
+    accountId: string | undefined,
+    options: { since?: Date; cursor?: Uint8Array; limit: number },
+  ): Promise<{ runs: FailedRun[]; next?: Uint8Array }> {
     const query = [
       `WorkflowType = ${quote(EVENT_WORKFLOW)}`,
-      `${ACCOUNT_ID.name} = ${quote(accountId)}`,
+      ...(accountId ? [`${ACCOUNT_ID.name} = ${quote(accountId)}`] : []),
       `${EVENT_STATUS.name} = 'failed'`,
       `ExecutionStatus != 'Running'`,
       ...(options.since ? [`CloseTime >= ${quote(options.since.toISOString())}`] : []),
@@ -249,6 +255,7 @@ export class EventRuns {
       if (!run) return;
       const progress = await this.progress(run);
       runs[index] = {
+        accountId: workflowId.split('/')[1] ?? '',
         workflowId,
         runId,
         messageId: run.memo.messageId,
