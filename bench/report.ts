@@ -256,7 +256,8 @@ export function renderTables(r: BenchReport, colour = Boolean(process.stdout.isT
       .join(', ');
   out.push(
     ...(r.cluster ? ["Targets, judged on the dev server (the cluster's verdicts are in the JSON, `cluster.pass`):"] : []),
-    ratios.toString(),
+    // A flow-only run judges no target: no empty table.
+    ...(ratios.length > 0 ? [ratios.toString()] : []),
     ...(r.levels ? ['(machine: all CPU used on the machine per operation, other work included)'] : []),
     `Peak RSS (VmHWM, MB): ${list(r.peak_rss_mb)}`,
     `Idle RSS once ready (MB): ${list(r.idle_rss_mb)}`,
