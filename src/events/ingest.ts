@@ -133,6 +133,7 @@ export class EventIngest {
               : { scope: API_SCOPE, keySha256: sha256Hex(apiKey), payloadSha256, windowMs: this.options.idempotencyWindowMs, takeOver },
           kept: { sealed, keepMs: this.options.replayRetentionMs },
           replayOf: req.replayOf,
+          reservationWorkflowId: employee.flow.mode === 'parallel' ? undefined : employeeQueueWorkflowId(req.accountId, req.employeeId),
         }),
       );
       if (claim.outcome === 'insufficient') throw this.insufficient(claim.balance - claim.reserved);

@@ -26,6 +26,8 @@ export interface IntakeInput {
   kept?: { sealed: Buffer; keepMs: number };
   /** The first original this event replays. */
   replayOf?: string;
+  /** A queued event's reservation names its employee's queue workflow, which will start (and settle) it. */
+  reservationWorkflowId?: string;
 }
 
 /** What replay needs of an earlier event: its record, the original it replays, and its kept payload. */
@@ -90,6 +92,7 @@ const acceptEvent = statement<
     sealed?: Buffer;
     keepMs?: number;
     replayOf?: string;
+    reservationWorkflowId?: string;
   },
   AcceptRow
 >(
@@ -97,7 +100,7 @@ const acceptEvent = statement<
   `SELECT * FROM accept_kept_event(:accountId::uuid, :messageId::uuid, :employeeId::uuid, :event::text, :workflowId::text, :credits::bigint,
      :at::timestamptz, :postingId::uuid, :scope::text, :keySha256::text, :payloadSha256::text,
      make_interval(secs => :windowMs::double precision / 1000), :takeOver::uuid,
-     :sealed::bytea, make_interval(secs => :keepMs::double precision / 1000), :replayOf::uuid)`,
+     :sealed::bytea, make_interval(secs => :keepMs::double precision / 1000), :replayOf::uuid, :reservationWorkflowId::text)`,
 );
 
 /** An earlier event of the account, with its payload while it is kept. */
@@ -165,6 +168,7 @@ export class EventIntake {
       sealed: input.kept?.sealed,
       keepMs: input.kept?.keepMs,
       replayOf: input.replayOf,
+      reservationWorkflowId: input.reservationWorkflowId,
     });
     if (!row) throw new Error(`account ${input.accountId} has no credit balance`);
     if (row.outcome === 'duplicate') {

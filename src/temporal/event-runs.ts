@@ -361,10 +361,23 @@ export class EventRuns {
 
   /** Whether the message's run will still settle its reservation. */
   async state(workflowId: string, messageId: string): Promise<RunState> {
+    // A queued event's reservation names its employee's queue: held while the queue runs (it starts
+    // the event in its turn; the event settles then).
+    if (workflowId.startsWith(QUEUE_PREFIX)) return this.queueState(workflowId);
     try {
       const description = await this.client.workflow.getHandle(workflowId).describe();
       // The id's latest run belongs to another message: this message's run never started (or closed long ago).
       if (readMemo(description.memo)?.messageId !== messageId) return 'absent';
+      return description.status.name === 'RUNNING' ? 'running' : 'closed';
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return 'absent';
+      throw err;
+    }
+  }
+
+  private async queueState(workflowId: string): Promise<RunState> {
+    try {
+      const description = await this.client.workflow.getHandle(workflowId).describe();
       return description.status.name === 'RUNNING' ? 'running' : 'closed';
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return 'absent';
@@ -422,6 +435,9 @@ function toRun(handle: WorkflowHandle, description: WorkflowExecutionDescription
     closeTime: description.closeTime,
   };
 }
+
+/** Queue workflow ids (src/events/workflow-id.ts, employeeQueueWorkflowId). */
+const QUEUE_PREFIX = 'employee-queue/';
 
 function bulkWorkflowId(bulkId: string): string {
   return `bulk-replay/${bulkId}`;

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { reconcile } from '../../src/billing/reconcile';
+import { employeeQueueWorkflowId } from '../../src/events/workflow-id';
 import { EMPLOYEE_CACHE_TTL_MS } from '../../src/stores/employees';
 import { createHarnessWithFakeModel, eventually, type Harness } from '../helpers/harness';
 import type { FakeModelServer, RecordedRequest } from '../helpers/fake-model-server';
@@ -6,7 +8,7 @@ import { expectError } from '../helpers/error-body';
 import { debitedMessageIds } from '../helpers/ledger-checks';
 import { runCli } from '../helpers/run-cli';
 
-/** Batch mode: an employee's burst of events debounced into one agent run. */
+/** Batch mode: an employee's burst of events debounced into one agent run; and queued events under reconcile. */
 let h: Harness;
 let fake: FakeModelServer;
 
@@ -96,5 +98,42 @@ describe('batch mode', () => {
     const prompts = fake.requests.filter((r) => ownMessage(r).includes(tag)).map(ownMessage);
     expect(prompts).toEqual([[0, 1, 2].map((i) => `[Webhook] ${tag} #${i}`).join('\n'), [3, 4].map((i) => `[Webhook] ${tag} #${i}`).join('\n')]);
     expect((await debitedMessageIds(h.ledger, acct.accountId)).sort()).toEqual([ids[0], ids[3]].sort());
+  });
+});
+
+describe('queued events and reconcile', () => {
+  it("leaves a queued event's reservation and record alone however long it waits: its queue will run it", async () => {
+    const acct = await h.seedAccount();
+    await h.employees.updateFlow(acct.employeeId, { mode: 'ordered' });
+    await new Promise((r) => setTimeout(r, EMPLOYEE_CACHE_TTL_MS + 100));
+    await h.stopWorker();
+    const ids: string[] = [];
+    try {
+      for (let i = 0; i < 3; i++)
+        ids.push(
+          (
+            await h.http
+              .post('/api/webhook/')
+              .set(acct.auth)
+              .send({ employee_id: acct.employeeId, payload: `backlog ${i}` })
+          ).body.message_id,
+        );
+      const held = await h.db.query<{ workflow_id: string }>('SELECT workflow_id FROM open_reservations WHERE message_id = ANY ($1::uuid[])', [ids]);
+      expect(held.rows.map((r) => r.workflow_id)).toEqual(ids.map(() => employeeQueueWorkflowId(acct.accountId, acct.employeeId)));
+      // Every reservation counts as stale by age here: none is released, no record is forgotten.
+      const report = await reconcile(h.runs, h.ledger, {
+        accountId: acct.accountId,
+        from: new Date(Date.now() - 3_600_000),
+        to: new Date(Date.now() + 60_000),
+        repair: true,
+        staleAfterMs: 0,
+        now: new Date(Date.now() + 3_600_000),
+      });
+      expect(report.stale_reservations).toEqual([]);
+      expect((await h.http.get(`/api/webhook/${ids[2]}`).set(acct.auth)).body.status).toBe('queued');
+    } finally {
+      await h.startWorker();
+    }
+    await eventually('the backlog charged', async () => ((await debitedMessageIds(h.ledger, acct.accountId)).length === 3 ? true : undefined));
   });
 });
