@@ -213,9 +213,10 @@ export class EventIngest {
    * its workflow when its turn comes; accepted once the signal is durably in the queue's history.
    */
   private async enqueue(input: WebhookEventInput, workflowId: string, flow: FlowSettings): Promise<IngestResult> {
+    const queueWorkflowId = employeeQueueWorkflowId(input.accountId, input.employeeId);
     try {
       await this.runs.enqueue(workflowId, input, {
-        queueWorkflowId: employeeQueueWorkflowId(input.accountId, input.employeeId),
+        queueWorkflowId,
         taskQueue: this.options.taskQueue,
         timeoutMs: this.options.startTimeoutMs,
         summary: truncate(formatWebhookMessage(input.payload, input.event), SUMMARY_LENGTH),
@@ -233,8 +234,14 @@ export class EventIngest {
           : {}),
       });
     } catch (err) {
-      await this.release(input, 'enqueue-failed');
-      throw dependencyUnavailable('temporal', err);
+      // A signal whose answer was lost may have landed: a 502 then would make a caller without a key send the event twice.
+      const held =
+        (await this.runs.queueHolds(queueWorkflowId, input.messageId, 2_000).catch(() => false)) ||
+        (await this.runs.find(workflowId, input.messageId, 2_000).catch(() => undefined)) !== undefined;
+      if (!held) {
+        await this.release(input, 'enqueue-failed');
+        throw dependencyUnavailable('temporal', err);
+      }
     }
     try {
       await this.intake.markQueued(input.messageId);

@@ -8,6 +8,7 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import { z } from 'zod';
 import type { Posting } from '../domain/billing';
 import type { EventStatus } from '../domain/events';
@@ -24,6 +25,7 @@ import {
   enqueueSignal,
   statusQuery,
   type BatchSettings,
+  type EmployeeQueueInput,
   type QueuedEvent,
   type RunEmployeeQueue,
   type EventFailureDetails,
@@ -222,6 +224,37 @@ export class EventRuns {
   /** Asks a bulk replay to stop between items. */
   async cancelBulk(bulkId: string): Promise<void> {
     await this.client.workflow.getHandle(bulkWorkflowId(bulkId)).cancel();
+  }
+
+  /**
+   * Whether the queue's latest run holds the message: its signal is in the history, or the run
+   * started with it in the queue it carried. For an enqueue whose answer was lost (a deadline, a
+   * dropped connection): the signal may have landed all the same.
+   */
+  async queueHolds(queueWorkflowId: string, messageId: string, timeoutMs: number): Promise<boolean> {
+    return this.client.connection.withDeadline(Date.now() + timeoutMs, async () => {
+      let history;
+      try {
+        history = await this.client.workflow.getHandle(queueWorkflowId).fetchHistory();
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return false;
+        throw err;
+      }
+      const converter = this.client.options.loadedDataConverter;
+      for (const e of history.events ?? []) {
+        const signal = e.workflowExecutionSignaledEventAttributes;
+        if (signal?.signalName === enqueueSignal.name) {
+          const [event] = (await decodeArrayFromPayloads(converter, signal.input?.payloads)) as [QueuedEvent | undefined];
+          if (event?.input?.messageId === messageId) return true;
+        }
+        const started = e.workflowExecutionStartedEventAttributes;
+        if (started) {
+          const [input] = (await decodeArrayFromPayloads(converter, started.input?.payloads)) as [EmployeeQueueInput | undefined];
+          if (input?.queue?.some((q) => q.input.messageId === messageId)) return true;
+        }
+      }
+      return false;
+    });
   }
 
   /**
