@@ -13,11 +13,13 @@ export function creditActivities(deps: CreditDeps) {
    * Settles the event in one database statement keyed by its message id: posts what it cost at today's
    * price (recorded on the posting) and releases what the API reserved at ingest. Retries and
    * re-runs find the first posting and post nothing. A failed event is charged for the model turns
-   * that completed (their usage is known), nothing else; its reservation is released.
+   * that completed (their usage is known), nothing else; its reservation is released. A batched
+   * event (not the batch's first) is charged nothing: its reservation is released.
    */
   async function settleCredits(input: SettleCreditsInput): Promise<ChargeResult> {
-    const charge = input.outcome === 'completed' || (input.usage.modelTurns ?? 0) > 0 ? price(input) : undefined;
-    return toResult(input.messageId, await deps.ledger.settle(input.accountId, input.messageId, charge, input.outcome === 'completed' ? 'settled' : 'failed'));
+    const charge = input.outcome !== 'batched' && (input.outcome === 'completed' || (input.usage.modelTurns ?? 0) > 0) ? price(input) : undefined;
+    const reason = input.outcome === 'completed' ? 'settled' : input.outcome;
+    return toResult(input.messageId, await deps.ledger.settle(input.accountId, input.messageId, charge, reason));
   }
 
   function price(input: SettleCreditsInput) {

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import Table from 'cli-table3';
+import type { FlowReport } from './flow';
 import type { LedgerReport } from './ledger';
 import type { EndToEnd, LevelPair, Measured } from './phases';
 import { round, type PhaseResult } from './stats';
@@ -20,7 +21,7 @@ export const TARGETS = {
 };
 
 /** The parts of a run: `--only` picks one. */
-export const PHASES = ['throughput', 'ledger'] as const;
+export const PHASES = ['throughput', 'ledger', 'flow'] as const;
 export type Phase = (typeof PHASES)[number];
 
 export interface Ratios {
@@ -69,6 +70,8 @@ export interface BenchReport {
   cluster?: ThroughputSection;
   /** The ledger-scale phase; absent with `--only throughput`. */
   ledger?: LedgerReport;
+  /** Events per second through one employee per flow mode (bench/flow.ts). */
+  flow?: FlowReport;
   peak_rss_mb: { api: number | null; worker: number | null } & Record<string, number | null>;
   /** Resident MB of each child once ready, before load. */
   idle_rss_mb: Record<string, number | null>;
@@ -184,6 +187,18 @@ export function renderTables(r: BenchReport, colour = Boolean(process.stdout.isT
       ['worker peak RSS MB', r.peak_rss_mb.worker ?? '-', `≤ ${TARGETS.worker_rss_mb_max}`, verdict(r.pass.worker_rss)],
     );
   }
+  if (r.flow) {
+    const f = r.flow;
+    const table = new Table({ head: ['flow mode (one employee)', 'events', 'events/s', 'p50 ms', 'p99 ms', 'errors'], style });
+    for (const mode of ['parallel', 'ordered', 'batch'] as const) {
+      const m = f[mode];
+      if (m) table.push([mode, m.n, m.throughput, m.p50_ms, m.p99_ms, m.errors]);
+    }
+    out.push(
+      `Flow modes: ${f.n} events per mode through one employee, sent at concurrency ${f.concurrency}, POST to charge (inbox runtime):`,
+      table.toString(),
+    );
+  }
   if (r.ledger) {
     const l = r.ledger;
     const a = l.accounts;
@@ -241,7 +256,8 @@ export function renderTables(r: BenchReport, colour = Boolean(process.stdout.isT
       .join(', ');
   out.push(
     ...(r.cluster ? ["Targets, judged on the dev server (the cluster's verdicts are in the JSON, `cluster.pass`):"] : []),
-    ratios.toString(),
+    // A flow-only run judges no target: no empty table.
+    ...(ratios.length > 0 ? [ratios.toString()] : []),
     ...(r.levels ? ['(machine: all CPU used on the machine per operation, other work included)'] : []),
     `Peak RSS (VmHWM, MB): ${list(r.peak_rss_mb)}`,
     `Idle RSS once ready (MB): ${list(r.idle_rss_mb)}`,

@@ -15,6 +15,7 @@ import { FAILURE_CONVERTER_PATH } from '../src/temporal/codec';
 import { connectTemporal } from '../src/temporal/connect';
 import { connectRedis } from '../src/stores/redis/client';
 import { ledgerPhase, type LedgerReport } from './ledger';
+import { flowPhase, type FlowReport } from './flow';
 import { completionPhases, startPhases, type BenchContext, type CompletionResults } from './phases';
 import { TEMPORAL_DATABASES } from './pg-waits';
 import { backendsOf, peakRssMb } from './proc';
@@ -101,6 +102,7 @@ async function main(): Promise<void> {
   const opts = options();
   const throughput = opts.phases.includes('throughput');
   const ledger = opts.phases.includes('ledger');
+  const flow = opts.phases.includes('flow');
   const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
   const startedAt = new Date();
   // Read before the children load the code: other work may change the tree while the run goes on.
@@ -133,13 +135,13 @@ async function main(): Promise<void> {
     log('building src/ with `npm run build` …');
     execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
     // The usage API needs no Temporal: a ledger-only run starts none.
-    const needTemporal = throughput && !opts['temporal-address'];
+    const needTemporal = (throughput || flow) && !opts['temporal-address'];
     const cluster = throughput && opts.temporal === 'cluster';
     const [postgresService, redisService, temporalService, app, ceiling, binaries] = await Promise.all([
       stack.startPostgres(),
       opts['redis-url'] ? undefined : stack.startRedis(),
       needTemporal ? stack.startTemporal() : undefined,
-      throughput ? stack.bundle('app', require.resolve('../workflows'), FAILURE_CONVERTER_PATH) : undefined,
+      throughput || flow ? stack.bundle('app', require.resolve('../workflows'), FAILURE_CONVERTER_PATH) : undefined,
       throughput ? stack.bundle('ceiling', require.resolve('./ceiling-workflows')) : undefined,
       // Found in ~/.cache/sistava, or built with Go (minutes, once per machine) before anything is measured.
       cluster ? ensureTemporalBinaries(log) : undefined,
@@ -172,31 +174,38 @@ async function main(): Promise<void> {
       RECONCILE_INTERVAL: '8760h',
     };
 
+    const contextOn = (
+      client: Client,
+      address: string,
+      serverPids: BenchContext['pids'],
+      idle: BenchContext['idleRssMb'],
+      account: BenchContext['account'],
+    ): BenchContext => ({
+      stack,
+      client,
+      db: db!,
+      redis: redis!,
+      account,
+      runId,
+      n: opts.n,
+      rounds: opts.rounds,
+      warmup: opts.warmup,
+      levels: LEVELS,
+      completionConcurrency: COMPLETION_CONCURRENCY,
+      twoWorkers: opts.twoWorkers,
+      sampleSessions: opts.temporal === 'cluster',
+      serviceEnv: { ...serviceEnv, TEMPORAL_ADDRESS: address },
+      temporalAddress: address,
+      bundles: { app: app!, ceiling: ceiling! },
+      pids: serverPids,
+      idleRssMb: idle,
+      log,
+    });
     /** The start and completion phases on the Temporal server at `address`, with their own client. */
     const throughputOn = async (address: string, serverPids: BenchContext['pids'], idle: BenchContext['idleRssMb'], account: BenchContext['account']) => {
       connection = await connectTemporal(parseConfig({ ...process.env, TEMPORAL_ADDRESS: address }));
       try {
-        const ctx: BenchContext = {
-          stack,
-          client: new Client({ connection }),
-          db: db!,
-          redis: redis!,
-          account,
-          runId,
-          n: opts.n,
-          rounds: opts.rounds,
-          warmup: opts.warmup,
-          levels: LEVELS,
-          completionConcurrency: COMPLETION_CONCURRENCY,
-          twoWorkers: opts.twoWorkers,
-          sampleSessions: opts.temporal === 'cluster',
-          serviceEnv: { ...serviceEnv, TEMPORAL_ADDRESS: address },
-          temporalAddress: address,
-          bundles: { app: app!, ceiling: ceiling! },
-          pids: serverPids,
-          idleRssMb: idle,
-          log,
-        };
+        const ctx = contextOn(new Client({ connection }), address, serverPids, idle, account);
         const starts = await startPhases(ctx);
         const completions = await completionPhases(ctx);
         return { starts, completions };
@@ -243,6 +252,17 @@ async function main(): Promise<void> {
           idle_rss_mb: Object.fromEntries(Object.entries(clusterIdle).map(([k, v]) => [k, v ?? null])),
           pass: judge(ratios, peak),
         };
+      }
+    }
+    let flowResult: FlowReport | undefined;
+    if (flow) {
+      connection = await connectTemporal(parseConfig({ ...process.env, TEMPORAL_ADDRESS: temporalAddress }));
+      try {
+        const account = await seedAccount(db, `${runId}-flow`);
+        flowResult = await flowPhase(contextOn(new Client({ connection }), temporalAddress, pids, idleRssMb, account), opts.quick ? 100 : 400);
+      } finally {
+        await connection.close().catch(() => undefined);
+        connection = undefined;
       }
     }
     let ledgerResult: { report: LedgerReport; api: BenchChild } | undefined;
@@ -298,6 +318,7 @@ async function main(): Promise<void> {
         : {}),
       ...(clusterSection ? { cluster: clusterSection } : {}),
       ledger: ledgerResult?.report,
+      ...(flowResult ? { flow: flowResult } : {}),
       peak_rss_mb,
       idle_rss_mb: Object.fromEntries(Object.entries(idleRssMb).map(([k, v]) => [k, v ?? null])),
       targets: TARGETS,

@@ -8,7 +8,7 @@ import { ConsoleEvents } from './console/data';
 import { createMailer } from './console/mailer';
 import { SignInService } from './console/sign-in';
 import { EventStatusReader } from './events/event-status';
-import { EventIngest } from './events/ingest';
+import { createEventServices } from './events/services';
 import { createApp } from './http/app';
 import { codecEndpoint } from './http/routes/codec';
 import type { Lifecycle } from './http/deps';
@@ -33,13 +33,11 @@ import { createSourceStore } from './sources/source-store';
 import { assertSchemaCurrent } from './stores/postgres/migrate';
 import { createPool } from './stores/postgres/pool';
 import { createRedis } from './stores/redis/client';
-import { IdempotencyCache } from './stores/redis/idempotency-cache';
 import { AccountRateLimiter } from './stores/redis/rate-limiter';
 import type { SourceStore } from './stores/sources';
 import { TopUpStore } from './stores/top-ups';
 import { UsageStore } from './stores/usage';
 import { connectTemporal, temporalClient } from './temporal/connect';
-import { EventRuns } from './temporal/event-runs';
 
 const WINDOW_PRUNE_EVERY_MS = 60_000;
 const CONVERSATION_RETENTION_MS = 7 * 24 * 3600 * 1000;
@@ -54,28 +52,16 @@ export interface ApiClients {
 /** The HTTP app wired to its stores and to Temporal; shared by the entry point and the tests. */
 export function buildApi(config: Config, { db, redis, connection }: ApiClients, logger: Logger, lifecycle?: Lifecycle) {
   const client = temporalClient(config, connection);
-  const runs = new EventRuns(client);
+  const { runs, ingest, replayer, bulk } = createEventServices(config, { db, redis, client }, logger);
   const employees = new EmployeeStore(db);
-  const ingest = new EventIngest(
-    runs,
-    employees,
-    new IdempotencyCache(redis),
-    new EventIntake(db),
-    new Ledger(db),
-    {
-      taskQueue: config.TEMPORAL_TASK_QUEUE,
-      idempotencyWindowMs: config.IDEMPOTENCY_WINDOW_MS,
-      startTimeoutMs: config.TEMPORAL_START_TIMEOUT_MS,
-      reserveCreditsPerEvent: config.RESERVE_CREDITS_PER_EVENT,
-    },
-    logger,
-  );
   const keys = new ApiKeyStore(db);
   const sources = createSourceStore(db, secretKeys(config));
   const statusReader = new EventStatusReader(runs, new MessageStore(db), config.TEMPORAL_UI_URL, config.TEMPORAL_NAMESPACE);
   return createApp({
     keys,
     ingest,
+    replayer,
+    bulk,
     rateLimiter: new AccountRateLimiter(redis, config.RATE_LIMIT_PER_MINUTE),
     logger,
     bodyTimeoutMs: config.BODY_TIMEOUT_MS,
@@ -175,7 +161,7 @@ export async function startApi(config: Config): Promise<{ server: Server; close:
   const sources = createSourceStore(db, secretKeys(config));
   const pruning = setInterval(() => {
     const warn = (what: string) => (err: unknown) => logger.warn({ err: (err as Error).message }, `could not prune ${what}`);
-    intake.pruneExpired().catch(warn('expired idempotency windows'));
+    intake.pruneExpired().catch(warn('expired idempotency windows and kept payloads'));
     conversations.prune(CONVERSATION_RETENTION_MS).catch(warn('old event conversations'));
     sources.pruneBodies().catch(warn('source bodies past SOURCE_BODY_RETENTION_MS'));
   }, WINDOW_PRUNE_EVERY_MS).unref();

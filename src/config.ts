@@ -132,6 +132,16 @@ export const Config = z.object({
   RECONCILE_STALE_AFTER_MS: z.coerce.number().int().positive().default(900_000),
   /** How long an Idempotency-Key stays a duplicate after first acceptance (product contract: 5 minutes). */
   IDEMPOTENCY_WINDOW_MS: z.coerce.number().int().positive().default(300_000),
+  /** How long each event's payload is kept (sealed) in PostgreSQL so it can be replayed: 7d, 36h, 90m. Past it a replay answers 410. */
+  REPLAY_RETENTION: z
+    .string()
+    .regex(/^\d+(s|m|h|d)$/, 'must be a duration like 7d, 36h or 90m')
+    .default('7d')
+    .transform((v) => Number(v.slice(0, -1)) * { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[v.slice(-1) as 's' | 'm' | 'h' | 'd']),
+  /** Without an Idempotency-Key, replay requests for one event within this long are one replay (a double-click). */
+  REPLAY_CLICK_WINDOW_MS: z.coerce.number().int().positive().default(10_000),
+  /** Events an employee's queue workflow (ordered mode) takes before it continues as new, carrying its queue. */
+  FLOW_EVENTS_PER_RUN: z.coerce.number().int().positive().max(5_000).default(500),
   /** A request body that has not fully arrived by then is answered with 408. */
   BODY_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   /** A prebuilt workflow bundle (from bundleWorkflowCode); unset: the worker bundles `workflows/` at start. */

@@ -5,6 +5,7 @@ import { appDatabaseUrl, assertApplicationRole, explainLoginRefusal } from './st
 import { assertSchemaCurrent } from './stores/postgres/migrate';
 import { createPool, WORKER_STATEMENT_TIMEOUT_MS } from './stores/postgres/pool';
 import { exitWithSupervisor } from './shared/supervised-child';
+import { createRedis } from './stores/redis/client';
 import { createWorker } from './temporal/create-worker';
 import { installTemporalRuntime } from './temporal/runtime';
 import { connectTemporalNative, temporalClient } from './temporal/connect';
@@ -28,7 +29,9 @@ async function main(): Promise<void> {
     throw explainLoginRefusal(err, dbUrl);
   }
   const connection = await connectTemporalNative(config);
-  const worker = await createWorker(config, connection, db, logger);
+  // Bulk replays count against the account's rate limit, kept in Redis.
+  const redis = createRedis(config.REDIS_URL, { name: 'sistava-worker' });
+  const worker = await createWorker(config, connection, db, logger, {}, redis);
   running.worker = worker;
   const schedule = config.RECONCILE_SCHEDULE
     ? await ensureReconcileSchedule(temporalClient(config, connection), { taskQueue: config.TEMPORAL_TASK_QUEUE, every: config.RECONCILE_INTERVAL })
@@ -43,6 +46,7 @@ async function main(): Promise<void> {
   );
   await worker.run();
   await connection.close();
+  redis.disconnect();
   await db.end();
   logger.info('worker stopped');
 }

@@ -7,7 +7,7 @@
  * Part of the workflow bundle: only `@temporalio/*` and the kernel (`src/domain/`) are imported.
  */
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import { defineQuery } from '@temporalio/workflow';
+import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { AgentLimits, AssistantMessage, ChatMessage, ToolCall, ToolSpec } from '../src/domain/agent';
 import type { ChargeResult, Posting, ReconcileSummary, SettleOutcome } from '../src/domain/billing';
 import type { EmployeeOutcome, EventStatus, EventStep, Usage } from '../src/domain/events';
@@ -17,6 +17,15 @@ export const EVENT_WORKFLOW = 'processWebhookEvent';
 export const RECONCILE_WORKFLOW = 'reconcileBilling';
 export type ProcessWebhookEvent = (input: WebhookEventInput) => Promise<WebhookEventResult>;
 export type ReconcileBilling = () => Promise<ReconcileSummary>;
+/** One per confirmed bulk replay (`bulk_…`): works through the bulk's items, paced by the account's rate limit. */
+export const BULK_REPLAY_WORKFLOW = 'bulkReplay';
+export type BulkReplay = (input: BulkReplayInput) => Promise<BulkReplayResult>;
+/** Batch mode: one agent run for several events of one employee, as a child of its queue workflow. */
+export const EVENT_BATCH_WORKFLOW = 'processWebhookBatch';
+export type ProcessWebhookBatch = (input: WebhookBatchInput) => Promise<WebhookEventResult>;
+/** One per employee in ordered mode: takes its events by signal and runs each as a child `processWebhookEvent`. */
+export const EMPLOYEE_QUEUE_WORKFLOW = 'runEmployeeQueue';
+export type RunEmployeeQueue = (input: EmployeeQueueInput) => Promise<void>;
 
 /** The event workflow's live account of itself, answered while it runs. */
 export const statusQuery = defineQuery<WebhookEventResult>('status');
@@ -95,6 +104,51 @@ export interface EventFailureDetails {
   steps: EventStep[];
 }
 
+/** An event handed to an employee's queue workflow: everything its child workflow is started with. */
+export interface QueuedEvent {
+  input: WebhookEventInput;
+  /** The event's own workflow id (its message record names it): the child runs under it. */
+  workflowId: string;
+  memo: EventMemo;
+  summary: string;
+  /** The employee's cap when the event was accepted: the head of the queue starts once fewer run. */
+  concurrency: number;
+  /** Batch mode, as the employee was set when the event was accepted. */
+  batch?: BatchSettings;
+  /** When the queue workflow received it (workflow time, ms): a batch waits at most maxWaitMs from its first event's. */
+  arrivedAt?: number;
+}
+
+export interface BatchSettings {
+  /** A batch closes once no event arrived for this long… */
+  debounceMs: number;
+  /** …or this long after its first event arrived… */
+  maxWaitMs: number;
+  /** …or once it holds this many events. */
+  maxBatch: number;
+}
+
+/** The events one batch run takes, in acceptance order; the first's message id, workflow id and memo are the run's. */
+export interface WebhookBatchInput {
+  events: WebhookEventInput[];
+}
+
+/** The queue workflow's input: what it carries across continue-as-new. */
+export interface EmployeeQueueInput {
+  accountId: string;
+  employeeId: string;
+  /** Events accepted and not yet started, in acceptance (signal) order. */
+  queue: QueuedEvent[];
+  /** Events one run starts before it continues as new (the history stays small, signals per run bounded). */
+  eventsPerRun: number;
+}
+
+/** Acceptance order is the order this signal reaches the queue workflow, whichever API sent it. */
+export const enqueueSignal = defineSignal<[QueuedEvent]>('enqueue');
+/** What the queue workflow holds: message ids waiting, and those whose child runs. */
+export const queueQuery = defineQuery<{ queued: string[]; running: string[] }>('queue');
+
+/** Everything the loop needs, read once at the start of the event. `model` undefined: no model server, inbox delivery. */
 /**
  * Everything the loop needs, read once at the start of the event. `model` undefined: no model
  * server, inbox delivery. The prompt itself stays in PostgreSQL (event_turns): only its size is here.
@@ -173,6 +227,13 @@ export interface RecordOutcomeInput {
   outcome: EmployeeOutcome;
 }
 
+export interface LinkBatchInput {
+  accountId: string;
+  /** The batch's first message. */
+  batchOf: string;
+  messageIds: string[];
+}
+
 export interface SettleCreditsInput {
   accountId: string;
   messageId: string;
@@ -191,6 +252,37 @@ export interface EventActivities {
   sendWebhook(input: ToolCallInput): Promise<ToolCallResult>;
   recordOutcome(input: RecordOutcomeInput): Promise<EmployeeOutcome>;
   settleCredits(input: SettleCreditsInput): Promise<ChargeResult>;
+  linkBatch(input: LinkBatchInput): Promise<void>;
+}
+
+export interface BulkReplayInput {
+  bulkId: string;
+  accountId: string;
+}
+
+export interface BulkReplayResult {
+  bulkId: string;
+  state: 'completed' | 'cancelled';
+}
+
+export interface BulkStepInput {
+  bulkId: string;
+  accountId: string;
+  /** Items one step replays at most (each also counted against the account's rate limit). */
+  max: number;
+}
+
+export interface BulkStepResult {
+  /** Items not done yet. */
+  remaining: number;
+  /** The account's rate limit is spent: wait this long before the next step. */
+  waitMs: number;
+}
+
+/** The bulk replay workflow's activities. */
+export interface BulkReplayActivities {
+  replayBulkStep(input: BulkStepInput): Promise<BulkStepResult>;
+  finishBulkReplay(input: { bulkId: string; state: BulkReplayResult['state'] }): Promise<void>;
 }
 
 /** The reconcile workflow's activity. */

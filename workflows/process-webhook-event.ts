@@ -90,7 +90,7 @@ export async function processWebhookEvent(input: WebhookEventInput): Promise<Web
  * Not cancellable: a cancelled event must still give back what the API reserved for it. The charge
  * goes into the memo, where reconcile finds it in a visibility listing.
  */
-async function settle(input: WebhookEventInput, usage: Usage, outcome: SettleOutcome): Promise<ChargeResult> {
+export async function settle(input: WebhookEventInput, usage: Usage, outcome: SettleOutcome): Promise<ChargeResult> {
   const charge = await CancellationScope.nonCancellable(() =>
     database.settleCredits.executeWithOptions({ ...DATABASE_STEP, summary: outcome === 'completed' ? 'settle credits' : 'release reserved credits' }, [
       { accountId: input.accountId, messageId: input.messageId, employeeId: input.employeeId, event: input.event, usage, outcome },

@@ -3,6 +3,7 @@ import Ajv from 'ajv';
 import { msToNumber } from '@temporalio/common';
 import { InvalidArgumentError } from 'commander';
 import { TOOL_NAMES, type ToolName } from '../domain/agent';
+import { FLOW_MODES, type FlowMode } from '../stores/employees';
 import { z } from 'zod';
 
 /**
@@ -49,6 +50,13 @@ export function duration(value: string): number {
   const ms = /^\d+(\.\d+)?\s*(ms|s|m|h|d)$/.test(trimmed) ? msToNumber(trimmed) : NaN;
   if (!Number.isFinite(ms) || ms <= 0) throw new InvalidArgumentError(`Expected a duration like 90s, 30m or 1h, got "${value}".`);
   return ms;
+}
+
+/** How an employee takes its events: parallel, ordered or batch. */
+export function flowMode(value: string): FlowMode {
+  const mode = value.trim();
+  if (!(FLOW_MODES as readonly string[]).includes(mode)) throw new InvalidArgumentError(`Expected one of ${FLOW_MODES.join(', ')}, got "${value}".`);
+  return mode as FlowMode;
 }
 
 /** A comma-separated list of tool names: send_webhook, remember, reply. */

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { NotFoundError } from '../stores/accounts';
-import { InvalidLimitError, type Employee } from '../stores/employees';
-import { duration, inboxLimit, nonEmpty, nonNegativeInt, positiveInt, toolList } from './arguments';
+import { InvalidLimitError, type Employee, type FlowMode } from '../stores/employees';
+import { duration, flowMode, inboxLimit, nonEmpty, nonNegativeInt, positiveInt, toolList } from './arguments';
 import { CliError, fields, table, truncate, type CommandResult } from './output';
 import { action, withJson, type CliContext } from './run';
 
@@ -56,7 +56,7 @@ export function registerEmployeeCommands(program: Command): void {
     );
 
   withJson(employee.command('update').argument('<employee-id>'))
-    .description("set the employee's limits per event (unset ones keep the service defaults)")
+    .description("set the employee's limits per event (unset ones keep the service defaults) and how it takes its events")
     .option('--max-steps <n>', 'model turns per event', positiveInt)
     .option('--max-tokens <n>', 'max_tokens of each model call', positiveInt)
     .option('--deadline <duration>', 'the whole event, from acceptance: 90s, 30m, 1h', duration)
@@ -66,6 +66,11 @@ export function registerEmployeeCommands(program: Command): void {
     .option('--max-tool-calls <n>', 'tool calls one event may make', nonNegativeInt)
     .option('--max-webhook-bytes <n>', 'bytes send_webhook may send in one event', nonNegativeInt)
     .option('--notes <on|off>', 'off: the employee keeps no notes (remember is not offered, none are shown)', onOff)
+    .option('--mode <mode>', 'parallel|ordered|batch: every event at once, one at a time in acceptance order, or debounced into one run', flowMode)
+    .option('--concurrency <n>', 'ordered: events of this employee that may run at once (default 1)', positiveInt)
+    .option('--debounce <duration>', 'batch: a batch closes after this long without a new event (default 30s)', duration)
+    .option('--max-wait <duration>', 'batch: or this long after its first event (default 5m)', duration)
+    .option('--max-batch <n>', 'batch: or once it holds this many events (default 50)', positiveInt)
     .action(
       action<{
         maxSteps?: number;
@@ -77,6 +82,11 @@ export function registerEmployeeCommands(program: Command): void {
         maxToolCalls?: number;
         maxWebhookBytes?: number;
         notes?: boolean;
+        mode?: FlowMode;
+        concurrency?: number;
+        debounce?: number;
+        maxWait?: number;
+        maxBatch?: number;
       }>(async (ctx, [id], opts) => {
         const limits = {
           maxSteps: opts.maxSteps,
@@ -89,19 +99,26 @@ export function registerEmployeeCommands(program: Command): void {
           maxWebhookBytes: opts.maxWebhookBytes,
           keepNotes: opts.notes,
         };
-        if (Object.values(limits).every((v) => v === undefined)) {
+        const flow = { mode: opts.mode, concurrency: opts.concurrency, debounceMs: opts.debounce, maxWaitMs: opts.maxWait, maxBatch: opts.maxBatch };
+        const limitsGiven = Object.values(limits).some((v) => v !== undefined);
+        const flowGiven = Object.values(flow).some((v) => v !== undefined);
+        if (!limitsGiven && !flowGiven) {
           throw new CliError(
             'INVALID_ARGUMENT',
-            'Give at least one of --max-steps, --max-tokens, --deadline, --max-credits, --max-prompt-tokens, --max-tool-calls-per-turn, --max-tool-calls, --max-webhook-bytes, --notes.',
+            'Give at least one of --max-steps, --max-tokens, --deadline, --max-credits, --max-prompt-tokens, --max-tool-calls-per-turn, --max-tool-calls, --max-webhook-bytes, --notes, --mode, --concurrency, --debounce, --max-wait, --max-batch.',
             2,
           );
         }
+        let updated: Employee | undefined;
         try {
-          return employeeResult(await ctx.employees.updateLimits(id, limits), ctx.config);
+          if (limitsGiven) updated = await ctx.employees.updateLimits(id, limits);
         } catch (err) {
           if (err instanceof InvalidLimitError) throw new CliError('INVALID_ARGUMENT', err.message, 2);
           throw err;
         }
+        // A mode change applies to events accepted after it (within the API's one-second employee cache).
+        if (flowGiven) updated = await ctx.employees.updateFlow(id, flow);
+        return employeeResult(updated!, ctx.config);
       }),
     );
 
@@ -212,7 +229,16 @@ function employeeResult(e: Employee, config: CliContext['config']): CommandResul
   };
   const own = (value: number | undefined) => (value === undefined ? ' (default)' : '');
   return {
-    json: { employee_id: e.id, account_id: e.accountId, name: e.name, model: e.model ?? null, tools: e.tools, keep_notes: e.keepNotes, limits },
+    json: {
+      employee_id: e.id,
+      account_id: e.accountId,
+      name: e.name,
+      model: e.model ?? null,
+      tools: e.tools,
+      keep_notes: e.keepNotes,
+      limits,
+      flow: flowJson(e),
+    },
     text: fields([
       ['employee', e.id],
       ['name', e.name],
@@ -229,6 +255,21 @@ function employeeResult(e: Employee, config: CliContext['config']): CommandResul
       ],
       ['webhook bytes', `${limits.max_webhook_bytes} an event${own(e.limits.maxWebhookBytes)}`],
       ['notes', e.keepNotes ? 'kept' : 'off'],
+      ['mode', flowText(e)],
     ]),
   };
+}
+
+/** The mode with the settings that apply to it, defaults filled in. */
+function flowJson(e: Employee): Record<string, unknown> {
+  const f = e.flow;
+  if (f.mode === 'ordered') return { mode: f.mode, concurrency: f.concurrency ?? 1 };
+  if (f.mode === 'batch') return { mode: f.mode, debounce_ms: f.debounceMs ?? 30_000, max_wait_ms: f.maxWaitMs ?? 300_000, max_batch: f.maxBatch ?? 50 };
+  return { mode: f.mode };
+}
+
+function flowText(e: Employee): string {
+  return Object.entries(flowJson(e))
+    .map(([k, v]) => (k === 'mode' ? String(v) : `${k}=${String(v)}`))
+    .join(' ');
 }

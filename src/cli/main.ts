@@ -4,6 +4,7 @@ import { registerBillingCommands } from './billing';
 import { registerCreditCommands } from './credits';
 import { registerEmployeeCommands } from './employees';
 import { registerEndpointCommands } from './endpoints';
+import { registerEventCommands } from './events';
 import { registerKeyCommands } from './keys';
 import { registerSourceCommands } from './sources';
 import { CliError, printError } from './output';
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerSourceCommands(program);
   registerCreditCommands(program);
   registerBillingCommands(program);
+  registerEventCommands(program);
   return program;
 }
 

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { Client, Connection } from '@temporalio/client';
 import type pg from 'pg';
 import { parseConfig, temporalAddress, type Config } from '../config';
+import { DomainError } from '../events/errors';
 import { AccountStore, NotFoundError } from '../stores/accounts';
 import { ApiKeyStore } from '../stores/api-keys';
 import { ConsoleSessionStore } from '../stores/console-sessions';
@@ -33,6 +34,8 @@ export interface CliContext {
   usage: UsageStore;
   memory: EmployeeMemory;
   runs: ReconcileRunStore;
+  /** The pool the stores share, for commands that build services over it. */
+  db: pg.Pool;
   config: Config;
   /** A Temporal client on the service's namespace, connected on first use (only some commands need one). */
   temporal(): Promise<Client>;
@@ -80,6 +83,7 @@ export function action<O extends object = object>(handler: Handler<O>) {
         usage: new UsageStore(db),
         memory: new EmployeeMemory(db, config.MEMORY_TURNS),
         runs: new ReconcileRunStore(db),
+        db,
         config,
         async temporal() {
           connection ??= connectTemporal(config);
@@ -170,6 +174,8 @@ function toCliError(err: unknown): CliError {
   if (err instanceof CliError) return err;
   if (err instanceof SecretKeysMissingError) return new CliError('SECRET_KEYS_MISSING', err.message);
   if (err instanceof TopUpReferenceConflictError) return new CliError('REFERENCE_CONFLICT', err.message);
+  // A replay's outcome (REPLAY_EXPIRED, EVENT_RUNNING, INSUFFICIENT_CREDITS, …) keeps its code.
+  if (err instanceof DomainError) return new CliError(err.code, err.message);
   if (err instanceof EndpointExistsError) return new CliError('ENDPOINT_EXISTS', `${err.message}; remove it first or choose another name.`);
   if (err instanceof SourceExistsError) return new CliError('SOURCE_EXISTS', `${err.message}; remove it first or choose another name.`);
   if (err instanceof NotFoundError) {

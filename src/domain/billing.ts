@@ -49,7 +49,8 @@ export interface Posting {
 }
 
 /** How an event ended, for its settlement: a failed event is charged only for what it consumed. */
-export type SettleOutcome = 'completed' | 'failed';
+/** `batched`: the event ran in a batch whose charge is posted against the batch's first message. */
+export type SettleOutcome = 'completed' | 'failed' | 'batched';
 
 /** What one settlement did. */
 export interface ChargeResult {

@@ -3,7 +3,7 @@
  * Pure types and constants (workflow code imports them), so nothing here may import anything.
  */
 
-export type EventStatus = 'accepted' | 'processing' | 'completed' | 'failed';
+export type EventStatus = 'queued' | 'accepted' | 'processing' | 'completed' | 'failed';
 
 /** One step of an event, as the status API lists it. */
 export interface EventStep {

@@ -2,7 +2,16 @@
  * What the event domain can answer besides success. Codes are stable strings callers branch on;
  * the HTTP layer (src/http/errors.ts) maps each to a status in one table.
  */
-export type DomainErrorCode = 'EMPLOYEE_NOT_FOUND' | 'INSUFFICIENT_CREDITS' | 'IDEMPOTENCY_KEY_REUSED' | 'UPSTREAM_UNAVAILABLE';
+export type DomainErrorCode =
+  | 'EMPLOYEE_NOT_FOUND'
+  | 'INSUFFICIENT_CREDITS'
+  | 'IDEMPOTENCY_KEY_REUSED'
+  | 'UPSTREAM_UNAVAILABLE'
+  | 'MESSAGE_NOT_FOUND'
+  | 'REPLAY_EXPIRED'
+  | 'EVENT_RUNNING'
+  | 'BULK_COUNT_CHANGED'
+  | 'BULK_NOT_FOUND';
 
 /** A known outcome of a domain operation: its message says what the caller can do about it. */
 export class DomainError extends Error {

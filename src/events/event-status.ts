@@ -10,6 +10,10 @@ export interface EventStatusView {
   event: string | null;
   status: EventStatus;
   received_at: string;
+  /** The first original this event replays; null for an event sent by its source. */
+  replay_of: string | null;
+  /** Batch mode: the first message of the batch this event ran in (the batch's charge is posted there). */
+  batch_of: string | null;
   completed_at: string | null;
   attempts: number;
   credits: number | null;
@@ -43,10 +47,34 @@ export class EventStatusReader {
       employee_id: record.employeeId,
       event: record.event ?? null,
       received_at: record.receivedAt.toISOString(),
+      replay_of: record.replayOf ?? null,
+      batch_of: record.batchOf ?? null,
       credits: charge ? -charge.credits : null,
     };
 
-    const run = await upstream('temporal', () => this.runs.find(record.workflowId, messageId));
+    // A batched event ran in its batch's run, under the batch's first message; it is charged nothing itself.
+    const batchRecord =
+      record.batchOf && record.batchOf !== messageId ? await upstream('database', () => this.messages.get(accountId, record.batchOf!)) : undefined;
+    const runOf = batchRecord ?? record;
+    const run = await upstream('temporal', () => this.runs.find(runOf.workflowId, runOf.messageId));
+    if (batchRecord && run) {
+      const result = await upstream('temporal', () => this.runs.progress(run));
+      const status: EventStatus = result?.status ?? run.searchStatus ?? 'processing';
+      return {
+        ...base,
+        credits: null,
+        status,
+        completed_at: batchRecord.charge?.at ?? (status === 'failed' ? (result?.failedAt ?? run.closeTime?.toISOString() ?? null) : null),
+        attempts: Math.max(run.pendingAttempt, result?.attempts ?? 0),
+        steps: result?.steps ?? [],
+        ...(result?.error ? { error: { type: result.error.type ?? null, message: tenantFailureMessage(result.error.type, result.error.message) } } : {}),
+        trace_url: traceUrl(this.traceBaseUrl, this.namespace, runOf.workflowId, run.runId),
+      };
+    }
+    if (!run && record.queuedAt && record.unsettled) {
+      // Held by its employee's queue workflow (ordered mode): its own workflow starts when its turn comes.
+      return { ...base, status: 'queued', completed_at: null, attempts: 0, steps: [], trace_url: null };
+    }
     if (!run) {
       // Past Temporal's retention the history is gone; the ledger still knows: every completed event is charged.
       return {

@@ -5,13 +5,13 @@ import type { WebhookEventInput } from '../../workflows/contract';
 import type { Logger } from '../observability/logger';
 import { sha256Hex } from '../shared/hash';
 import { truncate } from '../shared/text';
-import type { EmployeeStore } from '../stores/employees';
+import type { EmployeeStore, FlowSettings } from '../stores/employees';
 import type { EventIntake, WindowOriginal } from '../stores/intake';
 import type { Ledger } from '../stores/ledger';
 import type { IdempotencyCache, OriginalEvent } from '../stores/redis/idempotency-cache';
 import type { EventRuns } from '../temporal/event-runs';
 import { DomainError, dependencyUnavailable, upstream } from './errors';
-import { eventWorkflowId } from './workflow-id';
+import { employeeQueueWorkflowId, eventWorkflowId } from './workflow-id';
 
 export interface IngestRequest {
   accountId: string;
@@ -22,6 +22,14 @@ export interface IngestRequest {
   requestId: string;
   /** A channel other than the seed's endpoint (a signed source): its own window. */
   channel?: IngestChannel;
+  /**
+   * A window of another scope than the API's Idempotency-Key (replays: their own key, or a short
+   * double-click window per original). The event then runs under its message id, and `idempotencyKey`
+   * is not used.
+   */
+  window?: { scope: string; key: string; windowMs: number };
+  /** The first original event this one replays. */
+  replayOf?: string;
 }
 
 /**
@@ -50,6 +58,12 @@ export interface IngestOptions {
   startTimeoutMs: number;
   /** Credits held from acceptance until the event settles; an account that cannot cover it gets 402. */
   reserveCreditsPerEvent: number;
+  /** How long the sealed payload is kept for replay (REPLAY_RETENTION). */
+  replayRetentionMs: number;
+  /** Seals a payload for keeping (src/temporal/sealed-payload.ts). */
+  seal: (payload: string) => Promise<Buffer>;
+  /** Events an ordered employee's queue workflow starts before it continues as new. */
+  eventsPerQueueRun: number;
 }
 
 /** What ingest asked the Idempotency-Key cache before the request was validated (see `peek`). */
@@ -61,6 +75,10 @@ type OriginalOutcome = 'accepted' | 'released' | 'never-started';
 /** The window scope of POST /api/webhook/; signed sources get their own. */
 const API_SCOPE = 'api';
 const SUMMARY_LENGTH = 200;
+/** Batch mode's defaults: a batch closes after 30 s without a new event, 5 minutes after its first, or at 50 events. */
+const BATCH_DEBOUNCE_MS = 30_000;
+const BATCH_MAX_WAIT_MS = 300_000;
+const BATCH_MAX_EVENTS = 50;
 /** How often a repeat asks again while its original's start is in flight: from this, doubling. */
 const IN_FLIGHT_POLL_MS = 25;
 const IN_FLIGHT_MAX_POLL_MS = 250;
@@ -107,11 +125,17 @@ export class EventIngest {
       throw new DomainError('EMPLOYEE_NOT_FOUND', `No employee ${req.employeeId} in this account. Check employee_id.`, { field: 'employee_id' });
     }
     const payloadSha256 = sha256Hex(req.payload);
-    const workflowIdOf = (messageId: string) => eventWorkflowId(req.accountId, messageId, req.idempotencyKey);
-    if (req.idempotencyKey !== undefined) {
-      const cached = await (peeked ?? this.peek(req.accountId, req.idempotencyKey));
+    // A replay's window (its own scope and key) leaves the event under its message id.
+    const apiKey = req.window ? undefined : req.idempotencyKey;
+    const workflowIdOf = (messageId: string) => eventWorkflowId(req.accountId, messageId, apiKey);
+    if (apiKey !== undefined) {
+      const cached = await (peeked ?? this.peek(req.accountId, apiKey));
       if (cached) return this.duplicate(req, payloadSha256, cached, workflowIdOf(cached.messageId));
     }
+    const claimScope = req.window ? req.window.scope : (req.channel?.scope ?? API_SCOPE);
+    const claimKey = req.window ? sha256Hex(req.window.key) : apiKey === undefined ? undefined : sha256Hex(apiKey);
+    const claimMs = req.window ? req.window.windowMs : (req.channel?.windowMs ?? this.options.idempotencyWindowMs);
+    const sealed = await this.options.seal(req.payload);
 
     let takeOver: string | undefined;
     for (;;) {
@@ -127,16 +151,10 @@ export class EventIngest {
           workflowId,
           credits: this.options.reserveCreditsPerEvent,
           at: new Date(receivedAt),
-          window:
-            req.idempotencyKey === undefined
-              ? undefined
-              : {
-                  scope: req.channel?.scope ?? API_SCOPE,
-                  keySha256: sha256Hex(req.idempotencyKey),
-                  payloadSha256,
-                  windowMs: req.channel?.windowMs ?? this.options.idempotencyWindowMs,
-                  takeOver,
-                },
+          window: claimKey === undefined ? undefined : { scope: claimScope, keySha256: claimKey, payloadSha256, windowMs: claimMs, takeOver },
+          kept: { sealed, keepMs: this.options.replayRetentionMs },
+          replayOf: req.replayOf,
+          reservationWorkflowId: employee.flow.mode === 'parallel' ? undefined : employeeQueueWorkflowId(req.accountId, req.employeeId),
         }),
       );
       if (claim.outcome === 'insufficient') throw this.insufficient(claim.balance - claim.reserved);
@@ -147,16 +165,15 @@ export class EventIngest {
           employeeId: req.employeeId,
           event: req.event,
           payload: req.payload,
-          idempotencyKey: req.idempotencyKey,
+          idempotencyKey: apiKey,
           requestId: req.requestId,
           receivedAt,
         };
-        return this.start(req, input, workflowId);
+        return employee.flow.mode === 'parallel' ? this.start(req, input, workflowId) : this.enqueue(input, workflowId, employee.flow);
       }
       const original = claim.original;
       refuseReuse(req, payloadSha256, original, this.logger);
-      const keySha256 = sha256Hex(req.idempotencyKey!);
-      const state = await this.originalOutcome(req.accountId, req.channel?.scope ?? API_SCOPE, keySha256, workflowIdOf(original.messageId), original);
+      const state = await this.originalOutcome(req.accountId, claimScope, claimKey!, workflowIdOf(original.messageId), original);
       if (state === 'accepted') {
         const cached: OriginalEvent = {
           messageId: original.messageId,
@@ -197,6 +214,8 @@ export class EventIngest {
       // A Temporal that does not answer in time is asked again, until the wait is over.
       const run = await this.runs.find(workflowId, original.messageId).catch(() => 'unknown' as const);
       if (run !== undefined && run !== 'unknown') return 'accepted';
+      // Held by its employee's queue workflow (ordered or batch mode), its own workflow not started yet.
+      if ((await upstream('database', () => this.intake.kept(accountId, original.messageId)))?.queuedAt) return 'accepted';
       if (Date.now() >= giveUpAt) {
         if (run === 'unknown') throw dependencyUnavailable('temporal', new Error(`could not learn whether ${workflowId} started`));
         return 'never-started';
@@ -228,6 +247,52 @@ export class EventIngest {
     const running = await upstream('temporal', () => this.runs.latest(workflowId));
     if (!running) throw dependencyUnavailable('temporal', new Error(`workflow ${workflowId} refused a start but is not running`));
     return { status: 'duplicate', messageId: running.memo.messageId, employeeId: running.memo.employeeId, workflowId };
+  }
+
+  /**
+   * Ordered mode: the event goes to its employee's queue workflow (signalWithStart), which starts
+   * its workflow when its turn comes; accepted once the signal is durably in the queue's history.
+   */
+  private async enqueue(input: WebhookEventInput, workflowId: string, flow: FlowSettings): Promise<IngestResult> {
+    const queueWorkflowId = employeeQueueWorkflowId(input.accountId, input.employeeId);
+    try {
+      await this.runs.enqueue(workflowId, input, {
+        queueWorkflowId,
+        taskQueue: this.options.taskQueue,
+        timeoutMs: this.options.startTimeoutMs,
+        summary: truncate(formatWebhookMessage(input.payload, input.event), SUMMARY_LENGTH),
+        // A batch runs one at a time: its events are in one run already.
+        concurrency: flow.mode === 'batch' ? 1 : (flow.concurrency ?? 1),
+        eventsPerRun: this.options.eventsPerQueueRun,
+        ...(flow.mode === 'batch'
+          ? {
+              batch: {
+                debounceMs: flow.debounceMs ?? BATCH_DEBOUNCE_MS,
+                maxWaitMs: flow.maxWaitMs ?? BATCH_MAX_WAIT_MS,
+                maxBatch: flow.maxBatch ?? BATCH_MAX_EVENTS,
+              },
+            }
+          : {}),
+      });
+    } catch (err) {
+      // A signal whose answer was lost may have landed: a 502 then would make a caller without a key send the event twice.
+      const held =
+        (await this.runs.queueHolds(queueWorkflowId, input.messageId, 2_000).catch(() => false)) ||
+        (await this.runs.find(workflowId, input.messageId, 2_000).catch(() => undefined)) !== undefined;
+      if (!held) {
+        await this.release(input, 'enqueue-failed');
+        throw dependencyUnavailable('temporal', err);
+      }
+    }
+    try {
+      await this.intake.markQueued(input.messageId);
+    } catch (err) {
+      this.logger.warn(
+        { err: (err as Error).message, message_id: input.messageId },
+        'could not mark the event queued; its status reads accepted until it starts',
+      );
+    }
+    return this.accepted(input, workflowId);
   }
 
   private accepted(input: WebhookEventInput, workflowId: string): IngestResult {
@@ -267,7 +332,7 @@ export class EventIngest {
    * cached on the first repeat, not at acceptance: an accepted event then costs no Redis write.
    */
   private async cache(req: IngestRequest, original: OriginalEvent, until: number): Promise<void> {
-    if (req.idempotencyKey === undefined) return;
+    if (req.idempotencyKey === undefined || req.window) return;
     try {
       await this.windows.store(req.accountId, req.idempotencyKey, original, until);
     } catch (err) {

@@ -15,3 +15,8 @@ export function eventWorkflowId(accountId: string, messageId: string, idempotenc
   if (READABLE_KEY.test(idempotencyKey)) return `webhook/${accountId}/key/${idempotencyKey}`;
   return `webhook/${accountId}/key-sha256/${sha256Hex(idempotencyKey)}`;
 }
+
+/** The workflow id of an employee's queue (ordered mode): one per employee, fed by signalWithStart. */
+export function employeeQueueWorkflowId(accountId: string, employeeId: string): string {
+  return `employee-queue/${accountId}/${employeeId}`;
+}

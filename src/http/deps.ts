@@ -1,6 +1,8 @@
 import type Koa from 'koa';
 import type { EventStatusReader } from '../events/event-status';
 import type { EventIngest } from '../events/ingest';
+import type { BulkReplays } from '../events/bulk-replay';
+import type { EventReplayer } from '../events/replay';
 import type { Logger } from '../observability/logger';
 import type { ApiMetrics } from '../observability/metrics';
 import type { AccountStore } from '../stores/accounts';
@@ -48,6 +50,10 @@ export interface AppDeps {
   readiness?: ReadinessCheck[];
   /** Serves GET /api/webhook/:message_id when present. */
   statusReader?: EventStatusReader;
+  /** Serves POST /api/webhook/:message_id/replay and GET /api/webhook?status=failed when present. */
+  replayer?: EventReplayer;
+  /** Serves POST /api/webhook/replay and GET|DELETE /api/webhook/replay/:bulk_id when present. */
+  bulk?: BulkReplays;
   /** Serves GET /api/billing/usage when present. */
   usage?: UsageStore;
   /** Serves POST /codec/decode and /codec/encode (the Web UI's codec server) when present. */

@@ -19,6 +19,10 @@ export type ErrorCode =
   | 'INSUFFICIENT_CREDITS'
   | 'IDEMPOTENCY_KEY_REUSED'
   | 'MESSAGE_NOT_FOUND'
+  | 'REPLAY_EXPIRED'
+  | 'EVENT_RUNNING'
+  | 'BULK_COUNT_CHANGED'
+  | 'BULK_NOT_FOUND'
   | 'NOT_FOUND'
   | 'CROSS_ORIGIN'
   | 'CSRF_TOKEN_INVALID'
@@ -62,6 +66,14 @@ const DOMAIN_STATUS: Record<DomainErrorCode, number> = {
   // The IETF Idempotency-Key draft's status for a key reused with another request.
   IDEMPOTENCY_KEY_REUSED: 422,
   UPSTREAM_UNAVAILABLE: 502,
+  MESSAGE_NOT_FOUND: 404,
+  // Gone: the payload is no longer kept (REPLAY_RETENTION), so the event cannot be replayed.
+  REPLAY_EXPIRED: 410,
+  // A running (or queued) event is replayed once it ended: its outcome is not known yet.
+  EVENT_RUNNING: 409,
+  // The events matching the filter changed since the count the caller confirmed: the message has the new count.
+  BULK_COUNT_CHANGED: 409,
+  BULK_NOT_FOUND: 404,
 };
 
 /** Errors raised by body parsing (raw-body / co-body), mapped by their stable `type`. */

@@ -9,6 +9,19 @@ import { statement } from './postgres/statement';
 /** An employee's own limits; absent ones take the service's defaults (AGENT_* in the config). */
 export type EmployeeLimits = Partial<AgentLimits>;
 
+/** How an employee takes its events (sistava employee update --mode). */
+export type FlowMode = 'parallel' | 'ordered' | 'batch';
+export const FLOW_MODES: readonly FlowMode[] = ['parallel', 'ordered', 'batch'];
+
+/** The mode and its settings; absent settings take the defaults (one at a time; 30 s debounce, 5 min wait, 50 a batch). */
+export interface FlowSettings {
+  mode: FlowMode;
+  concurrency?: number;
+  debounceMs?: number;
+  maxWaitMs?: number;
+  maxBatch?: number;
+}
+
 export interface Employee {
   id: string;
   accountId: string;
@@ -20,6 +33,7 @@ export interface Employee {
   limits: EmployeeLimits;
   /** False: the `remember` tool is not offered and no notes are shown (`employee update --notes off`). */
   keepNotes: boolean;
+  flow: FlowSettings;
   createdAt: string;
 }
 
@@ -39,6 +53,11 @@ interface EmployeeRow {
   max_tool_calls: number | null;
   max_webhook_bytes: number | null;
   keep_notes: boolean;
+  flow_mode: FlowMode;
+  flow_concurrency: number | null;
+  flow_debounce_ms: number | null;
+  flow_max_wait_ms: number | null;
+  flow_max_batch: number | null;
   created_at: Date;
 }
 
@@ -61,6 +80,13 @@ function toEmployee(row: EmployeeRow): Employee {
     tools: row.tools.filter((t): t is ToolName => (TOOL_NAMES as readonly string[]).includes(t)),
     limits,
     keepNotes: row.keep_notes,
+    flow: {
+      mode: row.flow_mode,
+      ...(row.flow_concurrency !== null ? { concurrency: row.flow_concurrency } : {}),
+      ...(row.flow_debounce_ms !== null ? { debounceMs: row.flow_debounce_ms } : {}),
+      ...(row.flow_max_wait_ms !== null ? { maxWaitMs: row.flow_max_wait_ms } : {}),
+      ...(row.flow_max_batch !== null ? { maxBatch: row.flow_max_batch } : {}),
+    },
     createdAt: row.created_at.toISOString(),
   };
 }
@@ -102,6 +128,19 @@ const updateLimits = statement<EmployeeLimits & { id: string; keepNotes?: boolea
      max_tool_calls = coalesce(:maxToolCalls, max_tool_calls),
      max_webhook_bytes = coalesce(:maxWebhookBytes, max_webhook_bytes),
      keep_notes = coalesce(:keepNotes, keep_notes)
+   WHERE id = :id
+   RETURNING *`,
+);
+
+/** Only the settings given change: NULL keeps the stored value. Applies to events accepted after it. */
+const updateFlow = statement<{ id: string; mode?: FlowMode; concurrency?: number; debounceMs?: number; maxWaitMs?: number; maxBatch?: number }, EmployeeRow>(
+  'employees_update_flow',
+  `UPDATE employees SET
+     flow_mode = coalesce(:mode, flow_mode),
+     flow_concurrency = coalesce(:concurrency, flow_concurrency),
+     flow_debounce_ms = coalesce(:debounceMs, flow_debounce_ms),
+     flow_max_wait_ms = coalesce(:maxWaitMs, flow_max_wait_ms),
+     flow_max_batch = coalesce(:maxBatch, flow_max_batch)
    WHERE id = :id
    RETURNING *`,
 );
@@ -193,6 +232,12 @@ export class EmployeeStore {
       }
     }
     const [row] = isUuid(id) ? await updateLimits.run(this.db, { id, ...limits }) : [];
+    if (!row) throw new NotFoundError('employee', id);
+    return toEmployee(row);
+  }
+
+  async updateFlow(id: string, flow: Partial<FlowSettings>): Promise<Employee> {
+    const [row] = isUuid(id) ? await updateFlow.run(this.db, { id, ...flow }) : [];
     if (!row) throw new NotFoundError('employee', id);
     return toEmployee(row);
   }

@@ -22,6 +22,28 @@ export interface IntakeInput {
   credits: number;
   at: Date;
   window?: WindowClaim;
+  /** The payload as kept for replay (sealed), and for how long; absent: not kept. */
+  kept?: { sealed: Buffer; keepMs: number };
+  /** The first original this event replays. */
+  replayOf?: string;
+  /** A queued event's reservation names its employee's queue workflow, which will start (and settle) it. */
+  reservationWorkflowId?: string;
+}
+
+/** What replay needs of an earlier event: its record, the original it replays, and its kept payload. */
+export interface KeptEvent {
+  messageId: string;
+  employeeId: string;
+  workflowId: string;
+  event?: string;
+  receivedAt: Date;
+  replayOf?: string;
+  /** Set once the employee's queue workflow held the event (ordered and batch modes). */
+  queuedAt?: Date;
+  /** Its reservation is still open: it has not settled yet (a queued event has not started). */
+  unsettled: boolean;
+  /** Undefined when the payload was not kept or is past REPLAY_RETENTION. */
+  sealed?: Buffer;
 }
 
 /** The window's original event, as its row holds it. */
@@ -67,13 +89,52 @@ const acceptEvent = statement<
     payloadSha256?: string;
     windowMs?: number;
     takeOver?: string;
+    sealed?: Buffer;
+    keepMs?: number;
+    replayOf?: string;
+    reservationWorkflowId?: string;
   },
   AcceptRow
 >(
-  'intake_accept',
-  `SELECT * FROM accept_event(:accountId::uuid, :messageId::uuid, :employeeId::uuid, :event::text, :workflowId::text, :credits::bigint,
+  'intake_accept_kept',
+  `SELECT * FROM accept_kept_event(:accountId::uuid, :messageId::uuid, :employeeId::uuid, :event::text, :workflowId::text, :credits::bigint,
      :at::timestamptz, :postingId::uuid, :scope::text, :keySha256::text, :payloadSha256::text,
-     make_interval(secs => :windowMs::double precision / 1000), :takeOver::uuid)`,
+     make_interval(secs => :windowMs::double precision / 1000), :takeOver::uuid,
+     :sealed::bytea, make_interval(secs => :keepMs::double precision / 1000), :replayOf::uuid, :reservationWorkflowId::text)`,
+);
+
+/** An earlier event of the account, with its payload while it is kept. */
+const selectKept = statement<
+  { accountId: string; messageId: string },
+  {
+    id: string;
+    employee_id: string;
+    workflow_id: string;
+    event: string | null;
+    received_at: Date;
+    replay_of: string | null;
+    queued_at: Date | null;
+    unsettled: boolean;
+    sealed: Buffer | null;
+  }
+>(
+  'intake_select_kept',
+  `SELECT m.id, m.employee_id, m.workflow_id, m.event, m.received_at, m.replay_of, m.queued_at, p.sealed,
+     EXISTS (SELECT 1 FROM open_reservations r WHERE r.account_id = m.account_id AND r.message_id = m.id) AS unsettled
+   FROM messages m LEFT JOIN event_payloads p ON p.message_id = m.id AND p.expires_at > now()
+   WHERE m.id = :messageId AND m.account_id = :accountId`,
+);
+
+/** The queue workflow holds the event: a repeat of its key is now a duplicate of it, its status `queued`. */
+const markQueued = statement<{ messageId: string }, never>('intake_mark_queued', `UPDATE messages SET queued_at = now() WHERE id = :messageId`);
+
+/** Kept payloads past REPLAY_RETENTION, a batch at a time. */
+const pruneKept = statement<{ limit: number }, { pruned: number }>(
+  'intake_prune_kept',
+  `WITH gone AS (
+     DELETE FROM event_payloads WHERE message_id IN (SELECT message_id FROM event_payloads WHERE expires_at < now() LIMIT :limit)
+     RETURNING 1
+   ) SELECT count(*)::int AS pruned FROM gone`,
 );
 
 /** Which message a key's window names now (none: released, or never claimed). */
@@ -110,6 +171,10 @@ export class EventIntake {
       payloadSha256: input.window?.payloadSha256,
       windowMs: input.window?.windowMs,
       takeOver: input.window?.takeOver,
+      sealed: input.kept?.sealed,
+      keepMs: input.kept?.keepMs,
+      replayOf: input.replayOf,
+      reservationWorkflowId: input.reservationWorkflowId,
     });
     if (!row) throw new Error(`account ${input.accountId} has no credit balance`);
     if (row.outcome === 'duplicate') {
@@ -133,9 +198,31 @@ export class EventIntake {
     return (await windowMessage.run(this.db, { accountId, scope, keySha256 }))[0]?.message_id;
   }
 
-  /** Deletes up to `limit` expired windows; the API calls it in the background. */
+  /** Deletes up to `limit` expired windows and as many expired kept payloads; the API calls it in the background. */
   async pruneExpired(limit = 1_000): Promise<number> {
     const [row] = await pruneWindows.run(this.db, { limit });
-    return row.pruned;
+    const [kept] = await pruneKept.run(this.db, { limit });
+    return row.pruned + kept.pruned;
+  }
+
+  /** An event of the account as replay sees it; undefined when the account has no such message. */
+  async kept(accountId: string, messageId: string): Promise<KeptEvent | undefined> {
+    const [row] = await selectKept.run(this.db, { accountId, messageId });
+    if (!row) return undefined;
+    return {
+      messageId: row.id,
+      employeeId: row.employee_id,
+      workflowId: row.workflow_id,
+      event: row.event ?? undefined,
+      receivedAt: row.received_at,
+      replayOf: row.replay_of ?? undefined,
+      queuedAt: row.queued_at ?? undefined,
+      unsettled: row.unsettled,
+      sealed: row.sealed ?? undefined,
+    };
+  }
+
+  async markQueued(messageId: string): Promise<void> {
+    await markQueued.run(this.db, { messageId });
   }
 }

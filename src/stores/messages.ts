@@ -11,6 +11,14 @@ export interface MessageRecord {
   workflowId: string;
   event?: string;
   receivedAt: Date;
+  /** The first original event this one replays. */
+  replayOf?: string;
+  /** Set while the employee's queue workflow holds the event (ordered mode). */
+  queuedAt?: Date;
+  /** Batch mode: the first message of the batch this event ran in (its charge is posted there). */
+  batchOf?: string;
+  /** Its reservation is still open: it has not settled yet. */
+  unsettled: boolean;
   /** The event's charge, once it settled. */
   charge?: Posting;
 }
@@ -25,12 +33,17 @@ const selectMessage = statement<
     workflow_id: string;
     event: string | null;
     received_at: Date;
+    replay_of: string | null;
+    queued_at: Date | null;
+    batch_of: string | null;
+    unsettled: boolean;
     charge_at: Date | null;
     charge_credits: number | null;
   }
 >(
   'messages_select',
-  `SELECT m.*, p.at AS charge_at, p.credits AS charge_credits
+  `SELECT m.*, p.at AS charge_at, p.credits AS charge_credits,
+     EXISTS (SELECT 1 FROM open_reservations r WHERE r.account_id = m.account_id AND r.message_id = m.id) AS unsettled
    FROM messages m
    LEFT JOIN postings p ON p.account_id = m.account_id AND p.message_id = m.id AND p.kind = 'charge'
    WHERE m.id = :id AND m.account_id = :accountId`,
@@ -55,12 +68,17 @@ const listMessages = statement<
     workflow_id: string;
     event: string | null;
     received_at: Date;
+    replay_of: string | null;
+    queued_at: Date | null;
+    batch_of: string | null;
+    unsettled: boolean;
     charge_at: Date | null;
     charge_credits: number | null;
   }
 >(
   'messages_list',
-  `SELECT m.*, p.at AS charge_at, p.credits AS charge_credits
+  `SELECT m.*, p.at AS charge_at, p.credits AS charge_credits,
+     EXISTS (SELECT 1 FROM open_reservations r WHERE r.account_id = m.account_id AND r.message_id = m.id) AS unsettled
    FROM messages m
    LEFT JOIN postings p ON p.account_id = m.account_id AND p.message_id = m.id AND p.kind = 'charge'
    WHERE m.account_id = :accountId
@@ -82,6 +100,10 @@ function toRecord(row: MessageRow): MessageRecord {
     workflowId: row.workflow_id,
     event: row.event ?? undefined,
     receivedAt: row.received_at,
+    replayOf: row.replay_of ?? undefined,
+    queuedAt: row.queued_at ?? undefined,
+    batchOf: row.batch_of ?? undefined,
+    unsettled: row.unsettled,
     charge:
       row.charge_at && row.charge_credits !== null
         ? { id: '', kind: 'charge', at: row.charge_at.toISOString(), credits: Number(row.charge_credits), messageId: row.id }
@@ -89,9 +111,28 @@ function toRecord(row: MessageRow): MessageRecord {
   };
 }
 
+const selectAccountOf = statement<{ id: string }, { account_id: string }>('messages_account_of', `SELECT account_id FROM messages WHERE id = :id`);
+
+const linkBatch = statement<{ accountId: string; batchOf: string; messageIds: string[] }, never>(
+  'messages_link_batch',
+  `UPDATE messages SET batch_of = :batchOf::uuid WHERE account_id = :accountId AND id = ANY (:messageIds::uuid[])`,
+);
+
 /** Accepted events, written by the ledger's reservation (one statement at ingest), read by the status API. */
 export class MessageStore {
   constructor(private readonly db: pg.Pool) {}
+
+  /** Records the batch each message ran in (idempotent: a retry writes the same). */
+  async linkBatch(accountId: string, batchOf: string, messageIds: string[]): Promise<void> {
+    await linkBatch.run(this.db, { accountId, batchOf, messageIds });
+  }
+
+  /** The account an event belongs to (operators address events by message id alone). */
+  async accountOf(messageId: string): Promise<string | undefined> {
+    if (!isUuid(messageId)) return undefined;
+    const [row] = await selectAccountOf.run(this.db, { id: messageId });
+    return row?.account_id;
+  }
 
   async get(accountId: string, messageId: string): Promise<MessageRecord | undefined> {
     if (!isUuid(messageId) || !isUuid(accountId)) return undefined;

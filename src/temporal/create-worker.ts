@@ -1,5 +1,9 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import type { Redis } from 'ioredis';
 import type pg from 'pg';
+import { createEventServices, type EventServicesConfig } from '../events/services';
+import { BulkReplayStore } from '../stores/bulk-replays';
+import { AccountRateLimiter } from '../stores/redis/rate-limiter';
 import { createActivities } from '../../activities';
 import { createModelServer } from '../../activities/model-server';
 import { priceList, type Config } from '../config';
@@ -11,6 +15,7 @@ import { EmployeeStore } from '../stores/employees';
 import { EndpointStore } from '../stores/endpoints';
 import { secretKeys } from '../secrets/secret-box';
 import { Ledger } from '../stores/ledger';
+import { MessageStore } from '../stores/messages';
 import { ReconcileRunStore } from '../stores/reconcile-runs';
 import { temporalDataConverter } from './codec';
 import { temporalClient, type TemporalConfig } from './connect';
@@ -44,7 +49,9 @@ export type WorkerConfig = TemporalConfig &
     | 'PAYLOAD_KEYS'
     | 'SECRET_KEYS'
     | 'DATA_DIR'
-  >;
+    | 'RATE_LIMIT_PER_MINUTE'
+  > &
+  EventServicesConfig;
 
 /**
  * A worker for the event and reconcile workflows. Workflow code comes from a prebuilt bundle when
@@ -56,8 +63,11 @@ export async function createWorker(
   db: pg.Pool,
   logger: Logger,
   extra: Partial<WorkerOptions> = {},
+  /** For bulk replays (the rate limiter, and the ingest a replay goes through); without it their steps fail over to other workers. */
+  redis?: Redis,
 ): Promise<Worker> {
   const dataConverter = temporalDataConverter(config);
+  const client = temporalClient(config, connection);
   const ledger = new Ledger(db);
   const employees = new EmployeeStore(db);
   const endpoints = new EndpointStore(db, secretKeys(config));
@@ -78,19 +88,29 @@ export async function createWorker(
     memory: new EmployeeMemory(db, config.MEMORY_TURNS),
     conversations: new ConversationStore(db),
     ledger,
+    messages: new MessageStore(db),
     prices: priceList(config),
     defaultModel: config.OPENAI_MODEL,
     model: config.OPENAI_BASE_URL
       ? createModelServer({ baseURL: config.OPENAI_BASE_URL, apiKey: config.OPENAI_API_KEY, timeoutMs: config.MODEL_TIMEOUT_MS })
       : undefined,
     reconcile: {
-      events: new EventRuns(temporalClient(config, connection)),
+      events: new EventRuns(client),
       ledger,
       accounts: new AccountStore(db),
       runs: new ReconcileRunStore(db),
       staleAfterMs: config.RECONCILE_STALE_AFTER_MS,
       logger,
     },
+    bulk: redis
+      ? {
+          bulks: new BulkReplayStore(db),
+          replayer: createEventServices(config, { db, redis, client }, logger).replayer,
+          limiter: new AccountRateLimiter(redis, config.RATE_LIMIT_PER_MINUTE),
+          accounts: new AccountStore(db),
+          itemWindowMs: config.REPLAY_RETENTION,
+        }
+      : undefined,
   });
   return Worker.create({
     connection,

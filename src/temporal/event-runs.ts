@@ -8,6 +8,7 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import { z } from 'zod';
 import type { Posting } from '../domain/billing';
 import type { EventStatus } from '../domain/events';
@@ -17,7 +18,16 @@ import {
   EVENT_STATUS,
   EVENT_TYPE,
   EVENT_WORKFLOW,
+  EMPLOYEE_QUEUE_WORKFLOW,
+  BULK_REPLAY_WORKFLOW,
+  type BulkReplay,
+  type BulkReplayInput,
+  enqueueSignal,
   statusQuery,
+  type BatchSettings,
+  type EmployeeQueueInput,
+  type QueuedEvent,
+  type RunEmployeeQueue,
   type EventFailureDetails,
   type EventMemo,
   type ProcessWebhookEvent,
@@ -119,8 +129,188 @@ export interface StartOptions {
   timeoutMs: number;
 }
 
+/** A failed event as the dead-letter list shows it. */
+export interface FailedRun {
+  /** From the workflow id (`webhook/<account_id>/…`, src/events/workflow-id.ts). */
+  accountId: string;
+  workflowId: string;
+  runId: string;
+  messageId: string;
+  employeeId: string;
+  event?: string;
+  error: { type?: string; message: string };
+  /** Attempts of the step that failed (the most any activity of the run took). */
+  attempts: number;
+  failedAt?: Date;
+}
+
+/** Which ended events a bulk replay takes. */
+export interface EndedFilter {
+  status: 'failed' | 'completed';
+  employeeId?: string;
+  event?: string;
+  /** Accepted at or after / before (the event workflow's start). */
+  since?: Date;
+  until?: Date;
+}
+
+export interface EnqueueOptions extends StartOptions {
+  /** The queue workflow's id (one per employee). */
+  queueWorkflowId: string;
+  concurrency: number;
+  eventsPerRun: number;
+  /** Batch mode's window, when the employee is in batch mode. */
+  batch?: BatchSettings;
+}
+
 export class EventRuns {
   constructor(private readonly client: Client) {}
+
+  /**
+   * Hands an event to its employee's queue workflow (ordered mode) with `signalWithStart`: the
+   * signal is durably in the queue's history when this returns, and the event's own workflow starts
+   * under `workflowId` when its turn comes.
+   */
+  async enqueue(workflowId: string, input: WebhookEventInput, options: EnqueueOptions): Promise<void> {
+    const event: QueuedEvent = {
+      input,
+      workflowId,
+      memo: startMemo(input),
+      summary: options.summary,
+      concurrency: options.concurrency,
+      ...(options.batch ? { batch: options.batch } : {}),
+    };
+    await this.client.connection.withDeadline(Date.now() + options.timeoutMs, () =>
+      this.client.workflow.signalWithStart<RunEmployeeQueue, [QueuedEvent]>(EMPLOYEE_QUEUE_WORKFLOW, {
+        taskQueue: options.taskQueue,
+        workflowId: options.queueWorkflowId,
+        args: [{ accountId: input.accountId, employeeId: input.employeeId, queue: [], eventsPerRun: options.eventsPerRun }],
+        signal: enqueueSignal,
+        signalArgs: [event],
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+        staticSummary: `ordered events of employee ${input.employeeId}`,
+        typedSearchAttributes: [
+          { key: ACCOUNT_ID, value: input.accountId },
+          { key: EMPLOYEE_ID, value: input.employeeId },
+        ],
+      }),
+    );
+  }
+
+  /** The message ids of the account's ended events that match, oldest first: what a bulk replay starts. */
+  async ended(accountId: string, filter: EndedFilter): Promise<string[]> {
+    const query = [
+      `WorkflowType = ${quote(EVENT_WORKFLOW)}`,
+      `${ACCOUNT_ID.name} = ${quote(accountId)}`,
+      `${EVENT_STATUS.name} = ${quote(filter.status)}`,
+      `ExecutionStatus != 'Running'`,
+      ...(filter.employeeId ? [`${EMPLOYEE_ID.name} = ${quote(filter.employeeId)}`] : []),
+      ...(filter.event ? [`${EVENT_TYPE.name} = ${quote(filter.event)}`] : []),
+      ...(filter.since ? [`StartTime >= ${quote(filter.since.toISOString())}`] : []),
+      ...(filter.until ? [`StartTime < ${quote(filter.until.toISOString())}`] : []),
+    ].join(' AND ');
+    const found: { messageId: string; at: number }[] = [];
+    for await (const execution of this.client.workflow.list({ query })) {
+      const memo = readMemo(execution.memo);
+      if (memo) found.push({ messageId: memo.messageId, at: execution.startTime.getTime() });
+    }
+    return found.sort((a, b) => a.at - b.at).map((f) => f.messageId);
+  }
+
+  /** Starts a confirmed bulk replay's workflow; its id is the bulk's. */
+  async startBulk(input: BulkReplayInput, options: StartOptions): Promise<void> {
+    await this.client.connection.withDeadline(Date.now() + options.timeoutMs, () =>
+      this.client.workflow.start<BulkReplay>(BULK_REPLAY_WORKFLOW, {
+        taskQueue: options.taskQueue,
+        workflowId: bulkWorkflowId(input.bulkId),
+        args: [input],
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        staticSummary: options.summary,
+        typedSearchAttributes: [{ key: ACCOUNT_ID, value: input.accountId }],
+      }),
+    );
+  }
+
+  /** Asks a bulk replay to stop between items. */
+  async cancelBulk(bulkId: string): Promise<void> {
+    await this.client.workflow.getHandle(bulkWorkflowId(bulkId)).cancel();
+  }
+
+  /**
+   * Whether the queue's latest run holds the message: its signal is in the history, or the run
+   * started with it in the queue it carried. For an enqueue whose answer was lost (a deadline, a
+   * dropped connection): the signal may have landed all the same.
+   */
+  async queueHolds(queueWorkflowId: string, messageId: string, timeoutMs: number): Promise<boolean> {
+    return this.client.connection.withDeadline(Date.now() + timeoutMs, async () => {
+      let history;
+      try {
+        history = await this.client.workflow.getHandle(queueWorkflowId).fetchHistory();
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return false;
+        throw err;
+      }
+      const converter = this.client.options.loadedDataConverter;
+      for (const e of history.events ?? []) {
+        const signal = e.workflowExecutionSignaledEventAttributes;
+        if (signal?.signalName === enqueueSignal.name) {
+          const [event] = (await decodeArrayFromPayloads(converter, signal.input?.payloads)) as [QueuedEvent | undefined];
+          if (event?.input?.messageId === messageId) return true;
+        }
+        const started = e.workflowExecutionStartedEventAttributes;
+        if (started) {
+          const [input] = (await decodeArrayFromPayloads(converter, started.input?.payloads)) as [EmployeeQueueInput | undefined];
+          if (input?.queue?.some((q) => q.input.messageId === messageId)) return true;
+        }
+      }
+      return false;
+    });
+  }
+
+  /**
+   * The account's failed events (the dead-letter view), most recently failed first, a page at a
+   * time: `cursor` is the page token of the previous page's listing, opaque to callers. Without an
+   * account (operators), every account's.
+   */
+  async failed(
+    accountId: string | undefined,
+    options: { since?: Date; cursor?: Uint8Array; limit: number },
+  ): Promise<{ runs: FailedRun[]; next?: Uint8Array }> {
+    const query = [
+      `WorkflowType = ${quote(EVENT_WORKFLOW)}`,
+      ...(accountId ? [`${ACCOUNT_ID.name} = ${quote(accountId)}`] : []),
+      `${EVENT_STATUS.name} = 'failed'`,
+      `ExecutionStatus != 'Running'`,
+      ...(options.since ? [`CloseTime >= ${quote(options.since.toISOString())}`] : []),
+    ].join(' AND ');
+    const page = await this.client.workflowService.listWorkflowExecutions({
+      namespace: this.client.options.namespace,
+      query,
+      pageSize: options.limit,
+      nextPageToken: options.cursor,
+    });
+    const runs: (FailedRun | undefined)[] = page.executions.map(() => undefined);
+    await forEachLimited([...page.executions.entries()], 8, async ([index, execution]) => {
+      const workflowId = execution.execution?.workflowId ?? '';
+      const runId = execution.execution?.runId ?? '';
+      const handle = this.client.workflow.getHandle(workflowId, runId);
+      const run = toRun(handle, await handle.describe());
+      if (!run) return;
+      const progress = await this.progress(run);
+      runs[index] = {
+        accountId: workflowId.split('/')[1] ?? '',
+        workflowId,
+        runId,
+        messageId: run.memo.messageId,
+        employeeId: run.memo.employeeId,
+        error: progress?.error ?? { message: 'The event failed.' },
+        attempts: await attemptsOf(handle),
+        failedAt: run.closeTime,
+      };
+    });
+    const token = page.nextPageToken && page.nextPageToken.length > 0 ? page.nextPageToken : undefined;
+    return { runs: runs.filter((r): r is FailedRun => r !== undefined), next: token };
+  }
 
   /**
    * Starts the event's workflow. A running workflow with the same id refuses (`FAIL`), and so
@@ -214,10 +404,23 @@ export class EventRuns {
 
   /** Whether the message's run will still settle its reservation. */
   async state(workflowId: string, messageId: string): Promise<RunState> {
+    // A queued event's reservation names its employee's queue: held while the queue runs (it starts
+    // the event in its turn; the event settles then).
+    if (workflowId.startsWith(QUEUE_PREFIX)) return this.queueState(workflowId);
     try {
       const description = await this.client.workflow.getHandle(workflowId).describe();
       // The id's latest run belongs to another message: this message's run never started (or closed long ago).
       if (readMemo(description.memo)?.messageId !== messageId) return 'absent';
+      return description.status.name === 'RUNNING' ? 'running' : 'closed';
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return 'absent';
+      throw err;
+    }
+  }
+
+  private async queueState(workflowId: string): Promise<RunState> {
+    try {
+      const description = await this.client.workflow.getHandle(workflowId).describe();
       return description.status.name === 'RUNNING' ? 'running' : 'closed';
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return 'absent';
@@ -274,6 +477,21 @@ function toRun(handle: WorkflowHandle, description: WorkflowExecutionDescription
     pendingAttempt: description.raw.pendingActivities?.[0]?.attempt ?? 0,
     closeTime: description.closeTime,
   };
+}
+
+/** Queue workflow ids (src/events/workflow-id.ts, employeeQueueWorkflowId). */
+const QUEUE_PREFIX = 'employee-queue/';
+
+function bulkWorkflowId(bulkId: string): string {
+  return `bulk-replay/${bulkId}`;
+}
+
+/** The most attempts any activity of the run took (1 when every step succeeded or failed at once). */
+async function attemptsOf(handle: WorkflowHandle): Promise<number> {
+  const history = await handle.fetchHistory();
+  let attempts = 1;
+  for (const e of history.events ?? []) attempts = Math.max(attempts, e.activityTaskStartedEventAttributes?.attempt ?? 0);
+  return attempts;
 }
 
 /** A string literal in a visibility query. */

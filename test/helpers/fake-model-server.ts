@@ -188,6 +188,12 @@ export async function startFakeModelServer(): Promise<FakeModelServer> {
   };
 }
 
+/** The text an event message quotes between its markers (src/domain/prompt.ts quoteEvent), or the content as it is. */
+export function quotedEvent(content: string): string {
+  const match = /^An event arrived[^\n]*\n<<<event (\S+)\n([\s\S]*)\nevent \1>>>$/.exec(content);
+  return match ? match[2] : content;
+}
+
 /** The characters of a request's messages (contents and tool calls), over 4: what a model would bill, roughly. */
 export function promptLength(body: ChatCompletionRequest): number {
   const chars = body.messages.reduce(

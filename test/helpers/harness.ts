@@ -117,7 +117,7 @@ export async function createHarness(overrides: Record<string, string | undefined
     async startWorker() {
       if (worker) return worker;
       nativeConnection ??= await connectTemporalNative(config);
-      worker = await createWorker(config, nativeConnection, workerDb, createLogger(config, 'test-worker'), { shutdownGraceTime: '1s' });
+      worker = await createWorker(config, nativeConnection, workerDb, createLogger(config, 'test-worker'), { shutdownGraceTime: '1s' }, redis);
       running = worker.run();
       return worker;
     },

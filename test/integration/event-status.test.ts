@@ -139,6 +139,8 @@ describe('GET /api/webhook/:message_id', () => {
       event: 'order.completed',
       status: 'completed',
       received_at: receivedAt.toISOString(),
+      replay_of: null,
+      batch_of: null,
       completed_at: charge.at,
       attempts: 0,
       credits: 2,

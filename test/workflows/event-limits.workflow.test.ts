@@ -76,6 +76,7 @@ function mocks(
     replyToOwner: tool,
     sendWebhook: tool,
     recordOutcome: async (input) => input.outcome,
+    linkBatch: async () => undefined,
     settleCredits: async (input) => {
       seen.settled.push(input);
       return { messageId: input.messageId, credits: 0, tokenCredits: 0, runtimeCredits: 0, balance: 0, posted: true };

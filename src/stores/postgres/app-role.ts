@@ -21,8 +21,10 @@ export const APP_PRIVILEGES: Readonly<Record<string, readonly ('SELECT' | 'INSER
   // Never UPDATE: the role cannot rewrite an endpoint's signing secret. Its deliveries are counted beside it.
   endpoints: ['SELECT', 'INSERT', 'DELETE'],
   endpoint_delivery_windows: ['SELECT', 'INSERT', 'UPDATE'],
-  open_reservations: ['SELECT', 'INSERT', 'DELETE'],
-  messages: ['SELECT', 'INSERT', 'DELETE'],
+  // UPDATE: an ordered or batch event's reservation names its employee's queue workflow.
+  open_reservations: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
+  // Ordered and batch modes mark a message queued and link it to its batch.
+  messages: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
   // The rollups are upserted by the settlement (INSERT … ON CONFLICT DO UPDATE).
   usage_hourly: ['SELECT', 'INSERT', 'UPDATE'],
   usage_daily: ['SELECT', 'INSERT', 'UPDATE'],
@@ -38,6 +40,10 @@ export const APP_PRIVILEGES: Readonly<Record<string, readonly ('SELECT' | 'INSER
   // Signed sources (rotated, disabled, removed by their owners) and the bodies kept for replay, pruned.
   sources: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
   source_bodies: ['SELECT', 'INSERT', 'DELETE'],
+  // Payloads kept for replay (sealed), pruned past REPLAY_RETENTION; bulk replays and their items.
+  event_payloads: ['SELECT', 'INSERT', 'DELETE'],
+  bulk_replays: ['SELECT', 'INSERT', 'UPDATE'],
+  bulk_replay_items: ['SELECT', 'INSERT', 'UPDATE'],
   // The console's sign-in links and sessions.
   sign_in_links: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
   console_sessions: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
