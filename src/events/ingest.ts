@@ -185,6 +185,9 @@ export class EventIngest {
         return { status: 'duplicate', messageId: original.messageId, employeeId: original.employeeId, workflowId: workflowIdOf(original.messageId) };
       }
       // Never started (its API died between the reservation and the start): this request is the event.
+      // The orphan's reservation and message record go now (reconcile would release them later), so
+      // the account does not show an event that never ran.
+      if (state === 'never-started') await this.release({ accountId: req.accountId, messageId: original.messageId }, 'never started');
       takeOver = state === 'never-started' ? original.messageId : undefined;
     }
   }
@@ -313,7 +316,7 @@ export class EventIngest {
    * window it claimed. If the database fails here the reservation stays open until reconcile releases
    * it (it finds no workflow for it), and a repeat takes the window over once the start timeout passed.
    */
-  private async release(input: WebhookEventInput, reason: string): Promise<void> {
+  private async release(input: Pick<WebhookEventInput, 'accountId' | 'messageId'>, reason: string): Promise<void> {
     try {
       await this.ledger.releaseUnaccepted(input.accountId, input.messageId, reason);
     } catch (err) {

@@ -1,5 +1,5 @@
 import { useDrillStack } from '../helpers/drill-stack';
-import type { RecordedRequest } from '../helpers/fake-model-server';
+import { quotedEvent, type RecordedRequest } from '../helpers/fake-model-server';
 import { eventually } from '../helpers/harness';
 import { debitedMessageIds, repeated, reportDrill } from '../helpers/ledger-checks';
 import { runCli } from '../helpers/run-cli';
@@ -13,7 +13,7 @@ const EVENTS = 100;
 
 /** The event a model call is for: the last user message is the event's own (memory comes before it). */
 const eventOf = (r: RecordedRequest): number => {
-  const own = [...r.body.messages].reverse().find((m) => m.role === 'user')?.content ?? '';
+  const own = quotedEvent([...r.body.messages].reverse().find((m) => m.role === 'user')?.content ?? '');
   const match = /ordered #(\d+)$/.exec(own);
   if (!match) throw new Error(`not an ordered event: ${own}`);
   return Number(match[1]);

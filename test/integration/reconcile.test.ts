@@ -5,7 +5,7 @@ import { reconcile } from '../../src/billing/reconcile';
 import type { Posting } from '../../src/domain/billing';
 import { Ledger, type OpenReservation } from '../../src/stores/ledger';
 import { ensureReconcileSchedule } from '../../src/temporal/schedules';
-import { RECONCILE_SCHEDULE_ID } from '../../workflows/contract';
+import { ACCOUNT_ID, EVENT_WORKFLOW, RECONCILE_SCHEDULE_ID } from '../../workflows/contract';
 import type { ReconcileSummary } from '../../src/domain/billing';
 import type { FakeModelServer } from '../helpers/fake-model-server';
 import { createHarness, createHarnessWithFakeModel, eventually, type Harness, type Seeded } from '../helpers/harness';
@@ -27,7 +27,7 @@ afterAll(() => h?.close());
 
 const period = () => ({ from: new Date(Date.now() - 10 * 60_000), to: new Date(Date.now() + 60_000) });
 
-/** Sends `n` events (one with a key, so its workflow stays open for the window) and waits until all are charged and visible. */
+/** Sends `n` events (one with a key) and waits until all are charged and visible. */
 async function settledEvents(acct: Seeded, n: number): Promise<string[]> {
   const responses = await Promise.all(
     Array.from({ length: n }, (_, i) => {
@@ -91,6 +91,54 @@ class LateLedger extends Ledger {
 }
 
 describe('billing reconcile', () => {
+  it('moves no money for runs started on Temporal by hand: a memo claiming a credit of +1,000,000, or a charge of −1,000,000 for a message the account never reserved', async () => {
+    const acct = await h.seedAccount({ credits: 100 });
+    const forge = async (credits: number) => {
+      const messageId = randomUUID();
+      const posting: Posting = { id: randomUUID(), kind: 'charge', at: new Date().toISOString(), credits, messageId, employeeId: acct.employeeId };
+      // A task queue no worker polls: the run stays as started, with the memo it was given.
+      await h.client.workflow.start(EVENT_WORKFLOW, {
+        taskQueue: `forged-${randomUUID()}`,
+        workflowId: `forged/${messageId}`,
+        args: [{ messageId, accountId: acct.accountId, employeeId: acct.employeeId, payload: 'x', requestId: 'forged', receivedAt: Date.now() }],
+        memo: {
+          messageId,
+          employeeId: acct.employeeId,
+          requestId: 'forged',
+          idempotencyKey: null,
+          receivedAt: new Date().toISOString(),
+          dedupUntil: null,
+          settled: true,
+          charge: posting,
+        },
+        typedSearchAttributes: [{ key: ACCOUNT_ID, value: acct.accountId }],
+      });
+      return messageId;
+    };
+    const credit = await forge(1_000_000);
+    const debit = await forge(-1_000_000);
+    const report = await eventually('visibility to list both', async () => {
+      const r = await reconcile(h.runs, h.ledger, { accountId: acct.accountId, ...period(), repair: true, staleAfterMs: 60_000 });
+      return r.refused.length === 2 ? r : undefined;
+    });
+    expect(report.refused).toEqual(
+      [
+        { message_id: credit, workflow_id: `forged/${credit}`, why: 'not a debit' },
+        { message_id: debit, workflow_id: `forged/${debit}`, why: 'no reservation in this account' },
+      ].sort((x, y) => (x.message_id < y.message_id ? -1 : 1)),
+    );
+    expect(report).toMatchObject({ ok: false, missing: [] });
+    expect(await h.ledger.balance(acct.accountId)).toBe(100);
+    expect((await h.ledger.postings(acct.accountId)).map((p) => p.kind)).toEqual(['topup']);
+    // Gone from Temporal, so the scheduled reconcile over every account (below) does not meet them.
+    for (const id of [credit, debit]) {
+      await h.client.workflowService.deleteWorkflowExecution({ namespace: h.config.TEMPORAL_NAMESPACE, workflowExecution: { workflowId: `forged/${id}` } });
+    }
+    await eventually('the forged runs out of visibility', async () =>
+      (await h.runs.recorded(acct.accountId, period().from, period().to)).length === 0 ? true : undefined,
+    );
+  });
+
   it('finds a charge lost to a restore from an old backup, repairs it exactly once, and the ledger verifies before and after', async () => {
     const acct = await h.seedAccount({ credits: 500 });
     const ids = await settledEvents(acct, 4);
