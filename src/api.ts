@@ -123,7 +123,7 @@ function buildConsole(
     employees: shared.employees,
     sources: shared.sources,
     sourceWindowMs: config.SOURCE_WINDOW_MS,
-    endpoints: new EndpointStore(db),
+    endpoints: new EndpointStore(db, secretKeys(config)),
     memory: new EmployeeMemory(db, config.MEMORY_TURNS),
     logger,
   });

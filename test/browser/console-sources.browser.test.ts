@@ -62,7 +62,7 @@ describe('Settings → Sources, in Chromium', () => {
     });
     expect(inbox.at(-1)!.text.startsWith('[Webhook: issues.opened] ')).toBe(true);
 
-    await page.reload();
+    await page.goto(`${stack.url}/settings/sources`);
     const row = page.getByRole('row', { name: /repo events/ });
     await expect(row.textContent()).resolves.not.toContain('—');
     // The secret is in no page after the banner.
