@@ -39,6 +39,7 @@ export function creditActivities(deps: CreditDeps) {
       price: priceUsed,
       modelTurns: input.usage.modelTurns,
       toolCalls: input.usage.toolCalls,
+      events: input.usage.events,
     });
   }
 

@@ -51,14 +51,15 @@ export async function processWebhookBatch(input: WebhookBatchInput): Promise<Web
   let failure: ApplicationFailure | undefined;
   if (end.ok) {
     result.attempts = end.outcome.attempts;
-    result.charge = await settle(first, end.outcome.usage, 'completed');
+    // One charge for the run, counted in reports as every event it ran (the credits once).
+    result.charge = await settle(first, { ...end.outcome.usage, events: input.events.length }, 'completed');
     note(`charged ${result.charge.credits} credits for the batch`);
     setStatus('completed');
   } else {
     failure = toEventFailure(end.failure, { steps });
     result.error = { type: failure.type ?? undefined, message: failure.message };
     result.failedAt = new Date().toISOString();
-    result.charge = await settle(first, end.spent, 'failed');
+    result.charge = await settle(first, { ...end.spent, events: input.events.length }, 'failed');
     note(`failed: ${failure.type ?? 'error'}: ${failure.message}`);
     setStatus('failed');
     if (end.cancellation) throw end.cancellation as Error;

@@ -44,6 +44,8 @@ export interface Posting {
   /** Model turns and tool calls of the event. */
   modelTurns?: number;
   toolCalls?: number;
+  /** A batch run's charge: how many messages it ran (reports count each as an event). Absent: one. */
+  events?: number;
   /** A top-up's reference chosen by the caller (an invoice number): the same reference adds once. */
   reference?: string;
 }

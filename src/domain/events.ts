@@ -25,6 +25,8 @@ export interface Usage {
   model?: string;
   modelTurns?: number;
   toolCalls?: number;
+  /** A batch run: how many events it ran (its one charge counts for each in reports). */
+  events?: number;
 }
 
 /** Nothing consumed: a failed attempt reports this, so it is not charged. */

@@ -20,6 +20,8 @@ export interface ChargeInput {
   price: PriceUsed;
   modelTurns?: number;
   toolCalls?: number;
+  /** A batch run: how many messages its charge stands for. */
+  events?: number;
 }
 
 export interface ReserveInput {
@@ -91,6 +93,7 @@ interface PostingRow {
   reference: string | null;
   model_turns: number | null;
   tool_calls: number | null;
+  events: number | null;
 }
 
 const iso = (value: Date | string) => new Date(value).toISOString();
@@ -117,6 +120,7 @@ function toPosting(row: PostingRow): Posting {
     ['reference', row.reference],
     ['modelTurns', row.model_turns],
     ['toolCalls', row.tool_calls],
+    ['events', row.events],
   ];
   for (const [key, value] of optional) {
     if (value !== null && value !== undefined)
@@ -183,12 +187,12 @@ const release = statement<{ postingId: string; accountId: string; messageId: str
 function rollUp(table: 'usage_hourly' | 'usage_daily', unit: 'hour' | 'day'): string {
   return `     INSERT INTO ${table} AS u (account_id, ${unit}, employee_id, event, events, credits, token_credits, runtime_credits,
                                 tokens_in, tokens_out, runtime_ms, model_turns, tool_calls)
-     SELECT account_id, date_trunc('${unit}', at, 'UTC'), employee_id, coalesce(event, ''), 1, -credits,
+     SELECT account_id, date_trunc('${unit}', at, 'UTC'), employee_id, coalesce(event, ''), coalesce(events, 1), -credits,
             coalesce(token_credits, 0), coalesce(runtime_credits, 0), coalesce(tokens_in, 0), coalesce(tokens_out, 0), coalesce(runtime_ms, 0),
             coalesce(model_turns, 0), coalesce(tool_calls, 0)
      FROM charged
      ON CONFLICT (account_id, ${unit}, employee_id, event) DO UPDATE SET
-       events = u.events + 1, credits = u.credits + excluded.credits, token_credits = u.token_credits + excluded.token_credits,
+       events = u.events + excluded.events, credits = u.credits + excluded.credits, token_credits = u.token_credits + excluded.token_credits,
        runtime_credits = u.runtime_credits + excluded.runtime_credits, tokens_in = u.tokens_in + excluded.tokens_in,
        tokens_out = u.tokens_out + excluded.tokens_out, runtime_ms = u.runtime_ms + excluded.runtime_ms,
        model_turns = u.model_turns + excluded.model_turns, tool_calls = u.tool_calls + excluded.tool_calls`;
@@ -220,6 +224,7 @@ const settle = statement<
     repairedAt?: Date;
     modelTurns?: number;
     toolCalls?: number;
+    events?: number;
     releaseId: string;
     now: Date;
     reason: string;
@@ -229,10 +234,10 @@ const settle = statement<
   'ledger_settle',
   `WITH charged AS (
      INSERT INTO postings (id, account_id, kind, at, credits, message_id, employee_id, event, tokens_in, tokens_out,
-                           runtime_ms, token_credits, runtime_credits, price, model, repaired_at, model_turns, tool_calls)
+                           runtime_ms, token_credits, runtime_credits, price, model, repaired_at, model_turns, tool_calls, events)
      SELECT :chargeId::uuid, :accountId::uuid, 'charge', :at::timestamptz, :credits::bigint, :messageId::uuid, :employeeId::uuid,
             :event::text, :tokensIn::bigint, :tokensOut::bigint, :runtimeMs::bigint, :tokenCredits::bigint, :runtimeCredits::bigint,
-            :price::jsonb, :model::text, :repairedAt::timestamptz, :modelTurns::integer, :toolCalls::integer
+            :price::jsonb, :model::text, :repairedAt::timestamptz, :modelTurns::integer, :toolCalls::integer, :events::integer
      WHERE :charge::boolean
      ON CONFLICT DO NOTHING
      RETURNING *
@@ -365,6 +370,7 @@ export function chargePosting(input: ChargeInput, at = new Date()): Posting {
     price: input.price,
     model: input.model,
     ...(input.modelTurns !== undefined ? { modelTurns: input.modelTurns, toolCalls: input.toolCalls ?? 0 } : {}),
+    ...(input.events !== undefined && input.events > 1 ? { events: input.events } : {}),
   };
 }
 
@@ -438,6 +444,7 @@ export class Ledger {
       model: charge?.model,
       repairedAt: charge?.repairedAt ? new Date(charge.repairedAt) : undefined,
       modelTurns: charge?.modelTurns,
+      events: charge?.events,
       toolCalls: charge?.toolCalls,
       releaseId: randomUUID(),
       now: new Date(),

@@ -44,7 +44,7 @@ const SUMS = `sum(events)::bigint AS events, sum(credits)::bigint AS credits, su
   sum(runtime_ms)::bigint AS runtime_ms, sum(model_turns)::bigint AS model_turns, sum(tool_calls)::bigint AS tool_calls, min(at) AS first_at`;
 
 /** The charges of the period's partial hours, shaped like rollup rows. */
-const EDGE_CHARGES = `SELECT employee_id, coalesce(event, '') AS event, message_id, at, 1 AS events, -credits AS credits,
+const EDGE_CHARGES = `SELECT employee_id, coalesce(event, '') AS event, message_id, at, coalesce(events, 1) AS events, -credits AS credits,
     coalesce(token_credits, 0) AS token_credits, coalesce(runtime_credits, 0) AS runtime_credits, coalesce(tokens_in, 0) AS tokens_in,
     coalesce(tokens_out, 0) AS tokens_out, coalesce(runtime_ms, 0) AS runtime_ms, coalesce(model_turns, 0) AS model_turns,
     coalesce(tool_calls, 0) AS tool_calls
@@ -86,7 +86,7 @@ const BY_GROUP: Record<UsageGroup, Statement<UsageParams, UsageRow>> = {
   // One row per charge: the period's postings are the answer, so they are read whole.
   message: statement<UsageParams, UsageRow>(
     'usage_by_message',
-    `SELECT message_id::text AS "group", 1::bigint AS events, -credits AS credits, coalesce(token_credits, 0) AS token_credits,
+    `SELECT message_id::text AS "group", coalesce(events, 1)::bigint AS events, -credits AS credits, coalesce(token_credits, 0) AS token_credits,
             coalesce(runtime_credits, 0) AS runtime_credits, coalesce(tokens_in, 0) AS tokens_in, coalesce(tokens_out, 0) AS tokens_out,
             coalesce(runtime_ms, 0) AS runtime_ms, coalesce(model_turns, 0)::bigint AS model_turns, coalesce(tool_calls, 0)::bigint AS tool_calls,
             at AS first_at

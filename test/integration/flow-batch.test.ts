@@ -75,6 +75,9 @@ describe('batch mode', () => {
     expect(member).toMatchObject({ message_id: ids[17], status: 'completed', batch_of: ids[0], credits: null, trace_url: first.trace_url });
     const held = await h.db.query<{ reserved: string }>('SELECT reserved FROM credit_balances WHERE account_id = $1', [acct.accountId]);
     expect(Number(held.rows[0].reserved)).toBe(0);
+    // Reports count every message as an event, and the credits once.
+    const usage = await h.http.get('/api/billing/usage?group_by=employee').set(acct.auth);
+    expect(usage.body.rows).toEqual([expect.objectContaining({ events: 50, credits: first.credits })]);
     // A batched event has ended with its batch: it may be replayed (as a new event of its own).
     const again = await h.http.post(`/api/webhook/${ids[17]}/replay`).set(acct.auth);
     expect([again.status, again.body.replay_of]).toEqual([202, ids[17]]);
