@@ -30,6 +30,7 @@ import { MessageStore } from './stores/messages';
 import { appDatabaseUrl, assertApplicationRole, explainLoginRefusal } from './stores/postgres/app-role';
 import { secretKeys } from './secrets/secret-box';
 import { createSourceStore } from './sources/source-store';
+import type { SourceStore } from './stores/sources';
 import { assertSchemaCurrent } from './stores/postgres/migrate';
 import { createPool } from './stores/postgres/pool';
 import { createRedis } from './stores/redis/client';
@@ -94,7 +95,7 @@ export function buildApi(config: Config, { db, redis, connection }: ApiClients, 
       bodyRetentionMs: config.SOURCE_BODY_RETENTION_MS,
       retryAfterSeconds: config.SOURCE_RETRY_AFTER_SECONDS,
     },
-    console: buildConsole(config, { db, redis }, { keys, employees, statusReader }, logger),
+    console: buildConsole(config, { db, redis }, { keys, employees, statusReader, sources }, logger),
     readiness: [
       { name: 'database', check: async () => void (await db.query('SELECT 1')) },
       { name: 'redis', check: async () => void (await redis.ping()) },
@@ -107,7 +108,7 @@ export function buildApi(config: Config, { db, redis, connection }: ApiClients, 
 function buildConsole(
   config: Config,
   { db, redis }: Pick<ApiClients, 'db' | 'redis'>,
-  shared: { keys: ApiKeyStore; employees: EmployeeStore; statusReader: EventStatusReader },
+  shared: { keys: ApiKeyStore; employees: EmployeeStore; statusReader: EventStatusReader; sources: SourceStore },
   logger: Logger,
 ) {
   const base = publicUrl(config);
@@ -136,6 +137,8 @@ function buildConsole(
     employees: shared.employees,
     endpoints: new EndpointStore(db),
     memory: new EmployeeMemory(db, config.MEMORY_TURNS),
+    sources: shared.sources,
+    sourceWindowMs: config.SOURCE_WINDOW_MS,
     logger,
   });
 }
