@@ -110,7 +110,7 @@ describe('docker-compose.yml', () => {
     const dockerfile = JSON.parse(cmd ?? '[]') as string[];
     const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
     const script = pkg.scripts['serve:api'].split(/\s+/);
-    expect(dockerfile).toEqual(['node', '--max-semi-space-size=2', 'dist/src/api.js']);
+    expect(dockerfile).toEqual(['node', '--max-semi-space-size=2', '--heap-growing-percent=50', 'dist/src/api.js']);
     expect(services.api.command).toEqual(dockerfile);
     expect(script).toEqual(dockerfile);
   });
