@@ -16,4 +16,8 @@ COPY activities ./activities
 RUN npm run build && rm -rf src/dev && npm prune --omit=dev && npm cache clean --force
 USER node
 EXPOSE 3000
-CMD ["node", "dist/src/api.js"]
+# The API's heap: young generation capped at 2 MB per semi-space (V8's default grows it to 16 MB, 32 MB of
+# RSS held from start-up on), and the old generation collected once it grew 50 % past what the last full
+# GC left (the default lets in-flight requests' promoted garbage pile up to about 1.8x at concurrency 64).
+# npm run serve:api and docker-compose.yml run the same flags; see docs/scaling.md.
+CMD ["node", "--max-semi-space-size=2", "--heap-growing-percent=50", "dist/src/api.js"]

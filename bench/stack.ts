@@ -14,6 +14,19 @@ import { countChildrenOf, peakRssMb } from './proc';
 
 const ROOT = path.resolve(__dirname, '..');
 
+/**
+ * The Node flags a service runs with in production (`--max-semi-space-size=…`): those of its
+ * `serve:*` script in package.json (the Dockerfile and docker-compose.yml repeat them; a unit test
+ * keeps the three alike), so the bench measures the process as it is deployed.
+ */
+export function serviceNodeFlags(file: string): string[] {
+  const script = { 'src/api.ts': 'serve:api', 'src/worker.ts': 'serve:worker' }[file];
+  if (!script) return [];
+  const scripts = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  const words = scripts[script].split(/\s+/);
+  return words.slice(words.indexOf('node') + 1).filter((word) => word.startsWith('--'));
+}
+
 /** A child process this run spawned; its peak RSS is read just before it is stopped. */
 export interface BenchChild {
   name: string;
@@ -119,7 +132,9 @@ export class Stack {
   spawnChild(name: string, file: string, env: NodeJS.ProcessEnv, args: string[] = []): BenchChild {
     const out = fs.openSync(path.join(this.dir, `${name}.log`), 'a');
     const profile = this.profile ? ['--cpu-prof', '--cpu-prof-dir', path.join(this.profileDir, name)] : [];
-    const entry = file.startsWith('src/') ? [path.join(ROOT, 'dist', file.replace(/\.ts$/, '.js'))] : ['--import', 'tsx', path.join(ROOT, file)];
+    const entry = file.startsWith('src/')
+      ? [...serviceNodeFlags(file), path.join(ROOT, 'dist', file.replace(/\.ts$/, '.js'))]
+      : ['--import', 'tsx', path.join(ROOT, file)];
     const child = spawn(process.execPath, [...profile, ...entry, ...args], {
       cwd: ROOT,
       env: { ...process.env, ...env },

@@ -96,12 +96,23 @@ describe('docker-compose.yml', () => {
       }
       const command = Array.isArray(service.command) ? service.command : [];
       if (service.build && command[0] === 'node') {
-        const built = command[1].replace(/^dist\//, '').replace(/\.js$/, '.ts');
-        expect([command[1], fs.existsSync(path.join(ROOT, built))]).toEqual([command[1], true]);
+        const entry = command.slice(1).find((word) => !word.startsWith('--'))!;
+        const built = entry.replace(/^dist\//, '').replace(/\.js$/, '.ts');
+        expect([entry, fs.existsSync(path.join(ROOT, built))]).toEqual([entry, true]);
       }
     }
     const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
     expect(pkg.scripts.build).toContain('cp -r src/stores/migrations dist/src/stores/');
+  });
+
+  it("runs the API with the same Node flags everywhere: the Dockerfile's CMD, compose and `npm run serve:api` (which the bench reads)", () => {
+    const cmd = /^CMD (\[.*\])$/m.exec(fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'))?.[1];
+    const dockerfile = JSON.parse(cmd ?? '[]') as string[];
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    const script = pkg.scripts['serve:api'].split(/\s+/);
+    expect(dockerfile).toEqual(['node', '--max-semi-space-size=2', '--heap-growing-percent=50', 'dist/src/api.js']);
+    expect(services.api.command).toEqual(dockerfile);
+    expect(script).toEqual(dockerfile);
   });
 
   it('builds the image without the dev stacks: src/dev is neither compiled nor shipped, and the build needs nothing from it', () => {

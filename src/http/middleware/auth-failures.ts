@@ -5,6 +5,7 @@ import { apiError } from '../errors';
 import type { AppState } from '../state';
 
 const REFUSED = new Set(['MISSING_API_KEY', 'INVALID_API_KEY']);
+const DURATION_S = 60;
 
 export interface AuthFailureOptions {
   /** Failed authentications per client IP per minute before 429. */
@@ -21,20 +22,28 @@ export interface AuthFailureOptions {
  * address gets `perMinute` failures per API process.
  */
 export function authFailureLimit(opts: AuthFailureOptions): Middleware<AppState> {
-  const failures = new RateLimiterMemory({ points: opts.perMinute, duration: 60 });
+  const failures = new RateLimiterMemory({ points: opts.perMinute, duration: DURATION_S });
+  // A count lives DURATION_S from its first failure: with no failure recorded for that long, no
+  // address can be over the limit, and a request skips the address parsing and the lookup.
+  let lastFailureAt = -Infinity;
   return async (ctx, next) => {
     if (!ctx.path.startsWith('/api/')) {
       await next();
       return;
     }
-    const ip = clientIp(ctx.req.socket.remoteAddress, ctx.get('X-Forwarded-For') || undefined, opts.trustedProxies);
-    const seen = await failures.get(ip);
-    if (seen && seen.consumedPoints >= opts.perMinute) throw tooMany(seen);
+    const ipOf = () => clientIp(ctx.req.socket.remoteAddress, ctx.get('X-Forwarded-For') || undefined, opts.trustedProxies);
+    let ip: string | undefined;
+    if (Date.now() - lastFailureAt <= DURATION_S * 1000) {
+      ip = ipOf();
+      const seen = await failures.get(ip);
+      if (seen && seen.consumedPoints >= opts.perMinute) throw tooMany(seen);
+    }
     try {
       await next();
     } catch (err) {
       if ((err as { status?: number }).status === 401 && REFUSED.has(String((err as { code?: unknown }).code))) {
-        await failures.consume(ip).catch((res: unknown) => {
+        lastFailureAt = Date.now();
+        await failures.consume(ip ?? ipOf()).catch((res: unknown) => {
           if (!(res instanceof RateLimiterRes)) throw res;
         });
       }

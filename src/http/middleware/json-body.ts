@@ -72,7 +72,8 @@ export function jsonBody<S>(timeoutMs: number): Middleware<S> {
       clearTimeout(timer);
       ctx.req.off('data', copy);
     }
-    if (!isUtf8(Buffer.concat(bytes))) {
+    // One chunk (the usual webhook body) is checked in place, not copied.
+    if (!isUtf8(bytes.length === 1 ? bytes[0] : Buffer.concat(bytes, copied))) {
       throw apiError(400, 'MALFORMED_JSON', 'Request body is not valid UTF-8. Send UTF-8 encoded JSON.');
     }
     await next();
