@@ -30,7 +30,6 @@ import { MessageStore } from './stores/messages';
 import { appDatabaseUrl, assertApplicationRole, explainLoginRefusal } from './stores/postgres/app-role';
 import { secretKeys } from './secrets/secret-box';
 import { createSourceStore } from './sources/source-store';
-import type { SourceStore } from './stores/sources';
 import { assertSchemaCurrent } from './stores/postgres/migrate';
 import { createPool } from './stores/postgres/pool';
 import { createRedis } from './stores/redis/client';
@@ -126,8 +125,6 @@ function buildConsole(
     sourceWindowMs: config.SOURCE_WINDOW_MS,
     endpoints: new EndpointStore(db, secretKeys(config)),
     memory: new EmployeeMemory(db, config.MEMORY_TURNS),
-    sources: shared.sources,
-    sourceWindowMs: config.SOURCE_WINDOW_MS,
     logger,
   });
 }
