@@ -23,29 +23,32 @@ export interface MessageRecord {
   charge?: Posting;
 }
 
-/** The record and its charge in one lookup; another account's message is not found. */
-const selectMessage = statement<
-  { id: string; accountId: string },
-  {
-    id: string;
-    account_id: string;
-    employee_id: string;
-    workflow_id: string;
-    event: string | null;
-    received_at: Date;
-    replay_of: string | null;
-    queued_at: Date | null;
-    batch_of: string | null;
-    unsettled: boolean;
-    charge_at: Date | null;
-    charge_credits: number | null;
-  }
->(
-  'messages_select',
-  `SELECT m.*, p.at AS charge_at, p.credits AS charge_credits,
+/** A message row with its charge and whether its reservation is still open. */
+interface MessageRow {
+  id: string;
+  account_id: string;
+  employee_id: string;
+  workflow_id: string;
+  event: string | null;
+  received_at: Date;
+  replay_of: string | null;
+  queued_at: Date | null;
+  batch_of: string | null;
+  unsettled: boolean;
+  charge_at: Date | null;
+  charge_credits: number | null;
+}
+
+/** What every message read selects: the record, its charge, and whether it has settled. */
+const MESSAGE_WITH_CHARGE = `SELECT m.*, p.at AS charge_at, p.credits AS charge_credits,
      EXISTS (SELECT 1 FROM open_reservations r WHERE r.account_id = m.account_id AND r.message_id = m.id) AS unsettled
    FROM messages m
-   LEFT JOIN postings p ON p.account_id = m.account_id AND p.message_id = m.id AND p.kind = 'charge'
+   LEFT JOIN postings p ON p.account_id = m.account_id AND p.message_id = m.id AND p.kind = 'charge'`;
+
+/** The record and its charge in one lookup; another account's message is not found. */
+const selectMessage = statement<{ id: string; accountId: string }, MessageRow>(
+  'messages_select',
+  `${MESSAGE_WITH_CHARGE}
    WHERE m.id = :id AND m.account_id = :accountId`,
 );
 
@@ -59,28 +62,9 @@ export interface MessageFilter {
 }
 
 /** An account's events newest first, with their charges, through messages_by_account_time. */
-const listMessages = statement<
-  { accountId: string; employeeId?: string; event?: string; from?: Date; to?: Date; limit: number },
-  {
-    id: string;
-    account_id: string;
-    employee_id: string;
-    workflow_id: string;
-    event: string | null;
-    received_at: Date;
-    replay_of: string | null;
-    queued_at: Date | null;
-    batch_of: string | null;
-    unsettled: boolean;
-    charge_at: Date | null;
-    charge_credits: number | null;
-  }
->(
+const listMessages = statement<{ accountId: string; employeeId?: string; event?: string; from?: Date; to?: Date; limit: number }, MessageRow>(
   'messages_list',
-  `SELECT m.*, p.at AS charge_at, p.credits AS charge_credits,
-     EXISTS (SELECT 1 FROM open_reservations r WHERE r.account_id = m.account_id AND r.message_id = m.id) AS unsettled
-   FROM messages m
-   LEFT JOIN postings p ON p.account_id = m.account_id AND p.message_id = m.id AND p.kind = 'charge'
+  `${MESSAGE_WITH_CHARGE}
    WHERE m.account_id = :accountId
      AND (:employeeId::uuid IS NULL OR m.employee_id = :employeeId::uuid)
      AND (:event::text IS NULL OR m.event = :event::text)
@@ -89,8 +73,6 @@ const listMessages = statement<
    ORDER BY m.received_at DESC, m.id
    LIMIT :limit`,
 );
-
-type MessageRow = Awaited<ReturnType<typeof listMessages.run>>[number];
 
 function toRecord(row: MessageRow): MessageRecord {
   return {
