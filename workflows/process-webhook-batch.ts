@@ -1,7 +1,8 @@
-import { CancellationScope, proxyLocalActivities, setCurrentDetails, setHandler, upsertSearchAttributes, type ApplicationFailure } from '@temporalio/workflow';
-import { formatWebhookMessage, ZERO_USAGE, type EventStatus } from '../src/domain/events';
+import { CancellationScope, proxyLocalActivities, type ApplicationFailure } from '@temporalio/workflow';
+import { formatWebhookMessage, ZERO_USAGE } from '../src/domain/events';
+import { trackEvent } from './event-progress';
 import { runAgent, DATABASE_STEP } from './agent-loop';
-import { EVENT_STATUS, statusQuery, type EventActivities, type WebhookBatchInput, type WebhookEventResult } from './contract';
+import type { EventActivities, WebhookBatchInput, WebhookEventResult } from './contract';
 import { toEventFailure } from './failures';
 import { settle } from './process-webhook-event';
 
@@ -15,18 +16,7 @@ const database = proxyLocalActivities<EventActivities>(DATABASE_STEP);
  */
 export async function processWebhookBatch(input: WebhookBatchInput): Promise<WebhookEventResult> {
   const first = input.events[0];
-  const result: WebhookEventResult = { messageId: first.messageId, status: 'accepted', steps: [] };
-  const steps = result.steps!;
-  setHandler(statusQuery, () => result);
-  const setStatus = (status: EventStatus) => {
-    result.status = status;
-    upsertSearchAttributes([{ key: EVENT_STATUS, value: status }]);
-  };
-  const trail: string[] = [];
-  const note = (line: string) => {
-    trail.push(line);
-    setCurrentDetails(trail.join('\n'));
-  };
+  const { result, steps, setStatus, note } = trackEvent(first.messageId);
 
   setStatus('processing');
   const messageIds = input.events.map((e) => e.messageId);

@@ -1,18 +1,9 @@
-import {
-  CancellationScope,
-  patched,
-  proxyLocalActivities,
-  setCurrentDetails,
-  setHandler,
-  sleep,
-  upsertMemo,
-  upsertSearchAttributes,
-  type ApplicationFailure,
-} from '@temporalio/workflow';
+import { CancellationScope, patched, proxyLocalActivities, sleep, upsertMemo, type ApplicationFailure } from '@temporalio/workflow';
 import type { ChargeResult, SettleOutcome } from '../src/domain/billing';
-import { EMPLOYEE_NOT_FOUND, formatWebhookMessage, type EventStatus, type Usage } from '../src/domain/events';
+import { EMPLOYEE_NOT_FOUND, formatWebhookMessage, type Usage } from '../src/domain/events';
+import { trackEvent } from './event-progress';
 import { runAgent, DATABASE_STEP } from './agent-loop';
-import { EVENT_STATUS, statusQuery, type EventActivities, type SettledMemo, type WebhookEventInput, type WebhookEventResult } from './contract';
+import type { EventActivities, SettledMemo, WebhookEventInput, WebhookEventResult } from './contract';
 import { toEventFailure } from './failures';
 
 const database = proxyLocalActivities<EventActivities>(DATABASE_STEP);
@@ -29,18 +20,7 @@ const DETAIL_LINE = 120;
  * the EventStatus search attribute, and its steps are written as "current details" for operators.
  */
 export async function processWebhookEvent(input: WebhookEventInput): Promise<WebhookEventResult> {
-  const result: WebhookEventResult = { messageId: input.messageId, status: 'accepted', steps: [] };
-  const steps = result.steps!;
-  setHandler(statusQuery, () => result);
-  const setStatus = (status: EventStatus) => {
-    result.status = status;
-    upsertSearchAttributes([{ key: EVENT_STATUS, value: status }]);
-  };
-  const trail: string[] = [];
-  const note = (line: string) => {
-    trail.push(line);
-    setCurrentDetails(trail.join('\n'));
-  };
+  const { result, steps, setStatus, note } = trackEvent(input.messageId);
 
   let failure: ApplicationFailure | undefined;
   setStatus('processing');
