@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Posting, PostingKind, PriceUsed } from '../domain/billing';
 import { isUuid } from './accounts';
-import { EventIntake } from './intake';
+import { EventIntake, type IntakeInput } from './intake';
 import { statement } from './postgres/statement';
 
 /** What an event consumed and what it cost, priced already (src/billing/pricing.ts). */
@@ -24,16 +24,8 @@ export interface ChargeInput {
   events?: number;
 }
 
-export interface ReserveInput {
-  accountId: string;
-  messageId: string;
-  employeeId: string;
-  event?: string;
-  workflowId: string;
-  credits: number;
-  /** When the event was received: the reservation's and the message record's time. */
-  at: Date;
-}
+/** A reservation without an Idempotency-Key window or a kept payload (what EventIntake.accept takes beyond it). */
+export type ReserveInput = Pick<IntakeInput, 'accountId' | 'messageId' | 'employeeId' | 'event' | 'workflowId' | 'credits' | 'at'>;
 
 export interface SettleResult {
   /** False when the event's charge was already posted (a retry, a re-run, a second repair). */

@@ -14,6 +14,22 @@ export interface ServiceProcess {
 
 const running = new Set<ServiceProcess>();
 
+/** The environment of a service process on the suite's servers, with `env` over it. */
+export function serviceEnv(env: Record<string, string | undefined>): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    DATABASE_URL: process.env.TEST_DATABASE_URL,
+    REDIS_URL: process.env.TEST_REDIS_URL,
+    TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
+    WORKFLOW_BUNDLE_PATH: process.env.WORKFLOW_BUNDLE_PATH,
+    LOG_LEVEL: 'warn',
+    // The Schedule is one per dev server: the test that checks it owns it, and workers on their own
+    // task queues must not point it elsewhere while it runs.
+    RECONCILE_SCHEDULE: 'false',
+    ...env,
+  };
+}
+
 /**
  * Runs an entry point (`src/api.ts`, `src/worker.ts`) as its own Node process, the way production
  * runs it, with the suite's PostgreSQL, Redis and Temporal (`env` overrides any of them: a drill
@@ -21,22 +37,7 @@ const running = new Set<ServiceProcess>();
  * loader), so a signal reaches the service directly.
  */
 export function startService(file: string, env: Record<string, string | undefined>): ServiceProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', file], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      ...process.env,
-      DATABASE_URL: process.env.TEST_DATABASE_URL,
-      REDIS_URL: process.env.TEST_REDIS_URL,
-      TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
-      WORKFLOW_BUNDLE_PATH: process.env.WORKFLOW_BUNDLE_PATH,
-      LOG_LEVEL: 'warn',
-      // The Schedule is one per dev server: the test that checks it owns it, and workers on their own
-      // task queues must not point it elsewhere while it runs.
-      RECONCILE_SCHEDULE: 'false',
-      ...env,
-    },
-  });
+  const child = spawn(process.execPath, ['--import', 'tsx', file], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: serviceEnv(env) });
   const output: string[] = [];
   child.stdout.on('data', (d: Buffer) => output.push(d.toString()));
   child.stderr.on('data', (d: Buffer) => output.push(d.toString()));

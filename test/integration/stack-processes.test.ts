@@ -5,7 +5,7 @@ import path from 'node:path';
 import { portHolder } from '../../src/dev/port-holder';
 import { freePort, makeRunDir } from '../../src/dev/services';
 import { eventually } from '../helpers/harness';
-import { startService } from '../helpers/processes';
+import { serviceEnv, startService } from '../helpers/processes';
 
 /**
  * No orphans: an API and a worker supervised like `npm start` runs them stop when their supervisor
@@ -41,20 +41,13 @@ describe('a supervisor that is SIGKILLed', () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/supervise.ts', 'src/api.ts', 'src/worker.ts'], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        ...process.env,
-        DATABASE_URL: process.env.TEST_DATABASE_URL,
-        REDIS_URL: process.env.TEST_REDIS_URL,
-        TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
-        WORKFLOW_BUNDLE_PATH: process.env.WORKFLOW_BUNDLE_PATH,
-        LOG_LEVEL: 'warn',
-        RECONCILE_SCHEDULE: 'false',
+      env: serviceEnv({
         PORT: String(apiPort),
         HOST: '127.0.0.1',
         WORKER_METRICS_ADDRESS: `127.0.0.1:${metricsPort}`,
         TEMPORAL_TASK_QUEUE: `orphans-${apiPort}`,
         SHUTDOWN_DELAY_MS: '200',
-      },
+      }),
     });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
