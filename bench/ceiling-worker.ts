@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { parseConfig } from '../src/config';
-import { connectTemporalNative } from '../src/temporal/connect';
+import { connectTemporalNative } from '../src/temporal/connect-native';
 import type { CeilingActivities } from './ceiling-workflows';
 
 /**

@@ -8,7 +8,8 @@ import { exitWithSupervisor } from './shared/supervised-child';
 import { createRedis } from './stores/redis/client';
 import { createWorker } from './temporal/create-worker';
 import { installTemporalRuntime } from './temporal/runtime';
-import { connectTemporalNative, temporalClient } from './temporal/connect';
+import { temporalClient } from './temporal/connect';
+import { connectTemporalNative } from './temporal/connect-native';
 import { ensureReconcileSchedule } from './temporal/schedules';
 
 /** Runs one worker until SIGINT/SIGTERM; the SDK then drains running activities (shutdownGraceTime). */

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { Client, Connection, type TLSConfig } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import type { NativeConnection } from '@temporalio/worker';
 import { temporalAddress, type Config } from '../config';
 import { temporalDataConverter } from './codec';
 
@@ -56,11 +56,6 @@ export function temporalConnectionOptions(config: TemporalConfig): { address: st
 export async function connectTemporal(config: TemporalConfig, opts: { lazy?: boolean; connectTimeoutMs?: number } = {}): Promise<Connection> {
   const options = { ...temporalConnectionOptions(config), ...(opts.connectTimeoutMs ? { connectTimeout: opts.connectTimeoutMs } : {}) };
   return opts.lazy ? Connection.lazy(options) : Connection.connect(options);
-}
-
-/** The worker's native connection, with the same address, TLS and API key. */
-export async function connectTemporalNative(config: TemporalConfig): Promise<NativeConnection> {
-  return NativeConnection.connect(temporalConnectionOptions(config));
 }
 
 /** A client on the configured namespace with the service's data converter (encryption), over `connection`. */

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import type { NativeConnection } from '@temporalio/worker';
 import { parseConfig } from '../../src/config';
-import { connectTemporalNative, createTemporalClient, temporalConnectionOptions } from '../../src/temporal/connect';
+import { createTemporalClient, temporalConnectionOptions } from '../../src/temporal/connect';
+import { connectTemporalNative } from '../../src/temporal/connect-native';
 import { makeTestPki, startHeaderRecorder, startTlsProxy, type TestPki, type TlsProxy } from '../helpers/tls-proxy';
 
 /**
