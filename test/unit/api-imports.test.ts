@@ -24,6 +24,10 @@ describe('what the API process loads', () => {
     expect(importers).toEqual([]);
     // The check can see the package at all: the worker's graph holds it.
     const worker = await runtimeGraph('src/worker.ts');
-    expect(Object.values(worker).flat().some((d) => d.includes('node_modules/@temporalio/worker/'))).toBe(true);
+    expect(
+      Object.values(worker)
+        .flat()
+        .some((d) => d.includes('node_modules/@temporalio/worker/')),
+    ).toBe(true);
   });
 });
