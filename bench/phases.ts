@@ -1,12 +1,14 @@
 import type { Client } from '@temporalio/client';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
+import { eventWorkflowId } from '../src/events/workflow-id';
+import { historyShape, type HistoryShape } from './history-shape';
 import { ChargeWatcher, completionDeadlineMs, endToEnd, oneActivityCeiling } from './completions';
 import { mergeSessions, sampleSessions, type SessionSample } from './pg-waits';
 import { cpuMsPerOp, mergeCpu, rssMb, startCpuWindow, type CpuShare, type PidSpec } from './proc';
 import { rawStarts } from './raw-start';
 import { startRedisCount } from './redis-stats';
-import { startApi, waitForPollers, type BenchAccount } from './setup';
+import { startApi, startFloorApi, waitForPollers, type BenchAccount } from './setup';
 import type { BenchChild, Stack } from './stack';
 import { chunks, mergeSamples, summarize, type PhaseResult, type Sample } from './stats';
 import { webhookLoad } from './webhook-load';
@@ -95,35 +97,47 @@ export async function startPhases(ctx: BenchContext): Promise<{ levels: LevelPai
   const sessionsDb = ctx.sampleSessions ? ctx.db : undefined;
   const api = await startApi(ctx.stack, 'api-ingest', { ...ctx.serviceEnv, TEMPORAL_TASK_QUEUE: `bench-ingest-${ctx.runId}` });
   const target = { baseUrl: api.baseUrl, apiKey: ctx.account.apiKey, employeeId: ctx.account.employeeId };
+  const floor = await startFloorApi(ctx.stack, { ...ctx.serviceEnv, TEMPORAL_TASK_QUEUE: `bench-floor-${ctx.runId}` });
+  const floorTarget = { ...target, baseUrl: floor.baseUrl };
   ctx.pids.api = api.child.pid;
+  // While one of the two serves a round, the other idles outside `others`.
+  const ingestPids = { ...ctx.pids, standby: floor.child.pid };
+  const floorPids = { ...ctx.pids, api: floor.child.pid, standby: api.child.pid };
   ctx.idleRssMb.api_ingest_phase = rssMb(api.child.pid);
   ctx.log(`warm-up: ${ctx.warmup} raw starts, ${ctx.warmup} ingest requests`);
   await rawStarts(ctx.client, { taskQueue: rawQueue, idPrefix: `raw-${ctx.runId}-warmup`, n: ctx.warmup, concurrency: 16 });
   await webhookLoad({ ...target, n: ctx.warmup, concurrency: 16, idempotencyPrefix: `bench-${ctx.runId}-warmup` });
+  await webhookLoad({ ...floorTarget, n: ctx.warmup, concurrency: 16, idempotencyPrefix: `floor-${ctx.runId}-warmup` });
 
   const levels: LevelPair[] = [];
   for (const concurrency of ctx.levels) {
     ctx.log(`concurrency ${concurrency}: ${ctx.n} raw starts, ${ctx.n} ingest-shaped starts, ${ctx.n} ingest requests, in ${ctx.rounds} rounds`);
     const raw = new Rounds(ctx.pids, sessionsDb);
     const shaped = new Rounds(ctx.pids, sessionsDb);
-    const ingest = new Rounds(ctx.pids, sessionsDb);
+    const ingest = new Rounds(ingestPids, sessionsDb);
+    const floorRounds = new Rounds(floorPids, sessionsDb);
     const statuses: Record<string, number> = {};
     // Only ingest touches Redis during these rounds, so the count is ingest's alone.
     const redisCount = await startRedisCount(ctx.redis);
+    let floorCommands = 0;
     for (const [round, n] of chunks(ctx.n, ctx.rounds).entries()) {
       const tag = `${ctx.runId}-c${concurrency}-r${round}`;
       await raw.measure(() => rawStarts(ctx.client, { taskQueue: rawQueue, idPrefix: `raw-${tag}`, n, concurrency }));
       await shaped.measure(() => rawStarts(ctx.client, { taskQueue: rawQueue, idPrefix: `shaped-${tag}`, n, concurrency, shape: 'ingest-shaped' }));
       const load = await ingest.measure(() => webhookLoad({ ...target, n, concurrency, idempotencyPrefix: `bench-${tag}` }));
       addCounts(statuses, load.statuses);
+      // The floor's one Redis command per request is not the service's: taken out of the count below.
+      const floorLoad = await floorRounds.measure(() => webhookLoad({ ...floorTarget, n, concurrency, idempotencyPrefix: `floor-${tag}` }));
+      floorCommands += floorLoad.n;
     }
     const pair: LevelPair = {
       concurrency,
       raw_start: raw.result(concurrency),
       raw_start_ingest_shaped: shaped.result(concurrency),
       ingest: { ...ingest.result(concurrency), statuses, redis_commands_per_op: {} },
+      ingest_floor: floorRounds.result(concurrency),
     };
-    pair.ingest.redis_commands_per_op = await redisCount.stop(pair.ingest.ok);
+    pair.ingest.redis_commands_per_op = await redisCount.stop(pair.ingest.ok, { set: floorCommands });
     pair.api_peak_rss_mb_after = api.child.peakRssMb();
     levels.push(pair);
     ctx.log(
@@ -131,7 +145,7 @@ export async function startPhases(ctx: BenchContext): Promise<{ levels: LevelPai
         `p99 ${pair.raw_start_ingest_shaped.p99_ms} ms | ingest ${pair.ingest.throughput}/s p99 ${pair.ingest.p99_ms} ms ${JSON.stringify(statuses)} | API VmHWM ${pair.api_peak_rss_mb_after ?? '-'} MB`,
     );
   }
-  await api.child.stop();
+  await Promise.all([api.child.stop(), floor.child.stop()]);
   delete ctx.pids.api;
   return { levels, api: api.child };
 }
@@ -143,6 +157,11 @@ export interface LevelPair {
   raw_start: Measured;
   /** Diagnostic: a raw start with the options the API sends (summary, memo, search attributes). */
   raw_start_ingest_shaped: Measured;
+  /**
+   * The floor under the API's CPU: bench/floor-api.ts makes an accepted event's round trips (HTTP,
+   * one Redis command, one PostgreSQL statement, one ingest-shaped start) with bare libraries.
+   */
+  ingest_floor: Measured;
   ingest: Measured & { statuses: Record<string, number>; redis_commands_per_op: Record<string, number> };
   /** The ingest API's peak RSS (VmHWM) once this level's rounds are done: which level made it grow. */
   api_peak_rss_mb_after?: number;
@@ -154,7 +173,12 @@ export interface CompletionResults {
   /** With `twoWorkers`: the same events through one API of their own and two workers on their queue. */
   endToEndTwoWorkers?: EndToEnd;
   children: { api: BenchChild; worker: BenchChild; ceilingWorker: BenchChild; twoWorkers?: { api: BenchChild; workers: BenchChild[] } };
+  /** History events and visibility writes per workflow: the one-activity workflow's and an event's. */
+  history: { one_activity: HistoryShape; event: HistoryShape };
 }
+
+/** Histories read per phase for their shape: they are alike, a few tell. */
+const HISTORY_SAMPLE = 20;
 
 /**
  * One-activity ceiling (small ceiling worker) vs end-to-end (real API and worker, inbox runtime),
@@ -228,6 +252,7 @@ export async function completionPhases(ctx: BenchContext): Promise<CompletionRes
   const statuses2: Record<string, number> = {};
   // Counts both end-to-end phases' commands: the same per event.
   const redisCount = await startRedisCount(ctx.redis);
+  const sampledEvents: string[] = [];
   for (const [round, n] of chunks(ctx.n, ctx.rounds).entries()) {
     const one = await ceiling.measure(() =>
       oneActivityCeiling(ctx.client, { taskQueue: ceilingQueue, idPrefix: `one-${ctx.runId}-r${round}`, n, concurrency, alreadyCompleted: completed }),
@@ -237,6 +262,7 @@ export async function completionPhases(ctx: BenchContext): Promise<CompletionRes
       const watcher = new ChargeWatcher(ctx.db, ctx.account.accountId);
       const load = await webhookLoad({ ...target, n });
       addCounts(statuses, load.statuses);
+      if (sampledEvents.length === 0) sampledEvents.push(...[...load.sentAt.keys()].slice(0, HISTORY_SAMPLE));
       return endToEnd(watcher, load);
     });
     if (e2e2 && target2)
@@ -257,11 +283,25 @@ export async function completionPhases(ctx: BenchContext): Promise<CompletionRes
     `  one-activity ${ceilingResult.throughput}/s p50 ${ceilingResult.p50_ms} ms | end-to-end ${endToEndResult.throughput}/s p50 ${endToEndResult.p50_ms} ms ${JSON.stringify(statuses)}` +
       (twoWorkersResult ? ` | two workers ${twoWorkersResult.throughput}/s p50 ${twoWorkersResult.p50_ms} ms ${JSON.stringify(statuses2)}` : ''),
   );
+  const history = {
+    one_activity: await historyShape(
+      ctx.client,
+      Array.from({ length: Math.min(HISTORY_SAMPLE, ctx.n) }, (_, i) => `one-${ctx.runId}-r0-${i}`),
+    ),
+    event: await historyShape(
+      ctx.client,
+      sampledEvents.map((messageId) => eventWorkflowId(ctx.account.accountId, messageId)),
+    ),
+  };
+  ctx.log(
+    `  history per workflow: one-activity ${history.one_activity.events_per_workflow} events, ${history.one_activity.visibility_writes_per_workflow} visibility writes | event ${history.event.events_per_workflow} events, ${history.event.visibility_writes_per_workflow} visibility writes`,
+  );
   await Promise.all([api.child.stop(), worker.stop(), ceilingWorker.stop(), ...(two ? [two.api.child.stop(), ...two.workers.map((w) => w.stop())] : [])]);
   return {
     ceiling: ceilingResult,
     endToEnd: endToEndResult,
     ...(twoWorkersResult ? { endToEndTwoWorkers: twoWorkersResult } : {}),
     children: { api: api.child, worker, ceilingWorker, ...(two ? { twoWorkers: { api: two.api.child, workers: two.workers } } : {}) },
+    history,
   };
 }

@@ -4,7 +4,10 @@ import path from 'node:path';
 import Table from 'cli-table3';
 import type { FlowReport } from './flow';
 import type { LedgerReport } from './ledger';
+import type { HistoryShape } from './history-shape';
 import type { EndToEnd, LevelPair, Measured } from './phases';
+
+export type HistoryShapes = { one_activity: HistoryShape; event: HistoryShape };
 import { round, type PhaseResult } from './stats';
 
 /** The issue's targets; `pass` in the report says which were met in this run. */
@@ -14,6 +17,10 @@ export const TARGETS = {
   end_to_end_min: 0.9,
   api_rss_mb_max: 150,
   worker_rss_mb_max: 350,
+  /** The API's CPU per accepted request (worst level). */
+  api_cpu_ms_max: 1.0,
+  /** The worker's CPU per completed event ÷ the one-activity worker's per workflow, same run. */
+  worker_cpu_ratio_max: 1.2,
   /** GET /api/billing/usage for one day on the large account, over HTTP. */
   ledger_usage_1d_p99_ms_max: 50,
   /** Large account / small account, p50 of each usage query over HTTP. */
@@ -30,7 +37,16 @@ export interface Ratios {
   /** Worst level: the largest ingest/raw-start p99 ratio. */
   ingest_p99: number;
   end_to_end: number;
-  by_concurrency: Record<string, { ingest_throughput: number; ingest_p99: number }>;
+  by_concurrency: Record<
+    string,
+    { ingest_throughput: number; ingest_p99: number; api_cpu_ms: number | null; floor_cpu_ms: number | null; api_over_floor_ms: number | null }
+  >;
+  /** Worst level: the API's CPU ms per accepted request. */
+  api_cpu_ms: number | null;
+  /** Worst level: the API's CPU per request above the floor's (bare I/O), in ms: what our code and Koa cost. */
+  api_over_floor_ms: number | null;
+  /** Worker CPU per completed event ÷ the one-activity worker's CPU per workflow. */
+  worker_cpu_ratio: number | null;
   /** With `--two-workers`: end-to-end throughput with two workers / with one (one API each). */
   two_workers?: number;
 }
@@ -42,6 +58,7 @@ export interface ThroughputSection {
   one_activity_ceiling: Measured;
   end_to_end: EndToEnd;
   end_to_end_two_workers?: EndToEnd;
+  history?: HistoryShapes;
   ratios: Ratios;
   peak_rss_mb: BenchReport['peak_rss_mb'];
   idle_rss_mb: Record<string, number | null>;
@@ -62,6 +79,8 @@ export interface BenchReport {
   one_activity_ceiling?: Measured;
   end_to_end?: EndToEnd;
   end_to_end_two_workers?: EndToEnd;
+  /** History events and visibility writes per workflow, one-activity vs an event (a sample of each). */
+  history?: HistoryShapes;
   ratios?: Ratios;
   /**
    * `--temporal cluster`: the same throughput phases on the Temporal server over PostgreSQL, after
@@ -77,23 +96,39 @@ export interface BenchReport {
   idle_rss_mb: Record<string, number | null>;
   targets: typeof TARGETS;
   /** Each target of the phases that ran: true when met. */
-  pass: Partial<Record<'ingest_throughput' | 'ingest_p99' | 'end_to_end' | 'api_rss' | 'worker_rss' | LedgerTarget, boolean>>;
+  pass: Partial<Record<'ingest_throughput' | 'ingest_p99' | 'end_to_end' | 'api_rss' | 'worker_rss' | 'api_cpu' | 'worker_cpu' | LedgerTarget, boolean>>;
   files: { dir: string };
 }
 
 /** Ratios and pass/fail from the measured phases. */
-export function computeRatios(levels: LevelPair[], ceiling: PhaseResult, e2e: PhaseResult, e2eTwoWorkers?: PhaseResult): Ratios {
+export function computeRatios(levels: LevelPair[], ceiling: Measured, e2e: Measured, e2eTwoWorkers?: PhaseResult): Ratios {
   const by = Object.fromEntries(
-    levels.map((l) => [
-      String(l.concurrency),
-      { ingest_throughput: round(l.ingest.throughput / l.raw_start.throughput, 3), ingest_p99: round(l.ingest.p99_ms / l.raw_start.p99_ms, 3) },
-    ]),
+    levels.map((l) => {
+      const api = l.ingest.cpu_ms_per_op.api;
+      const floor = l.ingest_floor?.cpu_ms_per_op.api;
+      return [
+        String(l.concurrency),
+        {
+          ingest_throughput: round(l.ingest.throughput / l.raw_start.throughput, 3),
+          ingest_p99: round(l.ingest.p99_ms / l.raw_start.p99_ms, 3),
+          api_cpu_ms: api ?? null,
+          floor_cpu_ms: floor ?? null,
+          api_over_floor_ms: api !== undefined && floor !== undefined ? round(api - floor, 2) : null,
+        },
+      ];
+    }),
   );
   const values = Object.values(by);
+  const worst = (xs: Array<number | null>) => (xs.some((x) => x === null) ? null : Math.max(...(xs as number[])));
+  const worker = e2e.cpu_ms_per_op.worker;
+  const bare = ceiling.cpu_ms_per_op.ceiling_worker;
   return {
     ingest_throughput: Math.min(...values.map((v) => v.ingest_throughput)),
     ingest_p99: Math.max(...values.map((v) => v.ingest_p99)),
     end_to_end: round(e2e.throughput / ceiling.throughput, 3),
+    api_cpu_ms: worst(values.map((v) => v.api_cpu_ms)),
+    api_over_floor_ms: worst(values.map((v) => v.api_over_floor_ms)),
+    worker_cpu_ratio: worker !== undefined && bare ? round(worker / bare, 2) : null,
     by_concurrency: by,
     ...(e2eTwoWorkers ? { two_workers: round(e2eTwoWorkers.throughput / e2e.throughput, 3) } : {}),
   };
@@ -114,6 +149,8 @@ export function judge(ratios: BenchReport['ratios'], rss: BenchReport['peak_rss_
       ingest_p99: ratios.ingest_p99 <= TARGETS.ingest_p99_max,
       end_to_end: ratios.end_to_end >= TARGETS.end_to_end_min,
       worker_rss: rss.worker !== null && rss.worker <= TARGETS.worker_rss_mb_max,
+      api_cpu: ratios.api_cpu_ms !== null && ratios.api_cpu_ms <= TARGETS.api_cpu_ms_max,
+      worker_cpu: ratios.worker_cpu_ratio !== null && ratios.worker_cpu_ratio <= TARGETS.worker_cpu_ratio_max,
     });
   }
   pass.api_rss = rss.api !== null && rss.api <= TARGETS.api_rss_mb_max;
@@ -158,6 +195,7 @@ export function renderTables(r: BenchReport, colour = Boolean(process.stdout.isT
       one_activity_ceiling: r.one_activity_ceiling,
       end_to_end: r.end_to_end,
       end_to_end_two_workers: r.end_to_end_two_workers,
+      history: r.history,
       ratios: r.ratios,
       peak_rss_mb: r.peak_rss_mb,
       idle_rss_mb: r.idle_rss_mb,
@@ -176,12 +214,19 @@ export function renderTables(r: BenchReport, colour = Boolean(process.stdout.isT
       );
     } else out.push(cores, ...phaseTables(dev, style));
     for (const [c, v] of Object.entries(r.ratios.by_concurrency)) {
-      ratios.push([`ingest/raw throughput @${c}`, v.ingest_throughput, '', ''], [`ingest/raw p99 @${c}`, v.ingest_p99, '', '']);
+      ratios.push(
+        [`ingest/raw throughput @${c}`, v.ingest_throughput, '', ''],
+        [`ingest/raw p99 @${c}`, v.ingest_p99, '', ''],
+        [`API CPU ms/request @${c} (floor, above it)`, `${v.api_cpu_ms ?? '-'} (${v.floor_cpu_ms ?? '-'}, +${v.api_over_floor_ms ?? '-'})`, '', ''],
+      );
     }
     ratios.push(
       ['ingest/raw throughput (worst)', r.ratios.ingest_throughput, `≥ ${TARGETS.ingest_throughput_min}`, verdict(r.pass.ingest_throughput)],
       ['ingest/raw p99 (worst)', r.ratios.ingest_p99, `≤ ${TARGETS.ingest_p99_max}`, verdict(r.pass.ingest_p99)],
       ['end-to-end/one-activity', r.ratios.end_to_end, `≥ ${TARGETS.end_to_end_min}`, verdict(r.pass.end_to_end)],
+      ['API CPU ms/request (worst level)', r.ratios.api_cpu_ms ?? '-', `≤ ${TARGETS.api_cpu_ms_max}`, verdict(r.pass.api_cpu)],
+      ['  above the floor (bare I/O), ms', r.ratios.api_over_floor_ms ?? '-', '', ''],
+      ['worker CPU/event ÷ one-activity worker', r.ratios.worker_cpu_ratio ?? '-', `≤ ${TARGETS.worker_cpu_ratio_max}`, verdict(r.pass.worker_cpu)],
       ...(r.ratios.two_workers !== undefined ? [['end-to-end, two workers/one', r.ratios.two_workers, '', '']] : []),
       ['API peak RSS MB', r.peak_rss_mb.api ?? '-', `≤ ${TARGETS.api_rss_mb_max}`, verdict(r.pass.api_rss)],
       ['worker peak RSS MB', r.peak_rss_mb.worker ?? '-', `≤ ${TARGETS.worker_rss_mb_max}`, verdict(r.pass.worker_rss)],
@@ -272,6 +317,8 @@ function phaseTables(section: ThroughputSection, style: TableStyle): string[] {
   const rows: Array<[string, Measured]> = [];
   for (const level of section.levels) {
     rows.push(['raw start', level.raw_start], ['  (raw, ingest-shaped)', level.raw_start_ingest_shaped], ['ingest (HTTP)', level.ingest]);
+    // Runs of an older report have no floor.
+    if (level.ingest_floor) rows.push(['  (floor: bare I/O)', level.ingest_floor]);
   }
   rows.push(['one-activity ceiling', section.one_activity_ceiling], ['end-to-end POST→charged', section.end_to_end]);
   if (section.end_to_end_two_workers) rows.push(['end-to-end, two workers', section.end_to_end_two_workers]);
@@ -296,6 +343,28 @@ function phaseTables(section: ThroughputSection, style: TableStyle): string[] {
     costs.push([name, p.concurrency, ...costColumns.map(([key]) => ms(p.cpu_ms_per_op[key]))]);
   }
   const tables = [phases.toString(), costs.toString()];
+  if (section.history) {
+    const h = section.history;
+    const shape = new Table({
+      head: ['history per workflow', 'sampled', 'events', 'workflow tasks', 'activity tasks', 'local activities', 'visibility writes'],
+      style,
+    });
+    for (const [name, x] of [
+      ['one-activity workflow', h.one_activity],
+      ['event (inbox runtime)', h.event],
+    ] as const) {
+      shape.push([
+        name,
+        x.sampled,
+        x.events_per_workflow,
+        x.workflow_tasks_per_workflow,
+        x.activity_tasks_per_workflow,
+        x.local_activities_per_workflow,
+        x.visibility_writes_per_workflow,
+      ]);
+    }
+    tables.push(shape.toString());
+  }
   if (rows.some(([, p]) => p.pg_sessions)) {
     const top = (by: Record<string, number>) =>
       Object.entries(by)

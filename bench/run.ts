@@ -247,6 +247,7 @@ async function main(): Promise<void> {
           one_activity_ceiling: c.ceiling,
           end_to_end: c.endToEnd,
           ...(c.endToEndTwoWorkers ? { end_to_end_two_workers: c.endToEndTwoWorkers } : {}),
+          history: c.history,
           ratios,
           peak_rss_mb: peak,
           idle_rss_mb: Object.fromEntries(Object.entries(clusterIdle).map(([k, v]) => [k, v ?? null])),
@@ -313,6 +314,7 @@ async function main(): Promise<void> {
             one_activity_ceiling: completions.ceiling,
             end_to_end: completions.endToEnd,
             ...(completions.endToEndTwoWorkers ? { end_to_end_two_workers: completions.endToEndTwoWorkers } : {}),
+            history: completions.history,
             ratios,
           }
         : {}),

@@ -50,6 +50,25 @@ export async function startApi(stack: Stack, name: string, env: Record<string, s
   return { child, baseUrl };
 }
 
+/**
+ * bench/floor-api.ts as a child on a free loopback port: the same round trips as an accepted event,
+ * made with the bare libraries (see the file). Resolved once it answers.
+ */
+export async function startFloorApi(stack: Stack, env: Record<string, string>): Promise<RunningApi> {
+  const port = await freePort();
+  const child = stack.spawnChild('api-floor', 'bench/floor-api.ts', { ...env, PORT: String(port), HOST: '127.0.0.1' });
+  const baseUrl = `http://127.0.0.1:${port}`;
+  await waitFor(
+    'api-floor',
+    async () => {
+      const res = await fetch(`${baseUrl}/`);
+      if (!res.ok) throw new Error(`/ ${res.status}`);
+    },
+    60_000,
+  );
+  return { child, baseUrl };
+}
+
 /** Task queue types in DescribeTaskQueue (temporal.api.enums.v1.TaskQueueType). */
 const WORKFLOW_QUEUE = 1;
 const ACTIVITY_QUEUE = 2;
