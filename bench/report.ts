@@ -39,7 +39,15 @@ export interface Ratios {
   end_to_end: number;
   by_concurrency: Record<
     string,
-    { ingest_throughput: number; ingest_p99: number; api_cpu_ms: number | null; floor_cpu_ms: number | null; api_over_floor_ms: number | null }
+    {
+      ingest_throughput: number;
+      ingest_p99: number;
+      /** The floor's throughput / raw start's: what the same round trips reach without our code. */
+      floor_throughput: number | null;
+      api_cpu_ms: number | null;
+      floor_cpu_ms: number | null;
+      api_over_floor_ms: number | null;
+    }
   >;
   /** Worst level: the API's CPU ms per accepted request. */
   api_cpu_ms: number | null;
@@ -111,6 +119,7 @@ export function computeRatios(levels: LevelPair[], ceiling: Measured, e2e: Measu
         {
           ingest_throughput: round(l.ingest.throughput / l.raw_start.throughput, 3),
           ingest_p99: round(l.ingest.p99_ms / l.raw_start.p99_ms, 3),
+          floor_throughput: l.ingest_floor ? round(l.ingest_floor.throughput / l.raw_start.throughput, 3) : null,
           api_cpu_ms: api ?? null,
           floor_cpu_ms: floor ?? null,
           api_over_floor_ms: api !== undefined && floor !== undefined ? round(api - floor, 2) : null,
@@ -215,7 +224,7 @@ export function renderTables(r: BenchReport, colour = Boolean(process.stdout.isT
     } else out.push(cores, ...phaseTables(dev, style));
     for (const [c, v] of Object.entries(r.ratios.by_concurrency)) {
       ratios.push(
-        [`ingest/raw throughput @${c}`, v.ingest_throughput, '', ''],
+        [`ingest/raw throughput @${c} (floor/raw)`, `${v.ingest_throughput} (${v.floor_throughput ?? '-'})`, '', ''],
         [`ingest/raw p99 @${c}`, v.ingest_p99, '', ''],
         [`API CPU ms/request @${c} (floor, above it)`, `${v.api_cpu_ms ?? '-'} (${v.floor_cpu_ms ?? '-'}, +${v.api_over_floor_ms ?? '-'})`, '', ''],
       );
