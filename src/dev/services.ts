@@ -19,6 +19,7 @@ import {
   stopPostgres,
   type PostgresPlaces,
 } from './postgres';
+import { diesWithParent } from './parent-death';
 import { TEMPORAL_CLI_VERSION } from './temporal-cli';
 
 export { ensureDatabase, postgresAnswers };
@@ -114,7 +115,7 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
   if (opts.dbFile) args.push('--db-filename', opts.dbFile, '--sqlite-pragma', 'journal_mode=wal');
   for (const spec of SEARCH_ATTRIBUTE_SPECS) args.push('--search-attribute', spec);
   const out = opts.logFile ? fs.openSync(opts.logFile, 'a') : 'ignore';
-  const child = spawn(opts.cli, args, { stdio: ['ignore', out, out] });
+  const child = spawn(...diesWithParent(opts.cli, args), { stdio: ['ignore', out, out] });
   await Promise.race([failedToRun(child, 'temporal'), waitFor(`Temporal at ${address}`, () => probeTemporal(address))]);
   return { address, process: child, stop: stopper(child) };
 }
@@ -174,7 +175,7 @@ export async function startRedisServer(opts: RedisServerOptions): Promise<Runnin
   ];
   if (opts.logFile) args.push('--logfile', path.resolve(opts.logFile));
   if (opts.debugCommand) args.push('--enable-debug-command', 'local');
-  const child = spawn('redis-server', args, { stdio: 'ignore' });
+  const child = spawn(...diesWithParent('redis-server', args), { stdio: 'ignore' });
   const url = `redis://127.0.0.1:${opts.port}`;
   await Promise.race([failedToRun(child, 'redis-server'), waitFor(`Redis at ${url}`, () => pingRedis(url), 20_000)]);
   return { address: url, process: child, stop: stopper(child) };
@@ -221,7 +222,13 @@ export async function startPostgresServer(opts: PostgresServerOptions): Promise<
     if (!fs.existsSync(path.join(dataDir, 'PG_VERSION'))) await initCluster(installDir, dataDir, user, out);
     // detached: a Ctrl-C in the terminal must not reach the server before the stack stops it.
     const args = ['-D', dataDir, '-p', String(opts.port), ...SERVER_FLAGS];
-    const child = spawn(pgBinary(installDir, 'postgres'), args, { ...user, cwd: dataDir, detached: true, stdio: ['ignore', out, out] });
+    // A stack that dies without stopping it: a fast shutdown (SIGINT), as stop() does.
+    const child = spawn(...diesWithParent(pgBinary(installDir, 'postgres'), args, 'INT'), {
+      ...user,
+      cwd: dataDir,
+      detached: true,
+      stdio: ['ignore', out, out],
+    });
     const stop = (signal?: NodeJS.Signals) => stopPostgres(child, signal);
     try {
       const ready = waitFor(`PostgreSQL on port ${opts.port}`, async () => assertReady(dataDir, child.pid!), 30_000);

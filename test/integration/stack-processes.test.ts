@@ -92,6 +92,44 @@ describe('a supervisor that is SIGKILLed', () => {
   }, 120_000);
 });
 
+describe('a stack that is SIGKILLed', () => {
+  it('takes the servers it started with it (Redis, PostgreSQL, the Temporal dev server): all exit and free their ports', async () => {
+    const dir = makeRunDir('sistava-servers-');
+    dirs.push(dir);
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/start-servers.ts', dir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const listed = (name: string) => {
+      const line = new RegExp(`^${name} (\\{.*\\})$`, 'm').exec(output)?.[1];
+      return line ? (JSON.parse(line) as Record<string, number>) : undefined;
+    };
+    try {
+      const ports = await eventually('the servers to answer', async () => listed('ports'), 90_000).catch((err: Error) => {
+        throw new Error(`${err.message}\n${output}`);
+      });
+      const pids = Object.values(listed('servers')!);
+      expect(pids).toHaveLength(3);
+      expect(pids.every(running)).toBe(true);
+
+      child.kill('SIGKILL');
+      await eventually('servers gone after the process that started them', async () => (pids.every((pid) => !running(pid)) ? true : undefined), 30_000).catch(
+        (err: Error) => {
+          throw new Error(`${err.message}: still running ${pids.filter(running).join(', ')}`);
+        },
+      );
+      for (const [name, port] of Object.entries(ports)) {
+        await eventually(`${name}'s port ${port} free`, async () => ((await portFree(port)) ? true : undefined), 5_000).catch((err: Error) => {
+          throw new Error(`${err.message}: held by ${JSON.stringify(portHolder(port))}`);
+        });
+      }
+    } finally {
+      child.kill('SIGKILL');
+      for (const pid of Object.values(listed('servers') ?? {})) if (running(pid)) process.kill(pid, 'SIGKILL');
+    }
+  }, 150_000);
+});
+
 describe('a stack whose ports are taken', () => {
   it.each([
     ['npm start', 'src/dev/start.ts'],

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { stderrLog, type Log } from '../go-tools';
+import { diesWithParent } from '../parent-death';
 import { failedToRun, probeTemporal, stopper, waitFor } from '../services';
 import { Supervisor, type Supervised } from '../supervisor';
 import { ensureTemporalBinaries, type TemporalBinaries } from './binaries';
@@ -80,7 +81,7 @@ export async function startTemporalCluster(opts: TemporalClusterOptions): Promis
       const out = fs.openSync(serverLog, 'a');
       // detached: a Ctrl-C in the terminal reaches the stack only, which stops the server last.
       const args = ['--root', path.resolve(opts.dataDir), '--config', 'config', '--env', ENV, '--allow-no-auth', 'start'];
-      const child = spawn(binaries.server, args, { cwd: opts.dataDir, detached: true, stdio: ['ignore', out, out] });
+      const child = spawn(...diesWithParent(binaries.server, args), { cwd: opts.dataDir, detached: true, stdio: ['ignore', out, out] });
       fs.closeSync(out);
       try {
         await Promise.race([failedToRun(child, 'the Temporal server'), waitFor(`Temporal server at ${address}`, () => probeTemporal(address), 120_000)]);
@@ -111,7 +112,7 @@ export async function startTemporalCluster(opts: TemporalClusterOptions): Promis
         name: 'temporal-ui',
         start: async () => {
           const out = fs.openSync(uiLog, 'a');
-          const child = spawn(binaries.ui, ['--root', uiDir, '--config', 'config', '--env', 'development', 'start'], {
+          const child = spawn(...diesWithParent(binaries.ui, ['--root', uiDir, '--config', 'config', '--env', 'development', 'start']), {
             cwd: uiDir,
             detached: true,
             stdio: ['ignore', out, out],
