@@ -77,6 +77,11 @@ export class SignInService {
     return { outcome: 'sent' };
   }
 
+  /** The address a link would sign in, while it is unused and unexpired; opening the page of the link spends nothing. */
+  linkEmail(token: string): Promise<string | undefined> {
+    return this.sessions.peekLink(token);
+  }
+
   /** Opens a link: the signed-in account and a new session id, or undefined for a used, expired or unknown link. */
   async openLink(token: string, session: { maxMs: number; idleMs: number }): Promise<{ account: Account; sessionId: string } | undefined> {
     const email = await this.sessions.consumeLink(token);

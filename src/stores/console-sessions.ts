@@ -25,6 +25,11 @@ const consumeLink = statement<{ hash: string }, { email: string }>(
    RETURNING email`,
 );
 
+const peekLink = statement<{ hash: string }, { email: string }>(
+  'sign_in_links_peek',
+  `SELECT email FROM sign_in_links WHERE token_hash = :hash AND used_at IS NULL AND expires_at > now()`,
+);
+
 const accountByEmail = statement<{ email: string }, AccountRow>('accounts_by_email', `SELECT * FROM accounts WHERE lower(email) = lower(:email)`);
 
 const markVerified = statement<{ id: string }, AccountRow>('accounts_mark_verified', `UPDATE accounts SET email_verified = true WHERE id = :id RETURNING *`);
@@ -76,6 +81,12 @@ export class ConsoleSessionStore {
   /** The link's email, once; undefined for an unknown, used or expired token. */
   async consumeLink(token: string): Promise<string | undefined> {
     const [row] = await consumeLink.run(this.db, { hash: sha256Hex(token) });
+    return row?.email;
+  }
+
+  /** The link's email while it can still be used, without using it (a mail scanner's GET must not spend it). */
+  async peekLink(token: string): Promise<string | undefined> {
+    const [row] = await peekLink.run(this.db, { hash: sha256Hex(token) });
     return row?.email;
   }
 

@@ -17,6 +17,23 @@ export function signInPage(opts: { notice?: Html; email?: string } = {}): Html {
   );
 }
 
+/**
+ * What the mailed link opens: a button that signs in. The link itself spends nothing, so a mail
+ * scanner or a link preview that fetches it leaves it working for the person it was sent to.
+ */
+export function confirmSignInPage(email: string, token: string): Html {
+  return page(
+    { title: 'Sign in' },
+    html`<section>
+      <p>Sign in to Sistava as <strong>${email}</strong>.</p>
+      <form method="post" action="/sign-in/link">
+        <input type="hidden" name="token" value="${token}" />
+        <p><button type="submit">Sign in</button></p>
+      </form>
+    </section>`,
+  );
+}
+
 export const SENT = html`<div class="banner" role="status">
   Check your email: if the address can sign in, a link is on its way. It works once, within 15 minutes.
 </div>`;

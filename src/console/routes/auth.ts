@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import { z } from 'zod';
 import { clientIp } from '../../net/client-ip';
 import type { ConsoleDeps } from '../deps';
-import { INVALID_EMAIL, LINK_INVALID, limited, MAIL_FAILED, SENT, signInPage } from '../pages/sign-in';
+import { confirmSignInPage, INVALID_EMAIL, LINK_INVALID, limited, MAIL_FAILED, SENT, signInPage } from '../pages/sign-in';
 import { sessionCookie, signedIn, type ConsoleState } from '../session';
 
 const Email = z.string().trim().toLowerCase().pipe(z.email()).pipe(z.string().max(254));
@@ -43,10 +43,24 @@ export function authRoutes(router: Router<ConsoleState>, deps: ConsoleDeps): voi
     }
   });
 
-  // The token travels in the query only: the access log records the path alone, and the page
-  // redirects at once; Referrer-Policy same-origin keeps it from other sites.
+  // The mailed link opens a page with a button: a GET spends nothing, so a mail scanner or a link
+  // preview that fetches the link leaves it working. The token is in the query (the access log
+  // records the path alone; Referrer-Policy same-origin keeps it from other sites), then in the form.
   router.get('/sign-in/link', async (ctx) => {
     const token = typeof ctx.query.token === 'string' ? ctx.query.token : '';
+    const email = token ? await deps.signIn.linkEmail(token) : undefined;
+    ctx.type = 'html';
+    if (!email) {
+      ctx.status = 400;
+      ctx.body = signInPage({ notice: LINK_INVALID }).text;
+      return;
+    }
+    ctx.body = confirmSignInPage(email, token).text;
+  });
+
+  router.post('/sign-in/link', async (ctx) => {
+    const body = ctx.request.body as Record<string, unknown>;
+    const token = typeof body.token === 'string' ? body.token : '';
     const opened = token ? await deps.signIn.openLink(token, { maxMs: deps.sessionMaxMs, idleMs: deps.sessionIdleMs }) : undefined;
     if (!opened) {
       ctx.status = 400;

@@ -15,13 +15,19 @@ export async function requestLink(page: Page, stack: ConsoleStack, email: string
   return eventually('the sign-in mail', async () => (stack.smtp.mails.length > before ? stack.smtp.linkFor(email) : undefined));
 }
 
+/** Opens a mailed sign-in link and presses its Sign in button, as a person would; resolves on the console. */
+export async function openLink(page: Page, stack: ConsoleStack, link: string): Promise<void> {
+  await page.goto(link);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(`${stack.url}/employees`);
+}
+
 /** A browser context of its own, signed in through the mailed link. */
 export async function signedInContext(browser: Browser, stack: ConsoleStack, email: string): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({ viewport: DESKTOP });
   const page = await context.newPage();
   const link = await requestLink(page, stack, email);
-  await page.goto(link);
-  await page.waitForURL(`${stack.url}/employees`);
+  await openLink(page, stack, link);
   return { context, page };
 }
 
