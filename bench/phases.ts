@@ -286,7 +286,8 @@ export async function completionPhases(ctx: BenchContext): Promise<CompletionRes
   const history = {
     one_activity: await historyShape(
       ctx.client,
-      Array.from({ length: Math.min(HISTORY_SAMPLE, ctx.n) }, (_, i) => `one-${ctx.runId}-r0-${i}`),
+      // Round 0's workflows, the same kind the events are sampled from.
+      Array.from({ length: Math.min(HISTORY_SAMPLE, chunks(ctx.n, ctx.rounds)[0]) }, (_, i) => `one-${ctx.runId}-r0-${i}`),
     ),
     event: await historyShape(
       ctx.client,

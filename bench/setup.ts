@@ -34,35 +34,29 @@ export interface RunningApi {
  * src/api.ts as a child on a free loopback port, resolved once `ready` answers 200: /readyz (database,
  * Redis and Temporal answer), or /healthz when the run has no Temporal and the routes used need none.
  */
-export async function startApi(stack: Stack, name: string, env: Record<string, string>, ready: '/readyz' | '/healthz' = '/readyz'): Promise<RunningApi> {
-  const port = await freePort();
+export function startApi(stack: Stack, name: string, env: Record<string, string>, ready: '/readyz' | '/healthz' = '/readyz'): Promise<RunningApi> {
   // The limiter still runs (one Redis call per request, as in production) but never refuses.
-  const child = stack.spawnChild(name, 'src/api.ts', { ...env, PORT: String(port), HOST: '127.0.0.1', RATE_LIMIT_PER_MINUTE: '1000000000' });
-  const baseUrl = `http://127.0.0.1:${port}`;
-  await waitFor(
-    name,
-    async () => {
-      const res = await fetch(`${baseUrl}${ready}`);
-      if (!res.ok) throw new Error(`${ready} ${res.status}`);
-    },
-    60_000,
-  );
-  return { child, baseUrl };
+  return startListening(stack, name, 'src/api.ts', { ...env, RATE_LIMIT_PER_MINUTE: '1000000000' }, ready);
 }
 
 /**
  * bench/floor-api.ts as a child on a free loopback port: the same round trips as an accepted event,
  * made with the bare libraries (see the file). Resolved once it answers.
  */
-export async function startFloorApi(stack: Stack, env: Record<string, string>): Promise<RunningApi> {
+export function startFloorApi(stack: Stack, env: Record<string, string>): Promise<RunningApi> {
+  return startListening(stack, 'api-floor', 'bench/floor-api.ts', env, '/');
+}
+
+/** `file` as a child listening on a free loopback port (PORT, HOST), resolved once `ready` answers 200. */
+async function startListening(stack: Stack, name: string, file: string, env: Record<string, string>, ready: string): Promise<RunningApi> {
   const port = await freePort();
-  const child = stack.spawnChild('api-floor', 'bench/floor-api.ts', { ...env, PORT: String(port), HOST: '127.0.0.1' });
+  const child = stack.spawnChild(name, file, { ...env, PORT: String(port), HOST: '127.0.0.1' });
   const baseUrl = `http://127.0.0.1:${port}`;
   await waitFor(
-    'api-floor',
+    name,
     async () => {
-      const res = await fetch(`${baseUrl}/`);
-      if (!res.ok) throw new Error(`/ ${res.status}`);
+      const res = await fetch(`${baseUrl}${ready}`);
+      if (!res.ok) throw new Error(`${ready} ${res.status}`);
     },
     60_000,
   );

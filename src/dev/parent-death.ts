@@ -23,6 +23,6 @@ function setprivSupportsPdeathsig(): boolean {
  * Without setpriv (macOS, old util-linux) the command runs as given, and a later stack names the
  * leftover holder of its port instead (src/dev/port-holder.ts).
  */
-export function diesWithParent(command: string, args: readonly string[], signal: 'TERM' | 'INT' | 'KILL' = 'TERM'): [string, string[]] {
+export function diesWithParent(command: string, args: readonly string[], signal: 'TERM' | 'INT' = 'TERM'): [string, string[]] {
   return setprivSupportsPdeathsig() ? [SETPRIV, ['--pdeathsig', signal, '--', command, ...args]] : [command, [...args]];
 }

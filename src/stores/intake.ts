@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import type { MessageRecord } from './messages';
 import { statement } from './postgres/statement';
 
 /** The Idempotency-Key window a request claims: its channel scope, the key's sha256, and how long it lasts. */
@@ -31,20 +32,10 @@ export interface IntakeInput {
 }
 
 /** What replay needs of an earlier event: its record, the original it replays, and its kept payload. */
-export interface KeptEvent {
-  messageId: string;
-  employeeId: string;
-  workflowId: string;
-  event?: string;
-  receivedAt: Date;
-  replayOf?: string;
-  /** Set once the employee's queue workflow held the event (ordered and batch modes). */
-  queuedAt?: Date;
-  /** Its reservation is still open: it has not settled yet (a queued event has not started). */
-  unsettled: boolean;
+export type KeptEvent = Pick<MessageRecord, 'messageId' | 'employeeId' | 'workflowId' | 'event' | 'receivedAt' | 'replayOf' | 'queuedAt' | 'unsettled'> & {
   /** Undefined when the payload was not kept or is past REPLAY_RETENTION. */
   sealed?: Buffer;
-}
+};
 
 /** The window's original event, as its row holds it. */
 export interface WindowOriginal {
